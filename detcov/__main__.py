@@ -1,0 +1,3 @@
+from detcov.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""detcov.apt_profiles."""

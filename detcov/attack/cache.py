@@ -1,0 +1,206 @@
+"""A normalised cache of :class:`AttackData`, keyed by the bundle's SHA-256 and detcov's version. No pickle.
+
+File layout: one header line of JSON (magic, format, detcov version, bundle and payload SHA-256, payload
+length) then the payload: every model as a row (a JSON array of its fields), written with orjson.
+A truncated, corrupt or foreign file fails the header/length/checksum test and is rebuilt.
+Writes go to a temporary file and are renamed into place, so a killed run never leaves half a cache.
+
+Hashing a 33 MB bundle costs as much as reading the cache, so the bundle's hash is remembered per
+(path, size, mtime) in ``bundle-hashes.json``, as git's index does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import tempfile
+import types
+import typing
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import platformdirs
+
+from detcov import __version__
+from detcov.attack import model
+from detcov.attack.loader import AttackData
+
+MAGIC = "detcov-attack-cache"
+FORMAT = 1
+T = TypeVar("T")
+Decoder = Callable[[Any], Any]
+
+
+def cache_dir() -> Path:
+    """``$DETCOV_CACHE_DIR`` or the user cache dir (``~/.cache/detcov`` on Linux)."""
+    env = os.environ.get("DETCOV_CACHE_DIR")
+    return Path(env) if env else Path(platformdirs.user_cache_dir("detcov", appauthor=False))
+
+
+# ----- row codec ------------------------------------------------------------------------------------------------
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [_encode(getattr(value, f.name)) for f in dataclasses.fields(value)]
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def _field_decoder(hint: Any) -> Decoder | None:
+    """A function turning the JSON value of a field back into its type, or None when it is already right."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is tuple:
+        inner = _field_decoder(args[0])
+        if inner is None:
+            return tuple
+        return lambda v: tuple(inner(x) for x in v)
+    if origin in (typing.Union, types.UnionType):
+        inner = _field_decoder(next(a for a in args if a is not type(None)))
+        if inner is None:
+            return None
+        return lambda v: None if v is None else inner(v)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _row_decoder(hint)
+    return None
+
+
+_DECODERS: dict[type, Decoder] = {}
+
+
+def _row_decoder(cls: type[T]) -> Callable[[list[Any]], T]:
+    if cls in _DECODERS:
+        return _DECODERS[cls]
+    hints = typing.get_type_hints(cls, vars(model))
+    convs = [(i, d) for i, f in enumerate(dataclasses.fields(cls))  # type: ignore[arg-type]
+             if (d := _field_decoder(hints[f.name])) is not None]
+
+    def decode(row: list[Any]) -> T:
+        for i, conv in convs:
+            row[i] = conv(row[i])
+        return cls(*row)
+
+    _DECODERS[cls] = decode
+    return decode
+
+
+_TUPLES: dict[str, type] = {
+    "tactics": model.Tactic, "techniques": model.Technique, "data_components": model.DataComponent,
+    "analytics": model.Analytic, "strategies": model.DetectionStrategy, "groups": model.Group,
+    "software": model.Software, "campaigns": model.Campaign, "mitigations": model.Mitigation,
+    "uses": model.Use, "mitigates": model.Mitigates,
+}
+
+
+def encode_data(data: AttackData) -> bytes:
+    payload = {name: [_encode(o) for o in getattr(data, name)] for name in _TUPLES}
+    payload["info"] = _encode(data.info)
+    payload["detections"] = {k: _encode(v) for k, v in data.detections.items()}
+    payload["attributions"] = [list(a) for a in data.attributions]
+    payload["revoked_by"] = dict(data.revoked_by)
+    return orjson.dumps(payload)
+
+
+def decode_data(raw: bytes) -> AttackData:
+    payload = orjson.loads(raw)
+    fields: dict[str, Any] = {name: tuple(map(_row_decoder(cls), payload[name])) for name, cls in _TUPLES.items()}
+    ref = _row_decoder(model.DetectionRef)
+    return AttackData(
+        info=_row_decoder(model.BundleInfo)(payload["info"]),
+        detections={k: tuple(map(ref, v)) for k, v in payload["detections"].items()},
+        attributions=tuple((a, b) for a, b in payload["attributions"]),
+        revoked_by=payload["revoked_by"],
+        **fields,
+    )
+
+
+# ----- files ----------------------------------------------------------------------------------------------------
+def cache_path(bundle_sha256: str, directory: Path | None = None) -> Path:
+    return (directory or cache_dir()) / "attack" / f"{bundle_sha256[:32]}-v{__version__}.json"
+
+
+def write_cache(data: AttackData, directory: Path | None = None) -> Path:
+    payload = encode_data(data)
+    header = orjson.dumps({
+        "magic": MAGIC, "format": FORMAT, "detcov": __version__, "bundle_sha256": data.info.sha256,
+        "payload_sha256": hashlib.sha256(payload).hexdigest(), "payload_bytes": len(payload),
+    })
+    path = cache_path(data.info.sha256, directory)
+    atomic_write(path, header + b"\n" + payload)
+    return path
+
+
+def read_cache(bundle_sha256: str, directory: Path | None = None) -> AttackData | None:
+    """The cached data for this bundle, or None if absent, stale, truncated or corrupt."""
+    path = cache_path(bundle_sha256, directory)
+    try:
+        raw = path.read_bytes()
+        head, _, payload = raw.partition(b"\n")
+        header = orjson.loads(head)
+        if not (
+            isinstance(header, dict) and header.get("magic") == MAGIC and header.get("format") == FORMAT
+            and header.get("detcov") == __version__ and header.get("bundle_sha256") == bundle_sha256
+            and header.get("payload_bytes") == len(payload)
+            and header.get("payload_sha256") == hashlib.sha256(payload).hexdigest()
+        ):
+            return None
+        return decode_data(payload)
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def atomic_write(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ----- remembered bundle hashes -----------------------------------------------------------------------------
+def _hash_index_path(directory: Path | None) -> Path:
+    return (directory or cache_dir()) / "attack" / "bundle-hashes.json"
+
+
+def _stat_key(path: Path) -> tuple[str, list[int]]:
+    st = path.stat()
+    return str(path.resolve()), [st.st_size, st.st_mtime_ns]
+
+
+def remembered_sha256(path: Path, directory: Path | None = None) -> str | None:
+    try:
+        index = orjson.loads(_hash_index_path(directory).read_bytes())
+        key, stamp = _stat_key(path)
+        entry = index.get(key)
+        if isinstance(entry, dict) and entry.get("stat") == stamp and isinstance(entry.get("sha256"), str):
+            return str(entry["sha256"])
+    except (OSError, ValueError, AttributeError):
+        return None
+    return None
+
+
+def remember_sha256(path: Path, sha256: str, directory: Path | None = None) -> None:
+    index_path = _hash_index_path(directory)
+    try:
+        index = orjson.loads(index_path.read_bytes())
+        if not isinstance(index, dict):
+            index = {}
+    except (OSError, ValueError):
+        index = {}
+    key, stamp = _stat_key(path)
+    index[key] = {"stat": stamp, "sha256": sha256}
+    try:
+        atomic_write(index_path, orjson.dumps(index))
+    except OSError:
+        pass  # a read-only cache dir only costs speed

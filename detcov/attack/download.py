@@ -1,0 +1,93 @@
+"""Download an ATT&CK Enterprise bundle, verified against its published SHA-256. Only on the user's request.
+
+The pinned checksums are mitreattack-python's (``mitreattack.release_info``), not a copy of ours. Banks that
+mirror MITRE's attack-stix-data internally set ``DETCOV_ATTACK_URL`` (a base URL, or a template containing
+``{version}``). A bundle that fails its checksum is refused and nothing is cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+from detcov.attack.cache import atomic_write, cache_dir
+from detcov.errors import DetcovError
+
+DEFAULT_BASE_URL = "https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master"
+STIX_LAYOUT = "enterprise-attack/enterprise-attack-{version}.json"
+
+
+def published_checksums() -> dict[str, str]:
+    """ATT&CK version -> SHA-256 of the STIX 2.1 Enterprise bundle, as pinned by mitreattack-python."""
+    from mitreattack import release_info  # heavy import: only when downloading
+
+    return dict(release_info.STIX21["enterprise"])
+
+
+def latest_pinned_version(checksums: Mapping[str, str] | None = None) -> str:
+    pins = checksums if checksums is not None else published_checksums()
+    return max(pins, key=lambda v: tuple(int(p) for p in v.split(".") if p.isdigit()))
+
+
+def bundle_url(version: str, base: str | None = None) -> str:
+    base = base or os.environ.get("DETCOV_ATTACK_URL") or DEFAULT_BASE_URL
+    if "{version}" in base:
+        return base.format(version=version)
+    return f"{base.rstrip('/')}/{STIX_LAYOUT.format(version=version)}"
+
+
+def downloaded_path(version: str, directory: Path | None = None) -> Path:
+    return (directory or cache_dir()) / "bundles" / f"enterprise-attack-{version}.json"
+
+
+def download_bundle(
+    version: str,
+    *,
+    base_url: str | None = None,
+    checksums: Mapping[str, str] | None = None,
+    expected_sha256: str | None = None,
+    directory: Path | None = None,
+    timeout: float = 60.0,
+) -> Path:
+    """Fetch, verify and store the bundle for ``version``; return its path in the cache dir."""
+    pins = checksums if checksums is not None else published_checksums()
+    expected = expected_sha256 or pins.get(version)
+    if not expected:
+        known = ", ".join(sorted(pins, key=lambda v: tuple(int(p) for p in v.split(".") if p.isdigit()))[-5:])
+        raise DetcovError(
+            f"no published SHA-256 for ATT&CK {version} (known: {known})",
+            hint="pick a known version, upgrade mitreattack-python, or pass --sha256 with the checksum MITRE publishes",
+        )
+    url = bundle_url(version, base_url)
+    content = _fetch(url, timeout)
+    actual = hashlib.sha256(content).hexdigest()
+    if actual != expected.lower():
+        raise DetcovError(
+            f"{url}: checksum mismatch (got {actual[:16]}…, expected {expected[:16]}…); nothing was saved",
+            hint="the download is truncated or altered: try again, or check the mirror in DETCOV_ATTACK_URL",
+        )
+    target = downloaded_path(version, directory)
+    atomic_write(target, content)
+    return target
+
+
+def _fetch(url: str, timeout: float) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - user-requested download
+            data: bytes = response.read()
+            return data
+    except urllib.error.HTTPError as exc:
+        raise DetcovError(
+            f"{url}: the server answered HTTP {exc.code} {exc.reason}",
+            hint="check the version and DETCOV_ATTACK_URL, or use --attack PATH with a local bundle",
+        ) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DetcovError(
+            f"{url}: download failed ({reason})",
+            hint="no network? copy the bundle here and use --attack PATH or DETCOV_ATTACK_DATA=DIR",
+        ) from exc

@@ -1,0 +1,413 @@
+"""STIX bundle (already parsed by orjson) → :class:`AttackData`, in one pass, with no stix2 objects.
+
+Both ATT&CK detection models are read, detected from the bundle itself:
+v18+ (detection strategy → analytics → log-source references) and v17- (data component ``detects`` technique).
+Tactic names and order always come from the bundle's ``x-mitre-matrix``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from detcov.attack.model import (
+    Analytic,
+    BundleInfo,
+    Campaign,
+    DataComponent,
+    DetectionModel,
+    DetectionRef,
+    DetectionStrategy,
+    Group,
+    LogSource,
+    LogSourceRef,
+    Mitigates,
+    Mitigation,
+    MutableElement,
+    Software,
+    Tactic,
+    Technique,
+    Use,
+)
+from detcov.errors import DetcovError, Location
+
+Obj = Mapping[str, Any]
+
+_ATTACK_SOURCES = frozenset({"mitre-attack", "mitre-mobile-attack", "mitre-ics-attack"})
+_VERSION_IN_NAME = re.compile(r"(?:attack|ATT&CK)[-_ ]?v?(\d+\.\d+)", re.IGNORECASE)
+_USES_SOURCES = frozenset({"intrusion-set", "campaign", "malware", "tool"})
+_USES_TARGETS = frozenset({"attack-pattern", "malware", "tool"})
+
+
+@dataclass(frozen=True, slots=True)
+class AttackData:
+    """Everything detcov keeps from a bundle: flat, immutable, cacheable."""
+
+    info: BundleInfo
+    tactics: tuple[Tactic, ...]  # matrix order
+    techniques: tuple[Technique, ...]  # all, including revoked and deprecated
+    data_components: tuple[DataComponent, ...]
+    analytics: tuple[Analytic, ...]
+    strategies: tuple[DetectionStrategy, ...]
+    detections: Mapping[str, tuple[DetectionRef, ...]]  # technique id -> refs
+    groups: tuple[Group, ...]
+    software: tuple[Software, ...]
+    campaigns: tuple[Campaign, ...]
+    mitigations: tuple[Mitigation, ...]
+    uses: tuple[Use, ...]
+    attributions: tuple[tuple[str, str], ...]  # (campaign id, group id)
+    mitigates: tuple[Mitigates, ...]
+    revoked_by: Mapping[str, str]  # ATT&CK id -> ATT&CK id that replaced it (one step)
+
+
+def attack_id(obj: Obj) -> str | None:
+    """The ATT&CK id (``T1059``, ``G0046``, ...) from the first mitre-attack external reference."""
+    for ref in obj.get("external_references") or ():
+        if ref.get("source_name") in _ATTACK_SOURCES and ref.get("external_id"):
+            return str(ref["external_id"])
+    return None
+
+
+def _flag(obj: Obj, key: str) -> bool:
+    return bool(obj.get(key, False))
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def version_from_name(name: str) -> str | None:
+    """``enterprise-attack-18.1.json`` -> ``18.1``."""
+    match = _VERSION_IN_NAME.search(name)
+    return match.group(1) if match else None
+
+
+def bucket_objects(bundle: Any, source: str) -> dict[str, list[Obj]]:
+    """Check the bundle's shape and group its objects by STIX type."""
+    if not isinstance(bundle, dict) or bundle.get("type") != "bundle" or not isinstance(bundle.get("objects"), list):
+        raise DetcovError(
+            "is JSON but not a STIX bundle (expected an object with type 'bundle' and a list of 'objects')",
+            location=_loc(source),
+            hint="pass an ATT&CK Enterprise STIX bundle such as enterprise-attack-18.1.json",
+        )
+    buckets: dict[str, list[Obj]] = defaultdict(list)
+    for obj in bundle["objects"]:
+        if isinstance(obj, dict) and isinstance(obj.get("type"), str):
+            buckets[obj["type"]].append(obj)
+    return buckets
+
+
+def _loc(source: str) -> Location:
+    return Location(source)
+
+
+def _domain(buckets: Mapping[str, list[Obj]], source: str, expected: str) -> str:
+    matrices = buckets.get("x-mitre-matrix", [])
+    domains = {attack_id(m) for m in matrices} | {
+        d for m in matrices for d in _strs(m.get("x_mitre_domains"))
+    }
+    domains.discard(None)
+    if not matrices or not buckets.get("attack-pattern"):
+        raise DetcovError(
+            "is a STIX bundle but holds no ATT&CK matrix or techniques",
+            location=_loc(source),
+            hint="pass an ATT&CK Enterprise bundle (enterprise-attack-<version>.json from MITRE's attack-stix-data)",
+        )
+    if expected not in domains:
+        found = ", ".join(sorted(str(d) for d in domains)) or "unknown"
+        raise DetcovError(
+            f"is an ATT&CK bundle for {found}, not {expected}",
+            location=_loc(source),
+            hint=f"detcov needs the {expected} bundle, e.g. {expected}-18.1.json",
+        )
+    return expected
+
+
+def _matrix_tactics(buckets: Mapping[str, list[Obj]], domain: str) -> tuple[Tactic, ...]:
+    by_stix = {t["id"]: t for t in buckets.get("x-mitre-tactic", [])}
+    matrix = next(m for m in buckets["x-mitre-matrix"] if attack_id(m) == domain or domain in _strs(
+        m.get("x_mitre_domains")))
+    tactics = []
+    for ref in matrix.get("tactic_refs") or ():
+        obj = by_stix.get(ref)
+        if obj is not None:
+            tactics.append(Tactic(attack_id(obj) or "", str(obj.get("x_mitre_shortname", "")),
+                                  str(obj.get("name", "")), obj["id"]))
+    return tuple(tactics)
+
+
+def _technique(obj: Obj, tactic_rank: Mapping[str, int], revoked_by: Mapping[str, str]) -> Technique | None:
+    tid = attack_id(obj)
+    if tid is None:
+        return None
+    phases = {
+        p["phase_name"]
+        for p in obj.get("kill_chain_phases") or ()
+        if p.get("kill_chain_name") == "mitre-attack" and p.get("phase_name") in tactic_rank
+    }
+    is_sub = bool(obj.get("x_mitre_is_subtechnique")) or "." in tid
+    return Technique(
+        id=tid,
+        stix_id=obj["id"],
+        name=str(obj.get("name", "")),
+        tactics=tuple(sorted(phases, key=tactic_rank.__getitem__)),
+        platforms=_strs(obj.get("x_mitre_platforms")),
+        is_subtechnique=is_sub,
+        parent=tid.split(".")[0] if is_sub else None,
+        deprecated=_flag(obj, "x_mitre_deprecated"),
+        revoked=_flag(obj, "revoked"),
+        revoked_by=revoked_by.get(tid),
+        modified=str(obj.get("modified", "")),
+    )
+
+
+def _data_component(obj: Obj, ds_names: Mapping[str, str]) -> DataComponent:
+    return DataComponent(
+        stix_id=obj["id"],
+        name=str(obj.get("name", "")),
+        dc_id=attack_id(obj),
+        data_source=ds_names.get(str(obj.get("x_mitre_data_source_ref") or "")),
+        log_sources=tuple(
+            LogSource(str(ls.get("name", "")), str(ls.get("channel", "")))
+            for ls in obj.get("x_mitre_log_sources") or ()
+        ),
+        deprecated=_flag(obj, "x_mitre_deprecated"),
+        revoked=_flag(obj, "revoked"),
+    )
+
+
+def _analytic(obj: Obj, strategy_of: Mapping[str, str]) -> Analytic | None:
+    aid = attack_id(obj)
+    if aid is None:
+        return None
+    platforms = _strs(obj.get("x_mitre_platforms"))
+    return Analytic(
+        id=aid,
+        stix_id=obj["id"],
+        name=str(obj.get("name", "")),
+        platform=platforms[0] if platforms else None,
+        description=str(obj.get("description", "")),
+        log_sources=tuple(
+            LogSourceRef(str(r.get("x_mitre_data_component_ref", "")), str(r.get("name", "")),
+                         str(r.get("channel", "")))
+            for r in obj.get("x_mitre_log_source_references") or ()
+        ),
+        mutable_elements=tuple(
+            MutableElement(str(m.get("field", "")), str(m.get("description", "")))
+            for m in obj.get("x_mitre_mutable_elements") or ()
+        ),
+        strategy=strategy_of.get(obj["id"]),
+    )
+
+
+def _active(obj: Obj) -> bool:
+    return not (_flag(obj, "revoked") or _flag(obj, "x_mitre_deprecated"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Ids:
+    """STIX id -> ATT&CK id and STIX id -> object, for resolving relationship ends."""
+
+    attack: Mapping[str, str]
+    objects: Mapping[str, Obj]
+
+
+def _index_ids(buckets: Mapping[str, list[Obj]]) -> _Ids:
+    attack: dict[str, str] = {}
+    objects: dict[str, Obj] = {}
+    for kind, objs in buckets.items():
+        if kind == "relationship":
+            continue
+        for obj in objs:
+            objects[obj["id"]] = obj
+            aid = attack_id(obj)
+            if aid is not None:
+                attack[obj["id"]] = aid
+    return _Ids(attack, objects)
+
+
+def _relationships(
+    rels: Iterable[Obj], ids: _Ids
+) -> tuple[dict[str, str], list[Obj], list[Obj], list[Use], list[tuple[str, str]], list[Mitigates]]:
+    revoked_by: dict[str, str] = {}
+    detects_dc: list[Obj] = []
+    detects_det: list[Obj] = []
+    uses: list[Use] = []
+    attributions: list[tuple[str, str]] = []
+    mitigates: list[Mitigates] = []
+    objects, attack = ids.objects, ids.attack
+    for rel in rels:
+        if not _active(rel):
+            continue
+        kind = rel.get("relationship_type")
+        src_id, dst_id = rel.get("source_ref", ""), rel.get("target_ref", "")
+        if kind == "revoked-by":
+            if src_id in attack and dst_id in attack:
+                revoked_by[attack[src_id]] = attack[dst_id]
+            continue
+        src, dst = objects.get(src_id), objects.get(dst_id)
+        if src is None or dst is None or not _active(src) or not _active(dst):
+            continue
+        if kind == "uses":
+            if src["type"] in _USES_SOURCES and dst["type"] in _USES_TARGETS and src_id in attack and dst_id in attack:
+                uses.append(Use(attack[src_id], attack[dst_id], str(rel.get("modified", ""))))
+        elif kind == "detects":
+            (detects_dc if src["type"] == "x-mitre-data-component" else detects_det).append(rel)
+        elif kind == "attributed-to":
+            if src["type"] == "campaign" and dst["type"] == "intrusion-set":
+                attributions.append((attack[src_id], attack[dst_id]))
+        elif kind == "mitigates" and src["type"] == "course-of-action" and dst["type"] == "attack-pattern":
+            mitigates.append(Mitigates(attack[src_id], attack[dst_id], str(rel.get("description", ""))))
+    return revoked_by, detects_dc, detects_det, uses, attributions, mitigates
+
+
+def _v18_detections(
+    detects: Iterable[Obj], ids: _Ids, analytics: Mapping[str, Analytic]
+) -> dict[str, list[DetectionRef]]:
+    out: dict[str, list[DetectionRef]] = defaultdict(list)
+    for rel in detects:
+        strategy = ids.objects[rel["source_ref"]]
+        technique = ids.attack[rel["target_ref"]]
+        det_id = ids.attack.get(strategy["id"])
+        for an_ref in strategy.get("x_mitre_analytic_refs") or ():
+            an_obj = ids.objects.get(an_ref)
+            analytic = analytics.get(an_ref)
+            if an_obj is None or analytic is None or not _active(an_obj):
+                continue
+            out[technique].extend(
+                DetectionRef(analytic.platform, ls.data_component, LogSource(ls.name, ls.channel), analytic.id, det_id)
+                for ls in analytic.log_sources
+            )
+    return out
+
+
+def _v17_detections(detects: Iterable[Obj], ids: _Ids, dc_platforms: Mapping[str, tuple[str, ...]],
+                    techniques: Mapping[str, Technique]) -> dict[str, list[DetectionRef]]:
+    out: dict[str, list[DetectionRef]] = defaultdict(list)
+    for rel in detects:
+        technique = techniques.get(ids.attack.get(rel["target_ref"], ""))
+        if technique is None:
+            continue
+        dc = rel["source_ref"]
+        ds_platforms = dc_platforms.get(dc, ())
+        platforms = [p for p in technique.platforms if not ds_platforms or p in ds_platforms] or list(
+            technique.platforms)
+        out[technique.id].extend(DetectionRef(p, dc, None, None, None) for p in platforms or [None])
+    return out
+
+
+def _strategies(buckets: Mapping[str, list[Obj]], detects: Iterable[Obj], ids: _Ids) -> tuple[DetectionStrategy, ...]:
+    techniques_of: dict[str, list[str]] = defaultdict(list)
+    for rel in detects:
+        techniques_of[rel["source_ref"]].append(ids.attack[rel["target_ref"]])
+    return tuple(
+        DetectionStrategy(
+            id=ids.attack[s["id"]],
+            stix_id=s["id"],
+            name=str(s.get("name", "")),
+            analytics=tuple(ids.attack[a] for a in s.get("x_mitre_analytic_refs") or () if a in ids.attack),
+            techniques=tuple(techniques_of.get(s["id"], ())),
+        )
+        for s in buckets.get("x-mitre-detection-strategy", [])
+        if _active(s) and s["id"] in ids.attack
+    )
+
+
+def _simple_objects(buckets: Mapping[str, list[Obj]], ids: _Ids, revoked_by: Mapping[str, str]) -> dict[str, Any]:
+    def common(o: Obj) -> dict[str, Any]:
+        return {"id": ids.attack[o["id"]], "stix_id": o["id"], "name": str(o.get("name", "")),
+                "deprecated": _flag(o, "x_mitre_deprecated"), "revoked": _flag(o, "revoked")}
+
+    def has_id(kind: str) -> list[Obj]:
+        return [o for o in buckets.get(kind, []) if o["id"] in ids.attack]
+
+    groups = tuple(
+        Group(**common(o), aliases=_strs(o.get("aliases")), description=str(o.get("description", "")),
+              revoked_by=revoked_by.get(ids.attack[o["id"]]), modified=str(o.get("modified", "")))
+        for o in has_id("intrusion-set")
+    )
+    software = tuple(
+        Software(**common(o), kind=str(o["type"]), aliases=_strs(o.get("x_mitre_aliases")),
+                 platforms=_strs(o.get("x_mitre_platforms")))
+        for kind in ("malware", "tool") for o in has_id(kind)
+    )
+    campaigns = tuple(
+        Campaign(**common(o), aliases=_strs(o.get("aliases")), first_seen=o.get("first_seen"),
+                 last_seen=o.get("last_seen"))
+        for o in has_id("campaign")
+    )
+    mitigations = tuple(
+        Mitigation(**common(o), description=str(o.get("description", ""))) for o in has_id("course-of-action")
+    )
+    return {"groups": groups, "software": software, "campaigns": campaigns, "mitigations": mitigations}
+
+
+def _bundle_version(buckets: Mapping[str, list[Obj]], source: str) -> str | None:
+    for collection in buckets.get("x-mitre-collection", []):
+        if collection.get("x_mitre_version"):
+            return str(collection["x_mitre_version"])
+    return version_from_name(source.rsplit("/", 1)[-1])
+
+
+def parse_bundle(bundle: Any, *, source: str, sha256: str, domain: str = "enterprise-attack") -> AttackData:
+    """Build :class:`AttackData` from a parsed STIX 2.0/2.1 bundle. Raises :class:`DetcovError` on bad input."""
+    buckets = bucket_objects(bundle, source)
+    _domain(buckets, source, domain)
+    ids = _index_ids(buckets)
+    tactics = _matrix_tactics(buckets, domain)
+    tactic_rank = {t.shortname: i for i, t in enumerate(tactics)}
+    revoked_by, detects_dc, detects_det, uses, attributions, mitigates = _relationships(
+        buckets.get("relationship", []), ids)
+    techniques = tuple(t for o in buckets["attack-pattern"] if (t := _technique(o, tactic_rank, revoked_by)))
+    ds_names = {o["id"]: str(o.get("name", "")) for o in buckets.get("x-mitre-data-source", [])}
+    dc_platforms = {
+        o["id"]: _strs(ids.objects.get(str(o.get("x_mitre_data_source_ref") or ""), {}).get("x_mitre_platforms"))
+        for o in buckets.get("x-mitre-data-component", [])
+    }
+    strategies = _strategies(buckets, detects_det, ids)
+    strategy_of = {an: ds.id for ds in strategies for an in ids.objects[ds.stix_id].get("x_mitre_analytic_refs") or ()}
+    analytics = {o["id"]: a for o in buckets.get("x-mitre-analytic", []) if (a := _analytic(o, strategy_of))}
+    detections: dict[str, list[DetectionRef]] = _v18_detections(detects_det, ids, analytics)
+    for tid, refs in _v17_detections(detects_dc, ids, dc_platforms, {t.id: t for t in techniques}).items():
+        detections.setdefault(tid, []).extend(refs)
+    spec_versions = [str(o["x_mitre_attack_spec_version"]) for objs in buckets.values() for o in objs[:50]
+                     if o.get("x_mitre_attack_spec_version")]
+    info = BundleInfo(
+        domain=domain,
+        version=_bundle_version(buckets, source),
+        spec_version=str(bundle.get("spec_version") or _object_spec_version(buckets)),
+        attack_spec_version=max(spec_versions, key=_version_key) if spec_versions else None,
+        detection_model=DetectionModel.ANALYTICS if detects_det else DetectionModel.DATA_COMPONENTS,
+        sha256=sha256,
+        source=source,
+        object_count=len(bundle["objects"]),
+    )
+    return AttackData(
+        info=info,
+        tactics=tactics,
+        techniques=techniques,
+        data_components=tuple(_data_component(o, ds_names) for o in buckets.get("x-mitre-data-component", [])),
+        analytics=tuple(analytics.values()),
+        strategies=strategies,
+        detections={k: tuple(v) for k, v in detections.items()},
+        uses=tuple(uses),
+        attributions=tuple(attributions),
+        mitigates=tuple(mitigates),
+        revoked_by=revoked_by,
+        **_simple_objects(buckets, ids, revoked_by),
+    )
+
+
+def _object_spec_version(buckets: Mapping[str, list[Obj]]) -> str:
+    for objs in buckets.values():
+        for obj in objs[:1]:
+            if obj.get("spec_version"):
+                return str(obj["spec_version"])
+    return "2.0"
+
+
+def _version_key(text: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in text.split("."))

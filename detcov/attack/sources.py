@@ -1,0 +1,147 @@
+"""Find, read and cache an ATT&CK bundle: ``--attack PATH``, then ``$DETCOV_ATTACK_DATA``, then a download.
+
+:func:`load_attack` is the entry point for every command and notebook.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from detcov.attack import cache
+from detcov.attack.download import downloaded_path
+from detcov.attack.kb import AttackKB
+from detcov.attack.loader import AttackData, parse_bundle
+from detcov.errors import DetcovError, Location
+
+_BUNDLE_NAME = re.compile(r"^enterprise-attack-(\d+(?:\.\d+)*)\.json(?:\.gz)?$")
+NO_DATA_HINT = (
+    "pass --attack PATH (a STIX bundle such as enterprise-attack-18.1.json), set DETCOV_ATTACK_DATA to a folder of "
+    "bundles, or run `detcov attack download --attack-version 18.1` once"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadStats:
+    """How a load went, for ``detcov attack info``."""
+
+    path: str
+    from_cache: bool
+    seconds: float
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def bundles_in(directory: Path) -> dict[str, Path]:
+    """``enterprise-attack-<version>.json[.gz]`` files in a folder or its attack-stix-data layout."""
+    found: dict[str, Path] = {}
+    for folder in (directory, directory / "enterprise-attack"):
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                m = _BUNDLE_NAME.match(path.name)
+                if m:
+                    found.setdefault(m.group(1), path)
+    return found
+
+
+def _pick(found: dict[str, Path], version: str | None, where: str) -> Path:
+    if version is None:
+        return found[max(found, key=_version_key)]
+    if version in found:
+        return found[version]
+    raise DetcovError(
+        f"{where} has no ATT&CK {version} bundle (it has: {', '.join(sorted(found, key=_version_key)) or 'none'})",
+        hint=f"add enterprise-attack-{version}.json there, or run `detcov attack download --attack-version {version}`",
+    )
+
+
+def resolve_bundle_path(path: str | Path | None = None, version: str | None = None) -> Path:
+    """Which bundle file to use, by the documented order. Raises with a how-to when there is none."""
+    if path is not None:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise DetcovError("ATT&CK bundle not found", location=Location(str(p)), hint=NO_DATA_HINT)
+        return p
+    places: list[tuple[str, dict[str, Path]]] = []
+    env = os.environ.get("DETCOV_ATTACK_DATA")
+    if env:
+        places.append((f"DETCOV_ATTACK_DATA={env}", bundles_in(Path(env).expanduser())))
+    places.append(("the download cache", bundles_in(downloaded_path("0").parent)))
+    for where, found in places:
+        if found and (version is None or version in found):
+            return _pick(found, version, where)
+    have = "; ".join(f"{where} has {', '.join(sorted(f, key=_version_key))}" for where, f in places if f)
+    wanted = f"ATT&CK {version}" if version else "ATT&CK data"
+    raise DetcovError(f"no {wanted} found" + (f" ({have})" if have else ""), hint=NO_DATA_HINT)
+
+
+def read_bundle_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DetcovError(f"cannot read the file ({exc.strerror})", location=Location(str(path)),
+                          hint="check the path and its permissions") from exc
+    if path.suffix == ".gz" or raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DetcovError(f"is not a readable gzip file ({exc})", location=Location(str(path)),
+                              hint="the file looks truncated or corrupt: download it again") from exc
+    return raw
+
+
+def parse_json(raw: bytes, path: Path) -> object:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        truncated = exc.pos >= len(raw.rstrip()) - 1
+        hint = ("the file looks truncated: download it again" if truncated
+                else "pass an ATT&CK STIX bundle (.json or .json.gz)")
+        raise DetcovError(f"is not valid JSON ({exc.msg})", location=Location(str(path), exc.lineno, exc.colno),
+                          hint=hint) from exc
+
+
+def load_attack_data(
+    path: str | Path | None = None, version: str | None = None, *, use_cache: bool = True
+) -> tuple[AttackData, LoadStats]:
+    """Resolve, read (from the normalised cache when possible) and parse an ATT&CK bundle."""
+    started = time.perf_counter()
+    bundle = resolve_bundle_path(path, version)
+    sha = cache.remembered_sha256(bundle) if use_cache else None
+    if sha is not None:
+        data = cache.read_cache(sha)
+        if data is not None:
+            return data, LoadStats(str(bundle), True, time.perf_counter() - started)
+    raw = read_bundle_bytes(bundle)
+    sha = hashlib.sha256(raw).hexdigest()
+    data = parse_bundle(parse_json(raw, bundle), source=str(bundle), sha256=sha)
+    if version is not None and data.info.version not in (None, version):
+        raise DetcovError(f"holds ATT&CK {data.info.version}, not {version}", location=Location(str(bundle)),
+                          hint="drop --attack-version or pass the matching bundle")
+    if use_cache:
+        _store(bundle, data)
+    return data, LoadStats(str(bundle), False, time.perf_counter() - started)
+
+
+def _store(bundle: Path, data: AttackData) -> None:
+    try:
+        cache.write_cache(data)
+        cache.remember_sha256(bundle, data.info.sha256)
+    except OSError:
+        pass  # no writable cache dir: every run is a cold run, nothing else breaks
+
+
+def load_attack(path: str | Path | None = None, version: str | None = None, *, use_cache: bool = True) -> AttackKB:
+    """The knowledge base for the chosen bundle (see :func:`resolve_bundle_path` for the search order)."""
+    data, _ = load_attack_data(path, version, use_cache=use_cache)
+    return AttackKB(data)

@@ -1,0 +1,156 @@
+"""``detcov attack info|show|download``: look into the ATT&CK knowledge base."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from detcov.attack import AttackKB, IdStatus
+from detcov.attack.model import DetectionRef, Provenance, Technique
+from detcov.cli.common import attack_options, console, err_console, load_kb
+from detcov.errors import DetcovError
+
+
+@click.group()
+def attack() -> None:
+    """Inspect the ATT&CK knowledge base (version, counts, techniques)."""
+
+
+@attack.command()
+@attack_options
+@click.option("--no-cache", is_flag=True, help="Parse the bundle again instead of using the normalised cache.")
+def info(attack_path: Path | None, attack_version: str | None, no_cache: bool) -> None:
+    """ATT&CK version, domain, object counts and load time."""
+    kb, stats = load_kb(attack_path, attack_version, use_cache=not no_cache)
+    i = kb.info
+    techniques = kb.techniques(subtechniques=False)
+    table = Table(title=f"ATT&CK {i.version or '(version unknown)'} — {i.domain}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("source", stats.path),
+        ("STIX / ATT&CK spec", f"{i.spec_version} / {i.attack_spec_version or '?'}"),
+        ("detection model", _model_text(kb)),
+        ("tactics", f"{len(kb.tactics)}: " + ", ".join(t.name for t in kb.tactics)),
+        ("techniques", str(len(techniques))),
+        ("sub-techniques", str(len(kb.techniques()) - len(techniques))),
+        ("groups", str(len(kb.groups()))),
+        ("software", str(sum(1 for s in kb.software if not (s.revoked or s.deprecated)))),
+        ("campaigns", str(sum(1 for c in kb.campaigns if not (c.revoked or c.deprecated)))),
+        ("mitigations", str(len(kb.mitigations()))),
+        ("data components", str(len(kb.data_components()))),
+        ("detection strategies", str(len(kb.data.strategies))),
+        ("analytics", str(len(kb.data.analytics))),
+        ("revoked / deprecated techniques", f"{sum(t.revoked for t in kb.data.techniques)} / "
+                                            f"{sum(t.deprecated and not t.revoked for t in kb.data.techniques)}"),
+        ("loaded in", f"{stats.seconds:.2f} s ({'from cache' if stats.from_cache else 'cold: bundle parsed'})"),
+    ]
+    for key, value in rows:
+        table.add_row(key, escape(value))
+    console.print(table)
+
+
+def _model_text(kb: AttackKB) -> str:
+    if kb.detection_model.value == "analytics":
+        return "v18+: detection strategies → analytics → log sources → data components"
+    return "v17 and earlier: data components detect techniques"
+
+
+@attack.command()
+@attack_options
+@click.argument("technique_id")
+def show(attack_path: Path | None, attack_version: str | None, technique_id: str) -> None:
+    """Everything detcov knows about one technique: visibility sources, groups, mitigations."""
+    kb, _ = load_kb(attack_path, attack_version)
+    res = kb.resolve(technique_id)
+    if res.status in (IdStatus.INVALID, IdStatus.UNKNOWN):
+        hint = f"did you mean {', '.join(res.suggestions)}?" if res.suggestions else "check the id on attack.mitre.org"
+        raise DetcovError(f"{technique_id!r}: {res.note or 'unknown technique'} (ATT&CK {kb.version})", hint=hint)
+    if res.status is IdStatus.REVOKED:
+        err_console.print(f"[yellow]{res.id} was revoked; replaced by {' → '.join(res.chain[1:])}[/]")
+    shown = kb.technique(res.current or res.id or "")
+    assert shown is not None
+    _print_technique(kb, shown)
+
+
+def _print_technique(kb: AttackKB, t: Technique) -> None:
+    tactic_names = [tac.name for tac in kb.tactics if tac.shortname in t.tactics]
+    status = "deprecated" if t.deprecated else "active"
+    console.print(f"[bold]{t.id} {escape(t.name)}[/] ({status}) {t.url}")
+    console.print(f"tactics: {', '.join(tactic_names)}")
+    console.print(f"platforms: {', '.join(t.platforms)}")
+    if t.parent:
+        console.print(f"parent: {t.parent} {escape(kb.technique(t.parent).name if kb.technique(t.parent) else '')}")
+    subs = kb.subtechniques(t.id)
+    if subs:
+        console.print("sub-techniques: " + ", ".join(f"{s.id} {s.name}" for s in subs))
+    _print_visibility(kb, t)
+    _print_groups(kb, t)
+    _print_mitigations(kb, t)
+
+
+def _print_visibility(kb: AttackKB, t: Technique) -> None:
+    by_platform: dict[str, list[DetectionRef]] = defaultdict(list)
+    for ref in kb.detection_refs(t.id):
+        by_platform[ref.platform or "any"].append(ref)
+    table = Table(title="Visibility: data components and log sources", title_justify="left")
+    for col in ("platform", "data component", "log source", "channel", "analytic"):
+        table.add_column(col)
+    for platform in sorted(by_platform):
+        for ref in sorted(by_platform[platform], key=lambda r: (r.analytic or "", r.data_component)):
+            dc = kb.data_component(ref.data_component)
+            table.add_row(platform, escape(dc.label if dc else ref.data_component),
+                          escape(ref.log_source.name if ref.log_source else "—"),
+                          escape(ref.log_source.channel if ref.log_source else "—"),
+                          " ".join(filter(None, (ref.strategy, ref.analytic))) or "—")
+    if not by_platform:
+        console.print("visibility: ATT&CK lists no telemetry for this technique")
+    else:
+        console.print(table)
+
+
+def _print_groups(kb: AttackKB, t: Technique) -> None:
+    using = kb.groups_using(t.id)
+    table = Table(title=f"Groups that use it ({len(using)})", title_justify="left")
+    for col in ("group", "name", "how"):
+        table.add_column(col)
+    order = list(Provenance)
+    for gid in sorted(using, key=lambda g: (min(order.index(u.provenance) for u in using[g]), g)):
+        group = kb.group(gid)
+        how = sorted({u.provenance.value + (f" {u.via}" if u.via else "") for u in using[gid]})
+        table.add_row(gid, escape(group.name if group else gid), escape(", ".join(how[:4]) + (" …" if len(how) > 4
+                                                                                                else "")))
+    console.print(table)
+
+
+def _print_mitigations(kb: AttackKB, t: Technique) -> None:
+    table = Table(title="Mitigations", title_justify="left")
+    for col in ("id", "mitigation", "how it applies"):
+        table.add_column(col)
+    for m in sorted(kb.mitigations_for(t.id), key=lambda m: m.mitigation):
+        mit = kb.mitigation(m.mitigation)
+        text = " ".join(m.description.split())
+        table.add_row(m.mitigation, escape(mit.name if mit else ""), escape(text[:160] + ("…" if len(text) > 160
+                                                                                           else "")))
+    console.print(table)
+
+
+@attack.command()
+@click.option("--attack-version", "version", metavar="VERSION", help="Version to fetch (default: newest pinned).")
+@click.option("--url", "base_url", metavar="URL", help="Mirror base URL (or set DETCOV_ATTACK_URL).")
+@click.option("--sha256", "expected", metavar="HEX", help="Expected SHA-256, for versions mitreattack does not pin.")
+def download(version: str | None, base_url: str | None, expected: str | None) -> None:
+    """Download an ATT&CK Enterprise bundle (verified SHA-256) into the user cache dir."""
+    from detcov.attack.download import download_bundle, latest_pinned_version
+
+    version = version or latest_pinned_version()
+    err_console.print(f"downloading ATT&CK {version} …")
+    path = download_bundle(version, base_url=base_url, expected_sha256=expected)
+    console.print(f"saved and verified: {path}")
+
+
+COMMANDS = (attack,)

@@ -1,0 +1,1 @@
+"""detcov.coverage."""

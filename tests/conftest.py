@@ -1,0 +1,69 @@
+"""Shared fixtures.
+
+Real data comes from ``../shared`` (beside the repo). In CI (``CI=true``) a test that needs it fails when it is
+missing; elsewhere it is skipped with the reason. Each test session gets its own empty detcov cache dir.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from detcov.attack import AttackKB
+from detcov.attack.sources import load_attack
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("DETCOV_SHARED", REPO.parent / "shared"))
+ATTACK_DIR = SHARED / "attack"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared that a test needs: fail in CI if missing, skip elsewhere."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        message = f"real data missing: {path} (CI has ../shared beside the repo)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    cache = tmp_path_factory.mktemp("detcov-cache")
+    old = os.environ.get("DETCOV_CACHE_DIR")
+    os.environ["DETCOV_CACHE_DIR"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("DETCOV_CACHE_DIR", None)
+    else:
+        os.environ["DETCOV_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def bundle18() -> Path:
+    return shared_path("attack", "enterprise-attack-18.1.json")
+
+
+@pytest.fixture(scope="session")
+def bundle17() -> Path:
+    return shared_path("attack", "enterprise-attack-17.1.json")
+
+
+@pytest.fixture(scope="session")
+def kb18(bundle18: Path) -> AttackKB:
+    return load_attack(bundle18)
+
+
+@pytest.fixture(scope="session")
+def kb17(bundle17: Path) -> AttackKB:
+    return load_attack(bundle17)
+
+
+@pytest.fixture(scope="session", params=["17.1", "18.1"])
+def kb_any(request: pytest.FixtureRequest, kb17: AttackKB, kb18: AttackKB) -> AttackKB:
+    return kb17 if request.param == "17.1" else kb18
