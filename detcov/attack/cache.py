@@ -27,10 +27,10 @@ import platformdirs
 
 from detcov import __version__
 from detcov.attack import model
-from detcov.attack.loader import AttackData
+from detcov.attack.loader import AttackData, LazySections
 
 MAGIC = "detcov-attack-cache"
-FORMAT = 1
+FORMAT = 3
 T = TypeVar("T")
 Decoder = Callable[[Any], Any]
 
@@ -41,17 +41,7 @@ def cache_dir() -> Path:
     return Path(env) if env else Path(platformdirs.user_cache_dir("detcov", appauthor=False))
 
 
-# ----- row codec ------------------------------------------------------------------------------------------------
-def _encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [_encode(getattr(value, f.name)) for f in dataclasses.fields(value)]
-    if isinstance(value, tuple):
-        return [_encode(v) for v in value]
-    if isinstance(value, Enum):
-        return value.value
-    return value
-
-
+# ----- codec: orjson writes dataclasses natively (as objects); decoding rebuilds tuples and nested models ---------
 def _field_decoder(hint: Any) -> Decoder | None:
     """A function turning the JSON value of a field back into its type, or None when it is already right."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -59,7 +49,7 @@ def _field_decoder(hint: Any) -> Decoder | None:
         inner = _field_decoder(args[0])
         if inner is None:
             return tuple
-        return lambda v: tuple(inner(x) for x in v)
+        return lambda v: tuple(map(inner, v))
     if origin in (typing.Union, types.UnionType):
         inner = _field_decoder(next(a for a in args if a is not type(None)))
         if inner is None:
@@ -68,55 +58,70 @@ def _field_decoder(hint: Any) -> Decoder | None:
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _row_decoder(hint)
+        return _object_decoder(hint)
     return None
 
 
 _DECODERS: dict[type, Decoder] = {}
 
 
-def _row_decoder(cls: type[T]) -> Callable[[list[Any]], T]:
+def _object_decoder(cls: type[T]) -> Callable[[dict[str, Any]], T]:
     if cls in _DECODERS:
         return _DECODERS[cls]
     hints = typing.get_type_hints(cls, vars(model))
-    convs = [(i, d) for i, f in enumerate(dataclasses.fields(cls))  # type: ignore[arg-type]
+    convs = [(f.name, d) for f in dataclasses.fields(cls)  # type: ignore[arg-type]
              if (d := _field_decoder(hints[f.name])) is not None]
 
-    def decode(row: list[Any]) -> T:
-        for i, conv in convs:
-            row[i] = conv(row[i])
-        return cls(*row)
+    def decode(obj: dict[str, Any]) -> T:
+        for name, conv in convs:
+            obj[name] = conv(obj[name])
+        return cls(**obj)
 
     _DECODERS[cls] = decode
     return decode
 
 
-_TUPLES: dict[str, type] = {
+_EAGER: dict[str, type] = {
     "tactics": model.Tactic, "techniques": model.Technique, "data_components": model.DataComponent,
-    "analytics": model.Analytic, "strategies": model.DetectionStrategy, "groups": model.Group,
-    "software": model.Software, "campaigns": model.Campaign, "mitigations": model.Mitigation,
-    "uses": model.Use, "mitigates": model.Mitigates,
+    "strategies": model.DetectionStrategy, "groups": model.Group, "software": model.Software,
+    "campaigns": model.Campaign, "mitigations": model.Mitigation,
 }
+_LAZY_ROWS: dict[str, type] = {"analytics": model.Analytic, "uses": model.Use, "mitigates": model.Mitigates}
 
 
-def encode_data(data: AttackData) -> bytes:
-    payload = {name: [_encode(o) for o in getattr(data, name)] for name in _TUPLES}
-    payload["info"] = _encode(data.info)
-    payload["detections"] = {k: _encode(v) for k, v in data.detections.items()}
-    payload["attributions"] = [list(a) for a in data.attributions]
-    payload["revoked_by"] = dict(data.revoked_by)
-    return orjson.dumps(payload)
+def encode_data(data: AttackData) -> dict[str, bytes]:
+    """One orjson blob for the eager core and one per lazy section."""
+    core = {name: getattr(data, name) for name in _EAGER}
+    core.update(info=data.info, attributions=data.attributions, revoked_by=dict(data.revoked_by))
+    blobs = {"core": orjson.dumps(core)}
+    for name in _LAZY_ROWS:
+        blobs[name] = orjson.dumps(getattr(data, name))
+    blobs["detections"] = orjson.dumps(dict(data.detections))
+    return blobs
 
 
-def decode_data(raw: bytes) -> AttackData:
-    payload = orjson.loads(raw)
-    fields: dict[str, Any] = {name: tuple(map(_row_decoder(cls), payload[name])) for name, cls in _TUPLES.items()}
-    ref = _row_decoder(model.DetectionRef)
+def _rows_loader(blob: bytes, cls: type) -> Callable[[], tuple[Any, ...]]:
+    return lambda: tuple(map(_object_decoder(cls), orjson.loads(blob)))
+
+
+def _detections_loader(blob: bytes) -> Callable[[], dict[str, tuple[model.DetectionRef, ...]]]:
+    def load() -> dict[str, tuple[model.DetectionRef, ...]]:
+        ref = _object_decoder(model.DetectionRef)
+        return {k: tuple(map(ref, v)) for k, v in orjson.loads(blob).items()}
+
+    return load
+
+
+def decode_data(blobs: dict[str, bytes]) -> AttackData:
+    core = orjson.loads(blobs["core"])
+    fields: dict[str, Any] = {name: tuple(map(_object_decoder(cls), core[name])) for name, cls in _EAGER.items()}
+    loaders: dict[str, Callable[[], Any]] = {name: _rows_loader(blobs[name], cls) for name, cls in _LAZY_ROWS.items()}
+    loaders["detections"] = _detections_loader(blobs["detections"])
     return AttackData(
-        info=_row_decoder(model.BundleInfo)(payload["info"]),
-        detections={k: tuple(map(ref, v)) for k, v in payload["detections"].items()},
-        attributions=tuple((a, b) for a, b in payload["attributions"]),
-        revoked_by=payload["revoked_by"],
+        info=_object_decoder(model.BundleInfo)(core["info"]),
+        attributions=tuple((a, b) for a, b in core["attributions"]),
+        revoked_by=core["revoked_by"],
+        lazy=LazySections(loaders=loaders),
         **fields,
     )
 
@@ -127,10 +132,15 @@ def cache_path(bundle_sha256: str, directory: Path | None = None) -> Path:
 
 
 def write_cache(data: AttackData, directory: Path | None = None) -> Path:
-    payload = encode_data(data)
+    blobs = encode_data(data)
+    sections, offset = {}, 0
+    for name, blob in blobs.items():
+        sections[name] = [offset, offset + len(blob)]
+        offset += len(blob)
+    payload = b"".join(blobs.values())
     header = orjson.dumps({
         "magic": MAGIC, "format": FORMAT, "detcov": __version__, "bundle_sha256": data.info.sha256,
-        "payload_sha256": hashlib.sha256(payload).hexdigest(), "payload_bytes": len(payload),
+        "payload_sha256": hashlib.sha256(payload).hexdigest(), "payload_bytes": len(payload), "sections": sections,
     })
     path = cache_path(data.info.sha256, directory)
     atomic_write(path, header + b"\n" + payload)
@@ -151,7 +161,9 @@ def read_cache(bundle_sha256: str, directory: Path | None = None) -> AttackData 
             and header.get("payload_sha256") == hashlib.sha256(payload).hexdigest()
         ):
             return None
-        return decode_data(payload)
+        view = memoryview(payload)
+        blobs = {name: bytes(view[a:b]) for name, (a, b) in header["sections"].items()}
+        return decode_data(blobs)
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
 

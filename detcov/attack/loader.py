@@ -7,11 +7,12 @@ Tactic names and order always come from the bundle's ``x-mitre-matrix``.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from detcov.attack.model import (
     Analytic,
@@ -42,7 +43,39 @@ _USES_SOURCES = frozenset({"intrusion-set", "campaign", "malware", "tool"})
 _USES_TARGETS = frozenset({"attack-pattern", "malware", "tool"})
 
 
-@dataclass(frozen=True, slots=True)
+class LazySections:
+    """The heavy parts of :class:`AttackData`, decoded on first use.
+
+    A cold parse hands them over ready; the cache hands over decoders, so a warm start pays only for what a
+    command touches (``attack info`` never decodes the 17 k ``uses`` rows). Integrity is checked once for the
+    whole cache file before any decoder exists.
+    """
+
+    __slots__ = ("_loaders", "_values")
+
+    def __init__(self, values: Mapping[str, Any] | None = None,
+                 loaders: Mapping[str, Callable[[], Any]] | None = None) -> None:
+        self._values: dict[str, Any] = dict(values or {})
+        self._loaders: dict[str, Callable[[], Any]] = dict(loaders or {})
+
+    def get(self, name: str) -> Any:
+        if name not in self._values:
+            loader = self._loaders.pop(name)
+            was_enabled = gc.isenabled()
+            gc.disable()  # tens of thousands of small objects: the cyclic GC would only slow this down
+            try:
+                self._values[name] = loader()
+            finally:
+                if was_enabled:
+                    gc.enable()
+        return self._values[name]
+
+    def materialise(self) -> None:
+        for name in list(self._loaders):
+            self.get(name)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class AttackData:
     """Everything detcov keeps from a bundle: flat, immutable, cacheable."""
 
@@ -50,17 +83,34 @@ class AttackData:
     tactics: tuple[Tactic, ...]  # matrix order
     techniques: tuple[Technique, ...]  # all, including revoked and deprecated
     data_components: tuple[DataComponent, ...]
-    analytics: tuple[Analytic, ...]
     strategies: tuple[DetectionStrategy, ...]
-    detections: Mapping[str, tuple[DetectionRef, ...]]  # technique id -> refs
     groups: tuple[Group, ...]
     software: tuple[Software, ...]
     campaigns: tuple[Campaign, ...]
     mitigations: tuple[Mitigation, ...]
-    uses: tuple[Use, ...]
     attributions: tuple[tuple[str, str], ...]  # (campaign id, group id)
-    mitigates: tuple[Mitigates, ...]
     revoked_by: Mapping[str, str]  # ATT&CK id -> ATT&CK id that replaced it (one step)
+    lazy: LazySections  # analytics, detections, uses, mitigates
+
+    @property
+    def analytics(self) -> tuple[Analytic, ...]:
+        return cast(tuple[Analytic, ...], self.lazy.get("analytics"))
+
+    @property
+    def detections(self) -> Mapping[str, tuple[DetectionRef, ...]]:
+        """Technique id -> the telemetry that gives visibility into it."""
+        return cast(Mapping[str, tuple[DetectionRef, ...]], self.lazy.get("detections"))
+
+    @property
+    def uses(self) -> tuple[Use, ...]:
+        return cast(tuple[Use, ...], self.lazy.get("uses"))
+
+    @property
+    def mitigates(self) -> tuple[Mitigates, ...]:
+        return cast(tuple[Mitigates, ...], self.lazy.get("mitigates"))
+
+
+LAZY_SECTIONS = ("analytics", "detections", "uses", "mitigates")
 
 
 def attack_id(obj: Obj) -> str | None:
@@ -209,59 +259,67 @@ def _active(obj: Obj) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Ids:
-    """STIX id -> ATT&CK id and STIX id -> object, for resolving relationship ends."""
+    """STIX id -> ATT&CK id, -> object, and -> type for active objects only (relationship ends)."""
 
     attack: Mapping[str, str]
     objects: Mapping[str, Obj]
+    live: Mapping[str, str]
 
 
 def _index_ids(buckets: Mapping[str, list[Obj]]) -> _Ids:
     attack: dict[str, str] = {}
     objects: dict[str, Obj] = {}
+    live: dict[str, str] = {}
     for kind, objs in buckets.items():
         if kind == "relationship":
             continue
         for obj in objs:
-            objects[obj["id"]] = obj
+            stix_id = obj["id"]
+            objects[stix_id] = obj
             aid = attack_id(obj)
             if aid is not None:
-                attack[obj["id"]] = aid
-    return _Ids(attack, objects)
+                attack[stix_id] = aid
+            if not (obj.get("revoked") or obj.get("x_mitre_deprecated")):
+                live[stix_id] = kind
+    return _Ids(attack, objects, live)
 
 
-def _relationships(
-    rels: Iterable[Obj], ids: _Ids
-) -> tuple[dict[str, str], list[Obj], list[Obj], list[Use], list[tuple[str, str]], list[Mitigates]]:
-    revoked_by: dict[str, str] = {}
-    detects_dc: list[Obj] = []
-    detects_det: list[Obj] = []
-    uses: list[Use] = []
-    attributions: list[tuple[str, str]] = []
-    mitigates: list[Mitigates] = []
-    objects, attack = ids.objects, ids.attack
+@dataclass
+class _Relations:
+    revoked_by: dict[str, str] = field(default_factory=dict)
+    detects_dc: list[Obj] = field(default_factory=list)
+    detects_det: list[Obj] = field(default_factory=list)
+    uses: list[Use] = field(default_factory=list)
+    attributions: list[tuple[str, str]] = field(default_factory=list)
+    mitigates: list[Mitigates] = field(default_factory=list)
+
+
+def _relationships(rels: Iterable[Obj], ids: _Ids) -> _Relations:
+    """One pass over the relationships, keeping those between active objects that coverage needs."""
+    out = _Relations()
+    live, attack = ids.live, ids.attack
     for rel in rels:
-        if not _active(rel):
+        if rel.get("revoked") or rel.get("x_mitre_deprecated"):
             continue
-        kind = rel.get("relationship_type")
-        src_id, dst_id = rel.get("source_ref", ""), rel.get("target_ref", "")
+        kind, src_id, dst_id = rel.get("relationship_type"), rel.get("source_ref", ""), rel.get("target_ref", "")
         if kind == "revoked-by":
             if src_id in attack and dst_id in attack:
-                revoked_by[attack[src_id]] = attack[dst_id]
+                out.revoked_by[attack[src_id]] = attack[dst_id]
             continue
-        src, dst = objects.get(src_id), objects.get(dst_id)
-        if src is None or dst is None or not _active(src) or not _active(dst):
+        src, dst = live.get(src_id), live.get(dst_id)
+        if src is None or dst is None:
             continue
         if kind == "uses":
-            if src["type"] in _USES_SOURCES and dst["type"] in _USES_TARGETS and src_id in attack and dst_id in attack:
-                uses.append(Use(attack[src_id], attack[dst_id], str(rel.get("modified", ""))))
+            if src in _USES_SOURCES and dst in _USES_TARGETS and src_id in attack and dst_id in attack:
+                out.uses.append(Use(attack[src_id], attack[dst_id], rel.get("modified", "")))
         elif kind == "detects":
-            (detects_dc if src["type"] == "x-mitre-data-component" else detects_det).append(rel)
+            (out.detects_dc if src == "x-mitre-data-component" else out.detects_det).append(rel)
         elif kind == "attributed-to":
-            if src["type"] == "campaign" and dst["type"] == "intrusion-set":
-                attributions.append((attack[src_id], attack[dst_id]))
-        elif kind == "mitigates" and src["type"] == "course-of-action" and dst["type"] == "attack-pattern":
-            mitigates.append(Mitigates(attack[src_id], attack[dst_id], str(rel.get("description", ""))))
-    return revoked_by, detects_dc, detects_det, uses, attributions, mitigates
+            if src == "campaign" and dst == "intrusion-set":
+                out.attributions.append((attack[src_id], attack[dst_id]))
+        elif kind == "mitigates" and src == "course-of-action" and dst == "attack-pattern":
+            out.mitigates.append(Mitigates(attack[src_id], attack[dst_id], rel.get("description", "")))
+    return out
 
 
 def _v18_detections(
@@ -359,8 +417,8 @@ def parse_bundle(bundle: Any, *, source: str, sha256: str, domain: str = "enterp
     ids = _index_ids(buckets)
     tactics = _matrix_tactics(buckets, domain)
     tactic_rank = {t.shortname: i for i, t in enumerate(tactics)}
-    revoked_by, detects_dc, detects_det, uses, attributions, mitigates = _relationships(
-        buckets.get("relationship", []), ids)
+    rels = _relationships(buckets.get("relationship", []), ids)
+    revoked_by, detects_dc, detects_det = rels.revoked_by, rels.detects_dc, rels.detects_det
     techniques = tuple(t for o in buckets["attack-pattern"] if (t := _technique(o, tactic_rank, revoked_by)))
     ds_names = {o["id"]: str(o.get("name", "")) for o in buckets.get("x-mitre-data-source", [])}
     dc_platforms = {
@@ -390,13 +448,12 @@ def parse_bundle(bundle: Any, *, source: str, sha256: str, domain: str = "enterp
         tactics=tactics,
         techniques=techniques,
         data_components=tuple(_data_component(o, ds_names) for o in buckets.get("x-mitre-data-component", [])),
-        analytics=tuple(analytics.values()),
         strategies=strategies,
-        detections={k: tuple(v) for k, v in detections.items()},
-        uses=tuple(uses),
-        attributions=tuple(attributions),
-        mitigates=tuple(mitigates),
+        attributions=tuple(rels.attributions),
         revoked_by=revoked_by,
+        lazy=LazySections({"analytics": tuple(analytics.values()), "uses": tuple(rels.uses),
+                           "mitigates": tuple(rels.mitigates),
+                           "detections": {k: tuple(v) for k, v in detections.items()}}),
         **_simple_objects(buckets, ids, revoked_by),
     )
 
