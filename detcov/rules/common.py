@@ -1,0 +1,188 @@
+"""Shared plumbing of the rule readers: the read context (ATT&CK look-ups memoised), safe file/YAML/JSON
+loading, and small coercion helpers for the loosely typed fields real rule files have."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from detcov.attack import AttackKB, IdResolution
+from detcov.errors import Issue, Location, Severity
+from detcov.rules.logsources import LogSourceMapper, mapper_for
+from detcov.rules.model import Rule
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_YAML_NODES = 200_000  # expanded size of a YAML document (aliases counted every time they are used)
+SEVERITIES = {
+    "informational": "informational",
+    "info": "informational",
+    "low": "low",
+    "medium": "medium",
+    "moderate": "medium",
+    "high": "high",
+    "critical": "critical",
+}
+
+
+class SkipFile(Exception):
+    """The whole file is not read; ``reason`` (``kind: detail``) is what the user sees."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Parsed:
+    """What a reader got out of one file."""
+
+    rules: list[Rule] = field(default_factory=list)
+    items_skipped: int = 0
+    issues: list[Issue] = field(default_factory=list)
+
+    def skip_item(self, message: str, location: Location, severity: Severity = Severity.INFO) -> None:
+        self.items_skipped += 1
+        self.issues.append(Issue(message, location, severity=severity))
+
+    def extend(self, other: Parsed) -> None:
+        self.rules.extend(other.rules)
+        self.items_skipped += other.items_skipped
+        self.issues.extend(other.issues)
+
+
+class ReadContext:
+    """One ATT&CK version's look-ups for a whole read: ids, tactics and log sources, each resolved once."""
+
+    def __init__(self, kb: AttackKB) -> None:
+        self.kb = kb
+        self.maps: LogSourceMapper = mapper_for(kb)
+        self._ids: dict[str, IdResolution] = {}
+        self._tactics: dict[str, str | None] = {}
+
+    def resolve(self, raw: str) -> IdResolution:
+        res = self._ids.get(raw)
+        if res is None:
+            res = self._ids[raw] = self.kb.resolve(raw)
+        return res
+
+    def techniques(self, raws: Iterable[Any]) -> tuple[IdResolution, ...]:
+        """Normalised, de-duplicated technique ids; non-strings are ignored, invalid strings kept
+        (reported)."""
+        out: dict[str, IdResolution] = {}
+        for raw in raws:
+            if isinstance(raw, str) and raw.strip():
+                res = self.resolve(raw.strip())
+                out.setdefault(res.id or res.raw, res)
+        return tuple(out.values())
+
+    def tactic(self, raw: str) -> str | None:
+        if raw not in self._tactics:
+            tac = self.kb.tactic(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", raw))  # CamelCase (Sentinel) → words
+            self._tactics[raw] = tac.shortname if tac else None
+        return self._tactics[raw]
+
+    def tactics(self, raws: Iterable[Any]) -> tuple[str, ...]:
+        found = (self.tactic(r) for r in raws if isinstance(r, str) and r.strip())
+        return tuple(dict.fromkeys(t for t in found if t))
+
+
+# ----- loading ----------------------------------------------------------------------------------------------
+def decode(data: bytes) -> str:
+    """Bytes → text: NUL bytes mean binary, UTF-8 (BOM stripped) or nothing."""
+    if b"\x00" in data[:8192]:
+        raise SkipFile("binary file: not a text rule file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SkipFile(f"not UTF-8 text: undecodable byte at offset {exc.start}") from exc
+
+
+def yaml_documents(text: str) -> list[Any]:
+    """Every YAML document of a text (PyYAML's C safe loader); bad YAML and alias bombs become
+    :class:`SkipFile`."""
+    try:
+        docs = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
+        raise SkipFile(f"malformed YAML{where}: {problem}") from exc
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        raise SkipFile(f"malformed YAML: {' '.join(str(exc).split())[:200]}") from exc
+    if "&" in text and "*" in text and any(_expanded_size(d, {}) > MAX_YAML_NODES for d in docs):
+        raise SkipFile(f"malformed YAML: aliases expand to more than {MAX_YAML_NODES:,} nodes (alias bomb)")
+    return docs
+
+
+def _expanded_size(node: Any, memo: dict[int, int]) -> int:
+    """Number of nodes a document has when its aliases are expanded; shared nodes are sized once."""
+    if not isinstance(node, dict | list):
+        return 1
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # cycles (recursive aliases) count once
+    values = node.values() if isinstance(node, dict) else node
+    size = 1 + sum(_expanded_size(v, memo) for v in values)
+    memo[key] = size
+    return size
+
+
+def first_line(text: str, pattern: str, default: int = 1) -> int:
+    """1-based line of the first match of a multi-line regex, else ``default``."""
+    match = re.search(pattern, text, re.MULTILINE)
+    return text.count("\n", 0, match.start()) + 1 if match else default
+
+
+# ----- coercion helpers -------------------------------------------------------------------------------------
+def as_list(value: Any) -> list[Any]:
+    """A YAML/JSON value that should be a list: lists as is, one scalar → [scalar], None → []."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
+def strings(value: Any) -> list[str]:
+    return [v.strip() for v in as_list(value) if isinstance(v, str) and v.strip()]
+
+
+def text(value: Any, default: str = "") -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return default
+
+
+def get(mapping: Any, *keys: str) -> Any:
+    """Nested ``mapping[k1][k2]...``, None when any level is missing or not a mapping."""
+    for key in keys:
+        if not isinstance(mapping, Mapping):
+            return None
+        mapping = mapping.get(key)
+    return mapping
+
+
+def severity(value: Any) -> str | None:
+    return SEVERITIES.get(value.strip().lower()) if isinstance(value, str) else None
+
+
+def truthy(value: Any) -> bool | None:
+    """Booleans as config files write them (``true``, ``1``, ``yes``); None when absent or unreadable."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in ("1", "true", "yes", "on", "enabled"):
+            return True
+        if low in ("0", "false", "no", "off", "disabled"):
+            return False
+    return None

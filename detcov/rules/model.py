@@ -1,0 +1,214 @@
+"""The normalised detection rule and the per-file accounting every reader produces.
+
+Whatever the source format (Sigma, Splunk, Elastic, Sentinel, Defender, CSV, DeTT&CT), a reader yields
+:class:`Rule` objects: frozen, with technique ids already normalised through the ATT&CK knowledge base
+(:class:`~detcov.attack.IdResolution`: revoked → current with a note, unknown → kept and reported), the log
+sources the rule needs as written *and* what they mean (data components / catalogue device types), and the
+raw query text. Each input file is accounted for by a :class:`FileResult`: parsed into N rules, or skipped
+with a reason; :class:`RuleSet` checks that the totals add up.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from detcov.attack import IdResolution, IdStatus
+from detcov.errors import Issue, Location
+
+
+class RuleFormat(StrEnum):
+    SIGMA = "sigma"
+    SPLUNK_ESCU = "splunk-escu"
+    SPLUNK_CONF = "splunk-savedsearches"
+    ELASTIC_TOML = "elastic-toml"
+    KIBANA_JSON = "kibana-json"
+    SENTINEL_YAML = "sentinel-yaml"
+    SENTINEL_ARM = "sentinel-arm"
+    DEFENDER = "defender-xdr"
+    CSV = "csv"
+    DETTECT = "dettect"
+
+    @property
+    def family(self) -> str:
+        """The ``--format`` name that selects this reader: sigma, splunk, elastic, sentinel, defender, csv,
+        dettect."""
+        return FAMILIES[self]
+
+
+FAMILIES: dict[RuleFormat, str] = {
+    RuleFormat.SIGMA: "sigma",
+    RuleFormat.SPLUNK_ESCU: "splunk",
+    RuleFormat.SPLUNK_CONF: "splunk",
+    RuleFormat.ELASTIC_TOML: "elastic",
+    RuleFormat.KIBANA_JSON: "elastic",
+    RuleFormat.SENTINEL_YAML: "sentinel",
+    RuleFormat.SENTINEL_ARM: "sentinel",
+    RuleFormat.DEFENDER: "defender",
+    RuleFormat.CSV: "csv",
+    RuleFormat.DETTECT: "dettect",
+}
+FORMAT_CHOICES: tuple[str, ...] = ("auto", *dict.fromkeys(FAMILIES.values()))
+
+
+class RuleStatus(StrEnum):
+    """Deployment / lifecycle state, folded from each format's own vocabulary (``raw_status`` keeps it)."""
+
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    EXPERIMENTAL = "experimental"
+    DEPRECATED = "deprecated"
+
+    @property
+    def active(self) -> bool:
+        """Does the rule run? Experimental rules run (they are just young); disabled / deprecated ones
+        don't."""
+        return self in (RuleStatus.ENABLED, RuleStatus.EXPERIMENTAL)
+
+
+@dataclass(frozen=True, slots=True)
+class LogSourceNeed:
+    """What one piece of a log-source requirement means: data components (STIX ids) and/or device types.
+
+    ``device_types`` are catalogue ids (``sysmon``, ``aws-cloudtrail``): any one of them provides this need.
+    ``components`` are the ATT&CK data components the log source carries. ``platforms`` are ATT&CK platforms.
+    """
+
+    label: str
+    components: frozenset[str] = frozenset()
+    device_types: frozenset[str] = frozenset()
+    platforms: tuple[str, ...] = ()
+
+    @property
+    def mapped(self) -> bool:
+        return bool(self.components or self.device_types)
+
+
+@dataclass(frozen=True, slots=True)
+class LogSourceReq:
+    """One log source a rule can run on, as written (``kind`` says which field), with its meaning.
+
+    A rule lists alternatives (any one suffices: ESCU ``data_source`` entries, Elastic ``index`` patterns,
+    Sentinel connectors); one alternative may need several things at once (``"Sysmon EventID 1 AND Sysmon
+    EventID 11"``): ``needs`` are all required.
+    """
+
+    kind: str  # sigma | data-source | index | integration | ml-job | connector | table | datamodel | column
+    value: str
+    needs: tuple[LogSourceNeed, ...]
+
+    @property
+    def mapped(self) -> bool:
+        return bool(self.needs) and all(n.mapped for n in self.needs)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One detection rule, normalised. Build with keyword arguments; instances are immutable."""
+
+    format: RuleFormat
+    location: Location
+    id: str
+    title: str
+    status: RuleStatus
+    raw_status: str | None = None
+    severity: str | None = None
+    techniques: tuple[IdResolution, ...] = ()
+    tactics: tuple[str, ...] = ()  # tactic shortnames of the loaded ATT&CK version
+    log_sources: tuple[LogSourceReq, ...] = ()
+    platforms: tuple[str, ...] = ()
+    query: str = ""
+    notes: tuple[str, ...] = ()
+    score: int | None = None  # DeTT&CT detection score (-1..5) when the source gives one
+    applicable_to: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> str:
+        return self.location.path
+
+    @property
+    def technique_ids(self) -> tuple[str, ...]:
+        """The ids to count coverage against: current ids, revoked ones replaced, unusable ones left out."""
+        return tuple(dict.fromkeys(r.current for r in self.techniques if r.current))
+
+    @property
+    def unusable_techniques(self) -> tuple[IdResolution, ...]:
+        """Ids written in the rule that count for nothing here (unknown in this ATT&CK version,
+        deprecated)."""
+        return tuple(r for r in self.techniques if not r.usable)
+
+    @property
+    def revoked_techniques(self) -> tuple[IdResolution, ...]:
+        return tuple(r for r in self.techniques if r.status is IdStatus.REVOKED)
+
+    @property
+    def log_source_labels(self) -> tuple[str, ...]:
+        return tuple(f"{r.kind}:{r.value}" for r in self.log_sources)
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """How one input file was accounted for: ``rules`` rules parsed, or skipped with ``skipped`` as the
+    reason.
+
+    ``items_skipped`` counts entries inside a container file that are not rules (Kibana exception lists,
+    savedsearches support searches, DeTT&CT placeholder detections); ``issues`` explain them and any
+    per-rule problem.
+    """
+
+    path: str
+    format: RuleFormat | None
+    rules: int = 0
+    skipped: str | None = None
+    items_skipped: int = 0
+    issues: tuple[Issue, ...] = ()
+
+    @property
+    def parsed(self) -> bool:
+        return self.skipped is None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """All rules read from some paths, plus the accounting of every file."""
+
+    rules: tuple[Rule, ...]
+    files: tuple[FileResult, ...]
+    issues: tuple[Issue, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        counted = sum(f.rules for f in self.files)
+        if counted != len(self.rules):  # a reader bug, never a user error
+            raise AssertionError(
+                f"rule accounting does not add up: files say {counted}, got {len(self.rules)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @property
+    def files_parsed(self) -> int:
+        return sum(1 for f in self.files if f.parsed)
+
+    @property
+    def files_skipped(self) -> int:
+        return sum(1 for f in self.files if not f.parsed)
+
+    def skip_reasons(self) -> Counter[str]:
+        """Skip reasons folded to their kind (the text before the first ``:``), with counts."""
+        return Counter((f.skipped or "").split(":")[0] for f in self.files if not f.parsed)
+
+    def by_format(self) -> Counter[str]:
+        return Counter(r.format.value for r in self.rules)
+
+    def by_status(self) -> Counter[str]:
+        return Counter(r.status.value for r in self.rules)
+
+    def technique_problems(self) -> Counter[tuple[str, str]]:
+        """(id as normalised, status) -> number of rules, for revoked / deprecated / unknown / invalid ids."""
+        out: Counter[tuple[str, str]] = Counter()
+        for rule in self.rules:
+            for res in dict.fromkeys(r for r in rule.techniques if r.status is not IdStatus.CURRENT):
+                out[(res.id or res.raw, res.status.value)] += 1
+        return out
