@@ -1,0 +1,161 @@
+"""``detcov rules check``: read SIEM rules in any format, account for every file, check rule health."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from detcov.attack import AttackKB
+from detcov.cli.common import attack_options, console, err_console, load_kb
+from detcov.datasources.telemetry import CollectedTelemetry
+from detcov.errors import DetcovError
+from detcov.rules import FORMAT_CHOICES, RuleSet, assess, read_rules
+from detcov.rules.health import RuleHealth
+from detcov.rules.report import FAIL_ON, gate_failures, health_counts, rules_csv
+
+
+@click.group()
+def rules() -> None:
+    """SIEM rules: read them (Sigma, Splunk, Elastic, Sentinel, Defender, CSV, DeTT&CT) and check their
+    health."""
+
+
+def load_telemetry(path: Path, kb: AttackKB) -> CollectedTelemetry:
+    """What the inventory delivers to the SIEM (``detcov.datasources``)."""
+    from detcov.datasources.catalog import load_catalog
+    from detcov.datasources.inventory import load_inventory
+
+    catalog = load_catalog()
+    return load_inventory(path, kb, catalog).telemetry(kb, catalog)
+
+
+def _parse_columns(values: Iterable[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        field, sep, header = value.partition("=")
+        if not sep or not field.strip() or not header.strip():
+            raise click.BadParameter(
+                f"{value!r}: write FIELD=Header, e.g. techniques=MITRE ID", param_hint="--csv-column"
+            )
+        out[field.strip()] = header.strip()
+    return out
+
+
+def _parse_fail_on(value: str | None) -> list[str]:
+    gates = [g.strip() for g in (value or "").split(",") if g.strip()]
+    unknown = [g for g in gates if g not in FAIL_ON]
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(unknown)}: choose from {', '.join(FAIL_ON)}", param_hint="--fail-on"
+        )
+    return gates
+
+
+def _counter_table(title: str, counts: Counter[str], first: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(first)
+    table.add_column("count", justify="right")
+    for key, n in counts.most_common():
+        table.add_row(escape(key or "(none)"), str(n))
+    return table
+
+
+def _print_summary(ruleset: RuleSet, health: list[RuleHealth] | None) -> None:
+    console.print(
+        f"[bold]{len(ruleset.files)}[/] files: {ruleset.files_parsed} parsed into "
+        f"[bold]{len(ruleset)}[/] rules, {ruleset.files_skipped} skipped"
+    )
+    console.print(_counter_table("Rules per format", ruleset.by_format(), "format"))
+    console.print(_counter_table("Rules per status", ruleset.by_status(), "status"))
+    if ruleset.files_skipped:
+        console.print(_counter_table("Skipped files", ruleset.skip_reasons(), "reason"))
+        for f in ruleset.files:
+            if f.skipped and not f.skipped.startswith("not a rule"):
+                console.print(f"  [yellow]skipped[/] {escape(f.path)}: {escape(f.skipped)}")
+    if health is not None:
+        console.print(_counter_table("Rule health", health_counts(health), "outcome"))
+    problems = ruleset.technique_problems()
+    if problems:
+        table = Table(title="Technique ids that are not current", title_justify="left")
+        for column in ("id", "status", "rules", "note"):
+            table.add_column(column, justify="right" if column == "rules" else "left")
+        notes = {(r.id or r.raw, r.status.value): r.note for rule in ruleset.rules for r in rule.techniques}
+        for (tid, status), n in problems.most_common():
+            table.add_row(escape(tid), status, str(n), escape(notes.get((tid, status), "")))
+        console.print(table)
+
+
+@rules.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMAT_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Only read rules of this format family.",
+)
+@click.option(
+    "--inventory",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="inventory.yaml: check each rule's log sources against what reaches the SIEM.",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write every rule (and its health) as CSV to this file ('-' for stdout).",
+)
+@click.option(
+    "--csv-column",
+    "csv_columns",
+    multiple=True,
+    metavar="FIELD=Header",
+    help="Header of a column in CSV rule inventories (fields: id, name, techniques, status, log_source, "
+    "tactics, severity, platforms, query). Repeatable.",
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    metavar="LIST",
+    help=f"Exit 1 when any of these holds (comma-separated: {', '.join(FAIL_ON)}).",
+)
+@attack_options
+def check(
+    paths: tuple[Path, ...],
+    fmt: str,
+    inventory: Path | None,
+    csv_path: Path | None,
+    csv_columns: tuple[str, ...],
+    fail_on: str | None,
+    attack_path: Path | None,
+    attack_version: str | None,
+) -> None:
+    """Read the rules under PATHS, account for every file, and report totals, technique-id problems and
+    health."""
+    gates = _parse_fail_on(fail_on)
+    kb, _ = load_kb(attack_path, attack_version)
+    ruleset = read_rules(paths, kb, fmt, csv_columns=_parse_columns(csv_columns))
+    if ruleset.issues:
+        raise DetcovError(issues=ruleset.issues)
+    health = assess(ruleset.rules, kb, load_telemetry(inventory, kb)) if inventory else None
+    if csv_path is not None and str(csv_path) == "-":
+        click.echo(rules_csv(ruleset.rules, health), nl=False)
+    else:
+        _print_summary(ruleset, health)
+        if csv_path is not None:
+            csv_path.write_text(rules_csv(ruleset.rules, health), encoding="utf-8")
+            console.print(f"wrote {len(ruleset)} rules to {escape(str(csv_path))}")
+    failures = gate_failures(ruleset, health, gates)
+    if failures:
+        for line in failures:
+            err_console.print(f"[bold red]fail:[/] {escape(line)}")
+        raise click.exceptions.Exit(1)
+
+
+COMMANDS = (rules,)
