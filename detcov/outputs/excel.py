@@ -1,0 +1,153 @@
+"""The coverage tables as one workbook (xlsxwriter) and as CSV + Parquet files.
+
+One sheet per table, each with an autofilter, a frozen header row, column widths fitted to the content and a
+colour scale on every score column (red = low, green = high, between the bounds the caller gives). Lists and
+tuples in cells become ``"; "``-joined text, timezone-aware datetimes become naive UTC (Excel has no zones).
+CSV is UTF-8 with a BOM so Excel shows Traditional Chinese labels correctly; Parquet keeps native types when
+pyarrow can store them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from detcov.errors import DetcovError
+
+MAX_SHEET_NAME = 31
+MIN_WIDTH, MAX_WIDTH = 8, 60
+SCORE_COLORS = ("#f8696b", "#ffeb84", "#63be7b")  # Excel's own red-yellow-green scale
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+
+def sheet_names(names: list[str]) -> dict[str, str]:
+    """Map table names to valid, unique Excel sheet names (≤ 31 chars, no ``[]:*?/\\``)."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        base = _BAD_SHEET_CHARS.sub("_", name).strip("'") or "Sheet"
+        candidate, n = base[:MAX_SHEET_NAME], 1
+        while candidate.casefold() in used:
+            n += 1
+            suffix = f" ({n})"
+            candidate = base[: MAX_SHEET_NAME - len(suffix)] + suffix
+        used.add(candidate.casefold())
+        out[name] = candidate
+    return out
+
+
+def _cell_text(value: Any) -> Any:
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return "; ".join(str(v) for v in items)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={v}" for k, v in value.items())
+    return value
+
+
+def flatten(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy that spreadsheets and CSV can hold: sequences joined as text, datetimes without time zones."""
+    out = frame.copy()
+    for col in out.columns:
+        series = out[col]
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            out[col] = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        elif series.dtype == object:
+            out[col] = series.map(_cell_text)
+    return out
+
+
+def column_width(header: str, values: pd.Series) -> int:
+    """Characters wide: the header or the 95th-percentile text length, whichever is larger, clamped."""
+    lengths = values.dropna().astype(str).map(len)
+    body = int(lengths.quantile(0.95)) if len(lengths) else 0
+    return max(MIN_WIDTH, min(MAX_WIDTH, max(len(str(header)) + 2, body + 1)))
+
+
+def _score_format(lo: float, hi: float) -> dict[str, Any]:
+    return {"type": "3_color_scale", "min_type": "num", "min_value": lo, "mid_type": "num",
+            "mid_value": (lo + hi) / 2, "max_type": "num", "max_value": hi, "min_color": SCORE_COLORS[0],
+            "mid_color": SCORE_COLORS[1], "max_color": SCORE_COLORS[2]}
+
+
+def _format_sheet(writer: pd.ExcelWriter, sheet: str, frame: pd.DataFrame,
+                  score_columns: Mapping[str, tuple[float, float]]) -> None:
+    ws = writer.sheets[sheet]
+    header = writer.book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#f2f2f2",
+                                     "border": 1})
+    rows, cols = frame.shape
+    for c, name in enumerate(frame.columns):
+        ws.write(0, c, str(name), header)
+        ws.set_column(c, c, column_width(str(name), frame[name]))
+    ws.freeze_panes(1, 0)
+    if cols:
+        ws.autofilter(0, 0, max(rows, 1), cols - 1)
+    for c, name in enumerate(frame.columns):
+        if name in score_columns and rows:
+            lo, hi = score_columns[name]
+            ws.conditional_format(1, c, rows, c, _score_format(lo, hi))
+
+
+def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
+                   score_columns: Mapping[str, tuple[float, float]] | None = None) -> Path:
+    """One sheet per table (in the mapping's order). ``score_columns`` maps a column name, on any sheet, to
+    the (low, high) bounds of its red-yellow-green colour scale."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = sheet_names(list(sheets))
+    scores = dict(score_columns or {})
+    try:
+        # Text stays text: no formula (a comment starting with "=") and no URL conversion.
+        options = {"options": {"strings_to_formulas": False, "strings_to_urls": False}}
+        with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs=options) as writer:
+            for name, frame in sheets.items():
+                flat = flatten(frame)
+                flat.to_excel(writer, sheet_name=names[name], index=False)
+                _format_sheet(writer, names[name], flat, scores)
+    except OSError as exc:
+        raise DetcovError(f"{path}: cannot write the workbook: {exc}",
+                          hint="close it in Excel (Windows locks open files) or choose another path") from exc
+    return path
+
+
+def file_stem(name: str) -> str:
+    """A file-name-safe stem for a table name: ``"Rule gaps (P1)"`` → ``rule-gaps-p1``."""
+    stem = re.sub(r"[^\w]+", "-", name.casefold()).strip("-")
+    return stem or "table"
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    return out
+
+
+def write_tables(directory: str | Path, sheets: Mapping[str, pd.DataFrame]) -> list[Path]:
+    """``<stem>.csv`` and ``<stem>.parquet`` per table. Returns the paths written."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    stems: set[str] = set()
+    for name, frame in sheets.items():
+        stem = file_stem(name)
+        while stem in stems:
+            stem += "-2"
+        stems.add(stem)
+        flat = flatten(frame)
+        csv = directory / f"{stem}.csv"
+        flat.to_csv(csv, index=False, encoding="utf-8-sig")
+        parquet = directory / f"{stem}.parquet"
+        try:
+            frame.to_parquet(parquet, index=False)
+        except ImportError as exc:
+            raise DetcovError("Parquet output needs pyarrow", hint="pip install pyarrow") from exc
+        except (ValueError, TypeError, NotImplementedError):  # pyarrow cannot type a column: store it as text
+            _as_text(flat).to_parquet(parquet, index=False)
+        written += [csv, parquet]
+    return written

@@ -1,0 +1,96 @@
+"""coverage.xlsx and the CSV/Parquet tables: the workbook opens, with filters, frozen headers, widths and
+colour scales; the tables round-trip."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from detcov.attack import AttackKB
+from detcov.outputs.excel import file_stem, flatten, sheet_names, write_tables, write_workbook
+
+
+@pytest.fixture(scope="module")
+def sheets(kb18: AttackKB) -> dict[str, pd.DataFrame]:
+    techniques = pd.DataFrame([
+        {"technique": t.id, "name": t.name, "tactics": list(t.tactics), "visibility": int(t.id[1:5]) % 5,
+         "detection": int(t.id[1:5]) % 7 - 1, "comment": "=not a formula 測試"}
+        for t in kb18.techniques()
+    ])
+    rules = pd.DataFrame({"rule": ["Suspicious PowerShell", "LSASS access"],
+                          "techniques": [("T1059.001",), ()],
+                          "last_fired": pd.to_datetime(["2026-01-02T03:04:05Z", None], utc=True)})
+    gaps = pd.DataFrame({"technique": ["T1078"], "gap": ["no rule"], "priority": [0.9]})
+    return {"Techniques": techniques, "Rules": rules, "Devices": pd.DataFrame({"device": []}),
+            "Gaps": gaps, "Recommendations [next quarter]": pd.DataFrame({"step": ["Enable Sysmon EID 10"]})}
+
+
+def test_workbook_has_one_formatted_sheet_per_table(sheets: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    path = write_workbook(tmp_path / "coverage.xlsx", sheets,
+                          score_columns={"visibility": (0, 4), "detection": (-1, 5), "priority": (0, 1)})
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Techniques", "Rules", "Devices", "Gaps", "Recommendations _next quarter_"]
+    ws = book["Techniques"]
+    frame = sheets["Techniques"]
+    assert ws.max_row == len(frame) + 1
+    assert [c.value for c in ws[1]] == list(frame.columns)
+    assert ws.auto_filter.ref == f"A1:F{len(frame) + 1}"
+    assert ws.freeze_panes == "A2"
+    rules = {rng.sqref: [r.type for r in rs] for rng, rs in ws.conditional_formatting._cf_rules.items()}
+    assert {str(k): v for k, v in rules.items()} == {f"D2:D{len(frame) + 1}": ["colorScale"],
+                                                     f"E2:E{len(frame) + 1}": ["colorScale"]}
+    widths = {col: ws.column_dimensions[col].width for col in "ABCDEF"}
+    assert widths["B"] > widths["A"] >= 8  # names are wider than ids
+    # lists became text, a leading "=" stayed text, time zones were dropped
+    assert ws["C2"].value == "; ".join(first_row_tactics(frame))
+    assert ws["F2"].value == "=not a formula 測試" and ws["F2"].data_type == "s"
+    rules_ws = book["Rules"]
+    assert rules_ws["B2"].value == "T1059.001" and rules_ws["C2"].value == datetime(2026, 1, 2, 3, 4, 5)
+    assert book["Gaps"].conditional_formatting and book["Devices"].max_row == 1
+
+
+def first_row_tactics(frame: pd.DataFrame) -> list[str]:
+    return list(frame.iloc[0]["tactics"])
+
+
+def test_tables_round_trip_as_csv_and_parquet(sheets: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    written = write_tables(tmp_path / "tables", sheets)
+    assert sorted(p.name for p in written) == sorted(
+        f"{stem}.{ext}" for stem in ("techniques", "rules", "devices", "gaps", "recommendations-next-quarter")
+        for ext in ("csv", "parquet"))
+    csv = pd.read_csv(tmp_path / "tables" / "techniques.csv", encoding="utf-8-sig")
+    assert list(csv.columns) == list(sheets["Techniques"].columns)
+    assert csv["comment"].iloc[0] == "=not a formula 測試"
+    assert (tmp_path / "tables" / "techniques.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    parquet = pd.read_parquet(tmp_path / "tables" / "techniques.parquet")
+    assert list(parquet["tactics"].iloc[0]) == first_row_tactics(sheets["Techniques"])  # native lists kept
+    assert parquet["detection"].tolist() == sheets["Techniques"]["detection"].tolist()
+    rules = pd.read_parquet(tmp_path / "tables" / "rules.parquet")
+    assert rules["last_fired"].iloc[0] == pd.Timestamp("2026-01-02T03:04:05Z")
+
+
+def test_mixed_column_falls_back_to_text_in_parquet(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"value": [1, "two", None, 3.5]})
+    write_tables(tmp_path, {"Mixed": frame})
+    values = pd.read_parquet(tmp_path / "mixed.parquet")["value"].tolist()
+    assert [None if pd.isna(v) else v for v in values] == ["1", "two", None, "3.5"]
+
+
+def test_names_are_made_safe_and_unique() -> None:
+    names = sheet_names(["a/b", "A/B", "x" * 40, "x" * 40 + "y"])
+    assert names["a/b"] == "a_b" and names["A/B"] == "A_B (2)"
+    assert len(set(names.values())) == 4 and all(len(n) <= 31 for n in names.values())
+    assert file_stem("Rule gaps (P1)") == "rule-gaps-p1" and file_stem("???") == "table"
+
+
+def test_flatten_leaves_the_input_alone() -> None:
+    frame = pd.DataFrame({"ids": [["T1", "T2"], {"T3"}], "when": pd.to_datetime(["2026-01-01", "2026-02-01"],
+                                                                                    utc=True)})
+    flat = flatten(frame)
+    assert flat["ids"].tolist() == ["T1; T2", "T3"] and flat["when"].dt.tz is None
+    assert frame["ids"].iloc[0] == ["T1", "T2"] and frame["when"].dt.tz is not None
+    assert datetime(2026, 1, 1, tzinfo=UTC) == frame["when"].iloc[0]
