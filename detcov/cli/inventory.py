@@ -1,0 +1,106 @@
+"""``detcov inventory check|init|import-dettect|export-dettect``: the institution's device inventory."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from detcov.cli.common import attack_options, console, err_console, load_kb, print_issues
+from detcov.datasources.catalog import load_catalog
+from detcov.datasources.dettect import export_dettect, import_dettect, write_yaml
+from detcov.datasources.inventory import Inventory, load_inventory_with_issues
+from detcov.errors import DetcovError, Location, Severity
+from detcov.userfiles import load_yaml, save_yaml, validate_model
+
+_FILE = click.Path(path_type=Path, dir_okay=False)
+
+
+@click.group()
+def inventory() -> None:
+    """Validate, create, import and export the inventory of devices and log sources."""
+
+
+@inventory.command()
+@attack_options
+@click.argument("path", type=_FILE)
+def check(attack_path: Path | None, attack_version: str | None, path: Path) -> None:
+    """Validate an inventory file: every problem with file:line:col, then a summary per system group."""
+    kb, _ = load_kb(attack_path, attack_version)
+    cat = load_catalog()
+    inv, issues, _doc = load_inventory_with_issues(path, kb, cat)
+    print_issues(issues)
+    groups = inv.group_telemetry(kb, cat)
+    table = Table(title=f"{escape(inv.name or str(path))}: {len(inv.devices)} devices (ATT&CK {kb.version})")
+    for col in ("system group", "platforms", "hosts", "devices", "components in SIEM",
+                "deployed, not in SIEM"):
+        table.add_column(col)
+    for g in inv.system_groups:
+        gt = groups[g.applicable_to]
+        in_siem = {dc for m in gt.components.values() for dc in m}
+        idle = {dc for m in gt.not_in_siem.values() for dc in m} - in_siem
+        table.add_row(escape(g.applicable_to), ", ".join(g.platforms), str(g.hosts or ""),
+                      str(len(inv.devices_for(g.applicable_to))), str(len(in_siem)), str(len(idle)))
+    console.print(table)
+    warnings = sum(i.severity is Severity.WARNING for i in issues)
+    console.print(f"valid: {len(inv.system_groups)} system groups, {len(inv.devices)} devices, "
+                  f"{len(inv.blocking_devices(cat))} blocking; {warnings} warning(s)")
+
+
+@inventory.command()
+@click.argument("path", type=_FILE, default=Path("inventory.yaml"))
+@click.option("--name", help="The institution's name, written into the file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: Path, name: str | None, force: bool) -> None:
+    """Write a commented inventory template to PATH (default inventory.yaml)."""
+    if path.exists() and not force:
+        raise DetcovError("the file already exists", location=Location(str(path)),
+                          hint="pass --force to overwrite it, or choose another path")
+    template = files("detcov.datasources").joinpath("templates/inventory.yaml")
+    doc = load_yaml(str(template), text=template.read_text(encoding="utf-8"))
+    if name:
+        doc["name"] = name
+    save_yaml(path, doc)
+    console.print(f"wrote {path}: edit it, then run `detcov inventory check {path}`")
+
+
+@inventory.command("import-dettect")
+@attack_options
+@click.argument("source", type=_FILE)
+@click.option("-o", "--output", type=_FILE, required=True, help="Inventory file to write.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def import_cmd(attack_path: Path | None, attack_version: str | None, source: Path, output: Path,
+               force: bool) -> None:
+    """Convert a DeTT&CT data-source administration file into a detcov inventory."""
+    if output.exists() and not force:
+        raise DetcovError("the output file already exists", location=Location(str(output)),
+                          hint="pass --force")
+    kb, _ = load_kb(attack_path, attack_version)
+    doc, issues = import_dettect(source, kb, load_catalog())
+    print_issues(issues)
+    inv = validate_model(Inventory, doc, output)
+    write_yaml(output, doc)
+    console.print(f"wrote {output}: {len(inv.system_groups)} system groups, {len(inv.devices)} devices "
+                  f"(review the device names, types and settings)")
+
+
+@inventory.command("export-dettect")
+@attack_options
+@click.argument("path", type=_FILE)
+@click.option("-o", "--output", type=_FILE, required=True, help="DeTT&CT data-source administration file.")
+def export_cmd(attack_path: Path | None, attack_version: str | None, path: Path, output: Path) -> None:
+    """Write the inventory as a DeTT&CT data-source administration file (v1.1)."""
+    kb, _ = load_kb(attack_path, attack_version)
+    cat = load_catalog()
+    inv, issues, _doc = load_inventory_with_issues(path, kb, cat)
+    print_issues(i for i in issues if i.severity is not Severity.WARNING)
+    doc = export_dettect(inv, kb, cat)
+    write_yaml(output, doc)
+    err_console.print(f"wrote {output}: {len(doc['data_sources'])} data sources for "
+                      f"{len(doc['systems'])} systems")
+
+
+COMMANDS = (inventory,)
