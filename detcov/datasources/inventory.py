@@ -18,13 +18,14 @@ Typical use::
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, ValidationInfo
 
 from detcov.attack import AttackKB
 from detcov.datasources.catalog import Catalog
@@ -43,6 +44,39 @@ FULL_QUALITY_AT = 4.0  # "Very good" on DeTT&CT's 0-5 scale gives full credit
 UNKNOWN_QUALITY = 0.5  # no dimension documented: assume "Fair" (2/4) and say so in every explanation
 
 Score05 = Annotated[int, Field(ge=0, le=5)]
+
+
+def _known_component(name: str, info: ValidationInfo) -> str:
+    """With ``context={"kb": kb}``, unknown component names fail schema validation (located at the item)."""
+    kb = (info.context or {}).get("kb")
+    if kb is not None and kb.data_component(name) is None:
+        names = [c.name for c in kb.data_components()]
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else "; use an ATT&CK data component name"
+        raise ValueError(f"unknown data component {name!r} in ATT&CK {kb.version}{hint}")
+    return name
+
+
+def _known_type(type_id: str | None, info: ValidationInfo) -> str | None:
+    catalog = (info.context or {}).get("catalog")
+    if catalog is not None and type_id is not None and catalog.get(type_id) is None:
+        close = catalog.suggest(type_id)
+        hint = f"; did you mean {close[0]!r}?" if close else "; see `detcov catalog list`"
+        raise ValueError(f"unknown device type {type_id!r}{hint}")
+    return type_id
+
+
+def _known_platform(name: str, info: ValidationInfo) -> str:
+    kb = (info.context or {}).get("kb")
+    if kb is not None and name not in kb.platforms:
+        close = difflib.get_close_matches(name, kb.platforms, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; use one of: {', '.join(kb.platforms)}"
+        raise ValueError(f"unknown ATT&CK platform {name!r}{hint}")
+    return name
+
+
+ComponentName = Annotated[str, AfterValidator(_known_component)]
+PlatformName = Annotated[str, AfterValidator(_known_platform)]
 
 
 class DataQuality(UserModel):
@@ -76,21 +110,21 @@ class DataQuality(UserModel):
 
 class SystemGroup(UserModel):
     applicable_to: str = Field(min_length=1)
-    platforms: tuple[str, ...] = Field(min_length=1)
+    platforms: tuple[PlatformName, ...]  # non-empty: checked by validation (one located issue)
     hosts: int | None = Field(default=None, ge=0)
     description: str | None = None
 
 
 class Device(UserModel):
     name: str = Field(min_length=1)
-    type: str | None = None
+    type: Annotated[str | None, AfterValidator(_known_type)] = None
     vendor: str | None = None
     product: str | None = None
     applicable_to: tuple[str, ...] = Field(min_length=1)
-    components: tuple[str, ...] = ()  # only without a type: everything the product delivers
+    components: tuple[ComponentName, ...] = ()  # only without a type: everything the product delivers
     log_sources: tuple[str, ...] = ()  # log-source names in addition to the type's
-    missing_components: tuple[str, ...] = ()  # the type lists them, this device does not deliver them
-    extra_components: tuple[str, ...] = ()
+    missing_components: tuple[ComponentName, ...] = ()  # the type lists them, this device lacks them
+    extra_components: tuple[ComponentName, ...] = ()
     settings: dict[str, bool] = Field(default_factory=dict)
     data_quality: DataQuality = Field(default_factory=DataQuality)
     siem: bool = True
@@ -109,7 +143,7 @@ class Inventory(UserModel):
     file_type: Literal["inventory"] = "inventory"
     name: str = ""
     description: str | None = None
-    system_groups: tuple[SystemGroup, ...] = Field(min_length=1)
+    system_groups: tuple[SystemGroup, ...]
     devices: tuple[Device, ...] = ()
 
     def group(self, name: str) -> SystemGroup | None:
@@ -256,7 +290,7 @@ def load_inventory_with_issues(path: str | Path, kb: AttackKB, catalog: Catalog
     """The inventory, its warnings, and the round-trip document; DetcovError with every error on bad input."""
     from detcov.datasources.validate import check_inventory
 
-    inv, doc = load_user_file(path, Inventory, FILE_TYPE, VERSIONS)
+    inv, doc = load_user_file(path, Inventory, FILE_TYPE, VERSIONS, context={"kb": kb, "catalog": catalog})
     issues = check_inventory(inv, kb, catalog, doc, path)
     errors = [i for i in issues if i.severity is Severity.ERROR]
     if errors:

@@ -54,7 +54,12 @@ def check_inventory(inv: Inventory, kb: AttackKB, catalog: Catalog, doc: Any = N
 
 def _check_groups(inv: Inventory, kb: AttackKB, r: _Reporter) -> None:
     seen: set[str] = set()
+    if not inv.system_groups:
+        r.add(["system_groups"], "no system groups", "add at least one (applicable_to + platforms)")
     for i, g in enumerate(inv.system_groups):
+        if not g.platforms:
+            r.add(["system_groups", i, "platforms"], f"system group {g.applicable_to!r} has no platforms",
+                  "list its ATT&CK platforms, e.g. [Windows]")
         if g.applicable_to in seen:
             r.add(["system_groups", i, "applicable_to"], f"system group {g.applicable_to!r} is defined twice",
                   "merge the two entries")
