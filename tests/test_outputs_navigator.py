@@ -134,6 +134,7 @@ def test_validation_reports_bad_entries(kb18: AttackKB) -> None:
         {"techniqueID": "T1059.001", "tactic": "impact", "score": "high", "color": "green"},
         {"techniqueID": "T1078", "tactic": "persistence", "score": 1},
         {"score": 3},
+        {"techniqueID": "T1078", "tactic": "initial-access", "metadata": [{"name": "", "value": "x"}]},
     ]
     layer["filters"]["platforms"].append("AWS")
     messages = _messages(layer, kb18)
@@ -141,6 +142,7 @@ def test_validation_reports_bad_entries(kb18: AttackKB) -> None:
         "error: techniques[", "(T9999): technique id not in ATT&CK",
         "tactic 'impact' is not a tactic of this technique", "score 'high' is not a number",
         "color 'green' is not '#rrggbb'", "duplicate entry for T1078 / persistence", "has no techniqueID",
+        "needs a name and a non-empty string value",
         "warning: filters.platforms has 'AWS'",
         "error: mitreattack-python's Layer loader rejected the layer",  # the string score
     ]

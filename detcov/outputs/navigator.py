@@ -288,7 +288,7 @@ def _check_entry(i: int, entry: Mapping[str, Any], kb: AttackKB, chk: _Checker) 
     if "color" in entry and not (entry["color"] == "" or colors.is_hex_color(str(entry["color"]))):
         chk.add(f"{where}: color {entry['color']!r} is not '#rrggbb'")
     for m in entry.get("metadata") or []:
-        named = isinstance(m.get("name"), str) and isinstance(m.get("value"), str) and m["value"] != ""
+        named = all(isinstance(m.get(k), str) and m[k].strip() for k in ("name", "value"))
         if not (m.get("divider") is True or named):
             chk.add(f"{where}: metadata {m!r} needs a name and a non-empty string value")
 
