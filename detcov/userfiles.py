@@ -120,9 +120,9 @@ def _hint(error: Mapping[str, Any], model: type[BaseModel], loc: Sequence[str | 
         return "add this key"
     if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
         return "use a value inside the allowed range"
-    if kind.endswith("_type") or kind.endswith("_parsing"):
+    if kind.endswith(("_type", "_parsing")):
         return "use a value of the expected type"
-    if kind == "literal_error" or kind == "enum":
+    if kind in ("literal_error", "enum"):
         return "use one of the listed values"
     return None
 

@@ -11,6 +11,7 @@ Hashing a 33 MB bundle costs as much as reading the cache, so the bundle's hash 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -46,10 +47,10 @@ def _field_decoder(hint: Any) -> Decoder | None:
     """A function turning the JSON value of a field back into its type, or None when it is already right."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is tuple:
-        inner = _field_decoder(args[0])
-        if inner is None:
+        item = _field_decoder(args[0])
+        if item is None:
             return tuple
-        return lambda v: tuple(map(inner, v))
+        return lambda v: tuple(map(item, v))
     if origin in (typing.Union, types.UnionType):
         inner = _field_decoder(next(a for a in args if a is not type(None)))
         if inner is None:
@@ -174,7 +175,7 @@ def atomic_write(path: Path, content: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(content)
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -212,7 +213,5 @@ def remember_sha256(path: Path, sha256: str, directory: Path | None = None) -> N
         index = {}
     key, stamp = _stat_key(path)
     index[key] = {"stat": stamp, "sha256": sha256}
-    try:
+    with contextlib.suppress(OSError):  # a read-only cache dir only costs speed
         atomic_write(index_path, orjson.dumps(index))
-    except OSError:
-        pass  # a read-only cache dir only costs speed

@@ -77,7 +77,7 @@ def download_bundle(
 
 def _fetch(url: str, timeout: float) -> bytes:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - user-requested download
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             data: bytes = response.read()
             return data
     except urllib.error.HTTPError as exc:

@@ -12,14 +12,14 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 _TECHNIQUE = re.compile(r"(?<![A-Za-z0-9])t(\d{4})(?:[._/](\d{3}))?(?!\d)", re.IGNORECASE)
 _TECHNIQUE_EXACT = re.compile(r"^\s*(?:attack[._])?t(\d{4})(?:[._/](\d{3}))?\s*$", re.IGNORECASE)
 _TACTIC_ID = re.compile(r"^\s*(?:attack[._])?ta(\d{4})\s*$", re.IGNORECASE)
 
 
-class IdStatus(str, Enum):
+class IdStatus(StrEnum):
     CURRENT = "current"
     REVOKED = "revoked"  # replaced: ``current`` holds the replacement
     DEPRECATED = "deprecated"  # withdrawn with no successor
@@ -78,7 +78,7 @@ def parse_tactic_id(text: str) -> str | None:
 
 
 def tactic_key(text: str) -> str:
-    """Folds tactic names and tags to one key: ``attack.defense_evasion``, ``Defense Evasion`` -> ``defense-evasion``."""
+    """One key for tactic names and tags: ``attack.defense_evasion``, ``Defense Evasion`` → ``defense-evasion``."""
     value = text.strip().lower()
     if value.startswith("attack."):
         value = value[len("attack."):]

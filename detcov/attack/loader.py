@@ -351,9 +351,9 @@ def _v17_detections(detects: Iterable[Obj], ids: _Ids, dc_platforms: Mapping[str
             continue
         dc = rel["source_ref"]
         ds_platforms = dc_platforms.get(dc, ())
-        platforms = [p for p in technique.platforms if not ds_platforms or p in ds_platforms] or list(
-            technique.platforms)
-        out[technique.id].extend(DetectionRef(p, dc, None, None, None) for p in platforms or [None])
+        platforms: list[str | None] = [p for p in technique.platforms if not ds_platforms or p in ds_platforms]
+        out[technique.id].extend(DetectionRef(p, dc, None, None, None)
+                                 for p in platforms or list(technique.platforms) or [None])
     return out
 
 

@@ -8,17 +8,17 @@ Relationships that the coverage maths needs are kept as small plain tuples (see 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class DetectionModel(str, Enum):
+class DetectionModel(StrEnum):
     """How the bundle links telemetry to techniques."""
 
     ANALYTICS = "analytics"  # v18+: detection strategy -> analytics -> log-source references -> data component
     DATA_COMPONENTS = "data-components"  # v17 and earlier: data component --detects--> technique
 
 
-class Provenance(str, Enum):
+class Provenance(StrEnum):
     """How a group is linked to a technique."""
 
     DIRECT = "direct"  # intrusion-set uses attack-pattern

@@ -83,8 +83,9 @@ def _print_technique(kb: AttackKB, t: Technique) -> None:
     console.print(f"[bold]{t.id} {escape(t.name)}[/] ({status}) {t.url}")
     console.print(f"tactics: {', '.join(tactic_names)}")
     console.print(f"platforms: {', '.join(t.platforms)}")
-    if t.parent:
-        console.print(f"parent: {t.parent} {escape(kb.technique(t.parent).name if kb.technique(t.parent) else '')}")
+    parent = kb.technique(t.parent) if t.parent else None
+    if parent:
+        console.print(f"parent: {parent.id} {escape(parent.name)}")
     subs = kb.subtechniques(t.id)
     if subs:
         console.print("sub-techniques: " + ", ".join(f"{s.id} {s.name}" for s in subs))

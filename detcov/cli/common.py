@@ -23,9 +23,8 @@ def attack_options(func: F) -> F:
     """``--attack PATH`` and ``--attack-version X`` on any command that needs ATT&CK."""
     func = click.option("--attack-version", "attack_version", metavar="VERSION",
                         help="ATT&CK version to use, e.g. 18.1 (from DETCOV_ATTACK_DATA or the download cache).")(func)
-    func = click.option("--attack", "attack_path", type=click.Path(path_type=Path, dir_okay=False),
+    return click.option("--attack", "attack_path", type=click.Path(path_type=Path, dir_okay=False),
                         help="ATT&CK Enterprise STIX bundle (.json or .json.gz).")(func)
-    return func
 
 
 def load_kb(attack_path: Path | None, attack_version: str | None, *, use_cache: bool = True
