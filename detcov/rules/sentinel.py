@@ -30,7 +30,7 @@ _HINTS = (
     "queryPeriod",
 )
 _PLACEHOLDER = re.compile(r"^your", re.IGNORECASE)
-_TABLE = re.compile(r"(?:^|\bunion\s+(?:kind\s*=\s*\w+\s+)?|[,(]\s*)([A-Za-z_][A-Za-z0-9_]*)\b", re.MULTILINE)
+_TABLE = re.compile(r"(?:^\s*|\bunion\s+(?:kind\s*=\s*\w+\s+)?|[,(]\s*)([A-Za-z_][A-Za-z0-9_]*)\b", re.MULTILINE)
 
 
 def is_sentinel(doc: Any) -> bool:
