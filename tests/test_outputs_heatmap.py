@@ -4,6 +4,8 @@ rendered page: every tactic header in the DOM, a non-blank screenshot, a PNG and
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,6 +140,9 @@ def test_png_and_pdf_export(kb18: AttackKB, page: Path, tmp_path: Path) -> None:
         assert image.size[0] >= fig.layout.width * 0.9
     pdf = chromium.print_pdf(page, tmp_path / "heat.pdf")
     assert pdf.read_bytes().startswith(b"%PDF")
+    if shutil.which("pdftotext"):  # poppler-utils (installed by .ci/run): the matrix is text, not an image
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert "Initial Access" in text and "T1059" in text
 
 
 def test_missing_chromium_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
