@@ -297,13 +297,17 @@ def _score_group(index: _KBIndex, ctx: _GroupContext, name: str, platforms: tupl
         coverage = pi.weights @ ctx.quality_vector(p, index.columns)
         total += np.bincount(pi.technique_rows, weights=coverage, minlength=n)
         count += np.bincount(pi.technique_rows, minlength=n)
-    mean = np.divide(total, count, out=np.zeros(n), where=count > 0)
+    mean = np.minimum(np.divide(total, count, out=np.zeros(n), where=count > 0), 1.0)
+    bands = np.select([mean <= _EPS, mean < 0.5 - _EPS, mean < 0.75 - _EPS, mean < 1 - _EPS], [0, 1, 2, 3], 4)
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
     out = []
-    for i in np.flatnonzero(runs).tolist():
+    rows = np.flatnonzero(runs).tolist()
+    for i, cov, band in zip(rows, mean[rows].tolist(), bands[rows].tolist(), strict=True):
         t = index.techniques[i]
-        cov = float(min(mean[i], 1.0))
-        shared = tuple(p for p in platforms if p in t.platforms)
-        out.append(VisibilityScore(t.id, name, shared, score_band(cov), cov, ctx))
+        on = shared.get(t.platforms)
+        if on is None:
+            on = shared[t.platforms] = tuple(p for p in platforms if p in t.platforms)
+        out.append(VisibilityScore(t.id, name, on, band, cov, ctx))
     return out
 
 
