@@ -15,7 +15,15 @@ from typing import Any
 
 from detcov.attack import AttackKB
 from detcov.coverage.summary import (
-    AttackInfo, GapItem, GroupKpi, Kpis, Ratio, Scope, Summary, TacticKpi, ValidationKpi,
+    AttackInfo,
+    GapItem,
+    GroupKpi,
+    Kpis,
+    Ratio,
+    Scope,
+    Summary,
+    TacticKpi,
+    ValidationKpi,
 )
 
 QUARTERS = ("2025Q4", "2026Q1", "2026Q2", "2026Q3")
