@@ -1,0 +1,176 @@
+"""Recommendations: which data sources to onboard next, and where to write the missing rules.
+
+Next data sources — a greedy weighted set cover on a networkx graph that links each in-scope technique to the
+(data component, platform) pairs ATT&CK says it needs in each system group. A candidate is a catalogue device type
+onboarded for one system group (fully configured, logs in the SIEM). A technique's value in a group is the share of
+its needed pairs collected there; its value overall is the best group (the roll-up rule of the scan). Each step picks
+the candidate that raises Σ threat weight × value most, and reports that marginal gain.
+
+Rule gaps — for a visible but undetected technique, the analytics (v18) whose log sources the institution already
+collects on a platform where the technique runs: that is where a detection engineer should write the rule.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from detcov.attack import AttackKB
+from detcov.datasources.catalog import Catalog
+from detcov.datasources.inventory import Device, Inventory, resolve_device
+from detcov.datasources.telemetry import CollectedTelemetry
+
+Pair = tuple[str, str]  # (data component STIX id, platform)
+
+
+@dataclass(frozen=True, slots=True)
+class Onboarding:
+    step: int
+    device_type: str
+    system_group: str
+    gain: float  # threat-weighted visibility gained by this step
+    techniques: tuple[str, ...]  # techniques whose value rises
+    components: tuple[str, ...]  # new data-component labels
+    already_deployed: bool  # the type is in the inventory for this group but its logs do not reach the SIEM
+
+    @property
+    def text(self) -> str:
+        verb = "forward to the SIEM the logs of" if self.already_deployed else "onboard"
+        return f"{verb} {self.device_type} for {self.system_group}"
+
+
+def _needs(kb: AttackKB, weights: Mapping[str, float], inventory: Inventory) -> nx.Graph:
+    """Bipartite graph: ("t", technique, group) -- ("c", dc, platform), for techniques with weight > 0."""
+    graph = nx.Graph()
+    for tid, w in weights.items():
+        technique = kb.technique(tid)
+        if technique is None or w <= 0:
+            continue
+        for g in inventory.system_groups:
+            node = ("t", tid, g.applicable_to)
+            for p in (p for p in g.platforms if p in technique.platforms):
+                for dc in kb.data_components_for(tid, p):
+                    graph.add_edge(node, ("c", dc, p))
+            if node in graph:
+                graph.nodes[node].update(weight=w, technique=tid, group=g.applicable_to)
+    return graph
+
+
+def _collected(inventory: Inventory, kb: AttackKB, catalog: Catalog) -> dict[str, set[Pair]]:
+    return {name: {(dc, p) for p, comps in gt.components.items() for dc in comps}
+            for name, gt in inventory.group_telemetry(kb, catalog).items()}
+
+
+def _candidate_pairs(inventory: Inventory, kb: AttackKB, catalog: Catalog) -> dict[tuple[str, str], set[Pair]]:
+    out: dict[tuple[str, str], set[Pair]] = {}
+    for dtype in catalog:
+        device = Device(name=f"candidate {dtype.id}", type=dtype.id, applicable_to=("all",),
+                        settings=dict.fromkeys(dtype.setting_ids, True))
+        resolved = resolve_device(device, kb, catalog)
+        for g in inventory.system_groups:
+            pairs = {(dc, p) for dc, where in resolved.components.items() for p in g.platforms
+                     if where is None or p in where}
+            if pairs:
+                out[(dtype.id, g.applicable_to)] = pairs
+    return out
+
+
+class _Cover:
+    """The greedy's state: per (technique, group) node the share of needed pairs collected; per technique the best."""
+
+    def __init__(self, graph: nx.Graph, have: Mapping[str, set[Pair]], weights: Mapping[str, float]) -> None:
+        self.graph, self.weights = graph, weights
+        self.have = {g: set(pairs) for g, pairs in have.items()}
+        self.share = {n: self._share(n) for n in graph if n[0] == "t"}
+        self.best: dict[str, float] = defaultdict(float)
+        for node, share in self.share.items():
+            self.best[node[1]] = max(self.best[node[1]], share)
+
+    def _share(self, node: tuple[str, str, str]) -> float:
+        needed = self.graph[node]
+        have = self.have.get(node[2], set())
+        return sum(1 for c in needed if (c[1], c[2]) in have) / len(needed)
+
+    def trial(self, group: str, new: set[Pair]) -> tuple[float, dict[tuple[str, str, str], float]]:
+        """Gain of collecting ``new`` in ``group``, and the new shares of the nodes it touches."""
+        bumps: dict[tuple[str, str, str], int] = defaultdict(int)
+        for dc, platform in new:
+            comp = ("c", dc, platform)
+            if comp in self.graph:
+                for node in self.graph[comp]:
+                    if node[2] == group:
+                        bumps[node] += 1
+        shares = {n: self.share[n] + k / len(self.graph[n]) for n, k in bumps.items()}
+        best: dict[str, float] = {}
+        for node, share in shares.items():
+            best[node[1]] = max(best.get(node[1], self.best[node[1]]), share)
+        return sum(self.weights[t] * (v - self.best[t]) for t, v in best.items()), shares
+
+    def apply(self, group: str, new: set[Pair], shares: Mapping[tuple[str, str, str], float]) -> None:
+        self.have.setdefault(group, set()).update(new)
+        for node, share in shares.items():
+            self.share[node] = share
+            self.best[node[1]] = max(self.best[node[1]], share)
+
+
+def next_data_sources(kb: AttackKB, catalog: Catalog, inventory: Inventory, weights: Mapping[str, float],
+                      *, steps: int = 5) -> list[Onboarding]:
+    graph = _needs(kb, weights, inventory)
+    cover = _Cover(graph, _collected(inventory, kb, catalog), weights)
+    candidates = _candidate_pairs(inventory, kb, catalog)
+    deployed = {(d.type, g.applicable_to) for d in inventory.devices if d.type and not d.siem
+                for g in inventory.system_groups if d.covers(g.applicable_to)}
+    plan: list[Onboarding] = []
+    for step in range(1, steps + 1):
+        best: tuple[float, tuple[str, str], set[Pair], dict[tuple[str, str, str], float]] | None = None
+        for key in sorted(candidates):
+            new = candidates[key] - cover.have.get(key[1], set())
+            gain, shares = cover.trial(key[1], new) if new else (0.0, {})
+            if gain > 1e-9 and (best is None or gain > best[0] + 1e-12):
+                best = (gain, key, new, shares)
+        if best is None:
+            break
+        gain, (dtype, group), new, shares = best
+        before = dict(cover.best)
+        cover.apply(group, new, shares)
+        raised = tuple(sorted((t for t in cover.best if cover.best[t] > before.get(t, 0.0) + 1e-9),
+                              key=lambda t: -weights[t]))
+        labels = tuple(sorted({dc.label for c, _ in new if (dc := kb.data_component(c)) is not None}))
+        plan.append(Onboarding(step, dtype, group, round(gain, 3), raised, labels, (dtype, group) in deployed))
+    return plan
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHint:
+    technique: str
+    analytic: str
+    platform: str
+    log_sources: tuple[str, ...]  # "WinEventLog:Sysmon EventCode=1" already collected
+    missing: tuple[str, ...]  # log sources of that analytic not collected
+
+    @property
+    def text(self) -> str:
+        return f"write a rule after {self.analytic} ({self.platform}) on {', '.join(self.log_sources)}"
+
+
+def rule_hints(kb: AttackKB, telemetry: CollectedTelemetry, techniques: Sequence[str]) -> dict[str, list[RuleHint]]:
+    """Per technique, analytics whose collected log sources a new rule can use (best-covered first)."""
+    out: dict[str, list[RuleHint]] = {}
+    for tid in techniques:
+        technique = kb.technique(tid)
+        hints = []
+        for p in technique.platforms if technique else ():
+            if p not in telemetry.platforms:
+                continue
+            for analytic in kb.analytics_for(tid, p):
+                have = [f"{r.name} {r.channel}".strip() for r in analytic.log_sources
+                        if telemetry.has_component(r.data_component, p)]
+                lack = [f"{r.name} {r.channel}".strip() for r in analytic.log_sources
+                        if not telemetry.has_component(r.data_component, p)]
+                if have:
+                    hints.append(RuleHint(tid, analytic.id, p, tuple(dict.fromkeys(have)), tuple(dict.fromkeys(lack))))
+        out[tid] = sorted(hints, key=lambda h: (len(h.missing), -len(h.log_sources)))
+    return out
