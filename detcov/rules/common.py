@@ -60,8 +60,8 @@ class ReadContext:
     def __init__(self, kb: AttackKB) -> None:
         self.kb = kb
         self.maps: LogSourceMapper = mapper_for(kb)
-        self._ids: dict[str, IdResolution] = {}
-        self._tactics: dict[str, str | None] = {}
+        self._ids: dict[str, IdResolution] = self.maps.resolutions  # shared by every read against this kb
+        self._tactics: dict[str, str | None] = self.maps.tactics
 
     def resolve(self, raw: str) -> IdResolution:
         res = self._ids.get(raw)

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 from pydantic import Field
 
-from detcov.attack import AttackKB
+from detcov.attack import AttackKB, IdResolution
 from detcov.errors import DetcovError
 from detcov.rules.model import LogSourceNeed
 from detcov.userfiles import UserModel, validate_model
@@ -80,6 +80,8 @@ class LogSourceMapper:
         self._patterns: dict[str, list[tuple[re.Pattern[str], MapEntry]]] = {}
         self._prefixes: dict[str, list[tuple[str, MapEntry]]] = {}
         self.unresolved_components: set[str] = set()
+        self.resolutions: dict[str, IdResolution] = {}  # technique ids as written → resolution (ReadContext)
+        self.tactics: dict[str, str | None] = {}
         for name in TABLES:
             table = load_table(name)
             self._exact[name] = {fold(e.key): e for e in table.entries if e.key is not None}

@@ -9,6 +9,7 @@ input; the totals always add up.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,15 +41,18 @@ _YAML_KINDS: tuple[tuple[RuleFormat, Callable[[Any], bool]], ...] = (
 
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
-    """(file, exists) for every file under the paths, sorted within each folder."""
+    """(file, exists) for every file under the paths, sorted within each folder (tool folders like .git pruned)."""
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            for file in sorted(path.rglob("*")):
-                if file.is_file() and not SKIP_DIRS.intersection(file.relative_to(path).parts[:-1]):
-                    yield file, True
-        else:
+        if not path.is_dir():
             yield path, path.is_file()
+            continue
+        found: list[str] = []
+        for folder, dirs, names in os.walk(path):
+            dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
+            found.extend(f"{folder}{os.sep}{n}" for n in names)
+        for name in sorted(found):
+            yield Path(name), True
 
 
 def read_rules(

@@ -19,7 +19,7 @@ from detcov.rules.model import LogSourceReq, Rule, RuleFormat, RuleStatus
 
 TECHNIQUE_TAG = re.compile(r"^attack\.t\d{4}(?:\.\d{3})?$", re.IGNORECASE)
 NON_TACTIC_TAG = re.compile(r"^attack\.(?:g|s|ds|c|m)\d{4}$", re.IGNORECASE)
-_DETECTION = re.compile(r"^detection:.*?(?=^[^\s#-]|\Z)", re.MULTILINE | re.DOTALL)
+_TOP_KEY = re.compile(r"^[^\s#-]", re.MULTILINE)
 _DOC_START = re.compile(r"^---", re.MULTILINE)
 STATUS = {
     "stable": RuleStatus.ENABLED,
@@ -54,11 +54,20 @@ def read_sigma(path: str, source: str, docs: list[Any], ctx: ReadContext) -> Par
         return out
     for index, doc in enumerate(docs):
         if is_sigma(doc):
-            query = m.group(0).rstrip() if len(docs) == 1 and (m := _DETECTION.search(source)) else ""
+            query = detection_text(source) if len(docs) == 1 else ""
             out.rules.append(sigma_rule(doc, Location(path, 1 if index == 0 else None), ctx, query=query))
         else:
             out.skip_item(f"YAML document {index + 1} is not a Sigma rule", Location(path))
     return out
+
+
+def detection_text(source: str) -> str:
+    """The ``detection:`` block of a one-rule file, as written (up to the next top-level key)."""
+    start = 0 if source.startswith("detection:") else source.find("\ndetection:") + 1
+    if start == 0 and not source.startswith("detection:"):
+        return ""
+    end = _TOP_KEY.search(source, start + 10)
+    return source[start : end.start() if end else len(source)].rstrip()
 
 
 def _merge(base: Mapping[str, Any], doc: Mapping[str, Any]) -> dict[str, Any]:

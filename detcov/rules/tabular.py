@@ -32,7 +32,7 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
         "technique ids",
         "technique_id",
         "mitre",
-        "mitre technique",
+        "mitre technique", "mitre id", "mitre ids", "attack id",
         "attack",
         "att&ck",
         "mitre_attack_id",
