@@ -32,7 +32,7 @@ from detcov.datasources.inventory import Inventory, load_inventory_with_issues
 from detcov.datasources.telemetry import CollectedTelemetry
 from detcov.datasources.visibility import VisibilityScore, score_visibility
 from detcov.errors import DetcovError, Issue, IssueCollector
-from detcov.rules import Rule, RuleHealth, RuleSet, assess, read_rules
+from detcov.rules import FileResult, Rule, RuleHealth, RuleSet, assess, read_rules
 
 ROLLUP_RULE = ("visibility: best system group; detection: healthy rules (or manual score) of the technique; "
                "blocking: enabled blocking devices via ATT&CK mitigations and CTID protect scores")
@@ -141,7 +141,9 @@ def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, extra_rules: Seq
         rules += [r if r.applicable_to else _with_applicable(r, applicable) for r in rs.rules]
         files += list(rs.files)
         issues += list(rs.issues)
-    rules += list(extra_rules)
+    if extra_rules:  # what-if: rules assumed deployed, accounted for as one pseudo file
+        rules += list(extra_rules)
+        files.append(FileResult("(what-if: assumed deployed)", None, rules=len(extra_rules)))
     return RuleSet(tuple(rules), tuple(files), tuple(issues))
 
 

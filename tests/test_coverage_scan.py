@@ -1,0 +1,136 @@
+"""The coverage scan on the demo bank: KPIs vs an independent computation, every state, golden layers, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from detcov.coverage.detection import load_manual_scores
+from detcov.coverage.engine import ScanResult, run_scan
+from detcov.outputs.navigator import validate_layer
+from detcov.outputs.scan_outputs import write_scan_outputs
+
+pytestmark = pytest.mark.attack_real
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo-bank"
+
+
+@pytest.fixture(scope="module")
+def scan(bundle18: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[ScanResult, Path]:
+    result = run_scan(DEMO / "detcov.yaml", attack_path=bundle18)
+    out = tmp_path_factory.mktemp("demo-out")
+    write_scan_outputs(result, out)
+    return result, out
+
+
+def test_kpis_equal_an_independent_computation(scan: tuple[ScanResult, Path]) -> None:
+    """Recompute the KPIs from the written techniques table with pandas, not with detcov's code."""
+    result, out = scan
+    summary = json.loads((out / "summary.json").read_text())
+    table = pd.read_csv(out / "tables" / "techniques.csv", keep_default_na=False)
+    scope = table[table["in_scope"]]
+    assert len(scope) == summary["scope"]["techniques_in_scope"] > 300
+    for kpi, hit in (("visibility", scope["visibility"] >= 1), ("detection", scope["detection"] >= 1),
+                     ("blocking", scope["prevention"] >= 1),
+                     ("validated", scope["validated"].isin(["detected", "blocked"]))):
+        got = summary["kpis"][kpi]
+        assert got["covered"] == int(hit.sum()), kpi
+        assert got["percent"] == pytest.approx(round(100 * hit.sum() / len(scope), 1)), kpi
+        weighted = 100 * scope.loc[hit, "weight"].sum() / scope["weight"].sum()
+        assert got["weighted_percent"] == pytest.approx(weighted, abs=0.06), kpi
+    execution = next(t for t in summary["per_tactic"] if t["name"] == "Execution")
+    rows = scope[scope["tactics"].str.split(";").apply(lambda ts: "execution" in ts)]
+    assert execution["techniques"] == len(rows)
+    assert execution["detection"] == pytest.approx(round(100 * (rows["detection"] >= 1).mean(), 1))
+
+
+def test_every_state_shows(scan: tuple[ScanResult, Path]) -> None:
+    result, _ = scan
+    summary = result.summary
+    assert set(summary.gaps) >= {"blind", "rule-gap", "broken", "detected", "validated", "not-observable"}
+    assert summary.rule_health == {"healthy": 47, "disabled": 5, "missing-log-source": 7, "unknown-technique": 1,
+                                   "unmapped": 1, "unverified-log-source": 3}
+    gaps = [g.priority for g in result.gaps]
+    assert gaps == sorted(gaps, reverse=True)
+    assert all(g.action for g in result.gaps)
+
+
+def test_manual_scores_and_validation(scan: tuple[ScanResult, Path]) -> None:
+    result, _ = scan
+    lsass = result.detection["T1003.001"]
+    assert lsass.score == 5 and lsass.manual is not None and "manual score 5" in lsass.explanation
+    assert result.visibility["T1003.001"].score == 4
+    schtasks = result.validation["T1053.005"]
+    assert result.detection["T1053.005"].score >= 1
+    assert schtasks.contradictions and "not detected" in schtasks.contradictions[0]
+    assert {g.technique: g.gap.value for g in result.gaps}["T1053.005"] != "validated"
+
+
+def test_recommendations(scan: tuple[ScanResult, Path]) -> None:
+    result, _ = scan
+    assert result.onboarding, "the demo bank lacks Linux process telemetry: something must be recommended"
+    gains = [s.gain for s in result.onboarding]
+    assert gains == sorted(gains, reverse=True) and gains[0] > 0
+    first = result.onboarding[0]
+    assert first.system_group in ("Core banking", "Linux servers") and first.techniques
+    rule_gap = next(g for g in result.gaps if g.gap.value == "rule-gap")
+    hint = result.hints[rule_gap.technique][0]
+    assert hint.log_sources and hint.analytic.startswith("AN")
+    for source in hint.log_sources:  # every suggested log source is really collected
+        ref = next(r for r in result.kb.analytic(hint.analytic).log_sources
+                   if f"{r.name} {r.channel}".strip() == source)
+        assert result.telemetry.has_component(ref.data_component, hint.platform)
+
+
+def test_layers_valid_and_golden(scan: tuple[ScanResult, Path], snapshot: SnapshotAssertion) -> None:
+    result, out = scan
+    digest = {}
+    for path in sorted((out / "layers").glob("*.json")):
+        layer = json.loads(path.read_text(encoding="utf-8"))
+        errors = [i for i in validate_layer(layer, result.kb) if i.severity.value == "error"]
+        assert not errors, errors
+        digest[path.stem] = {
+            "name": layer["name"], "versions": layer["versions"], "legend": layer.get("legendItems"),
+            "cells": sorted([t["techniqueID"], t.get("tactic"), t.get("score"), t.get("color")]
+                            for t in layer["techniques"]),
+        }
+    assert set(digest) == {"visibility", "detection", "prevention", "profile", "visibility-detection",
+                           "profile-detection", "gaps"}
+    assert digest == snapshot(extension_class=JSONSnapshotExtension)
+
+
+def test_workbook_and_tables(scan: tuple[ScanResult, Path]) -> None:
+    from openpyxl import load_workbook
+
+    _, out = scan
+    book = load_workbook(out / "coverage.xlsx", read_only=True)
+    assert {"techniques", "rules", "devices", "gaps", "recommendations"} <= set(book.sheetnames)
+    rules = pd.read_parquet(out / "tables" / "rules.parquet")
+    assert len(rules) == 64 and set(rules["health"]) >= {"healthy", "disabled", "missing-log-source"}
+
+
+def test_whatif_extra_rule_raises_detection(scan: tuple[ScanResult, Path], bundle18: Path) -> None:
+    from dataclasses import replace
+
+    result, _ = scan
+    target = next(g for g in result.gaps if g.gap.value == "rule-gap").technique
+    template = next(h.rule for h in result.healths if h.outcome.value == "healthy" and h.rule.platforms == ())
+    extra = replace(template, id="whatif-1", title="what-if", techniques=(result.kb.resolve(target),))
+    again = run_scan(DEMO / "detcov.yaml", attack_path=bundle18, extra_rules=[extra])
+    assert again.detection[target].score >= 1
+    assert again.summary.kpis.detection.covered == result.summary.kpis.detection.covered + 1
+
+
+def test_dettect_sample_accepted_as_manual_scores(kb18) -> None:  # type: ignore[no-untyped-def]
+    from conftest import shared_path
+
+    scores, issues = load_manual_scores(shared_path("dettect-samples", "techniques-administration-endpoints.yaml"),
+                                        kb18)
+    assert len(scores) > 10
+    assert all(-1 <= (s.detection if s.detection is not None else 0) <= 5 for s in scores.values())
+    assert all(0 <= (s.visibility or 0) <= 4 for s in scores.values())
+    assert all(i.severity.value == "warning" for i in issues)
