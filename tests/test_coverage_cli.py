@@ -1,0 +1,91 @@
+"""``detcov scan`` end to end: outputs, thresholds, bad configs, and the heatmap page in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import IN_CI
+
+from detcov.cli.main import main
+from detcov.outputs.chromium import dump_dom, find_chromium, screenshot
+
+pytestmark = pytest.mark.attack_real
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo-bank"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def scanned(bundle18: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("scan-cli")
+    with pytest.MonkeyPatch.context():
+        try:
+            main(["scan", str(DEMO / "detcov.yaml"), "--attack", str(bundle18), "--out", str(out)])
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+    return out
+
+
+def test_scan_writes_every_output(scanned: Path) -> None:
+    for name in ("summary.json", "coverage.xlsx", "heatmaps.html", "tables/techniques.csv", "tables/gaps.parquet",
+                 "layers/visibility-detection.json"):
+        assert (scanned / name).is_file(), name
+    summary = json.loads((scanned / "summary.json").read_text())
+    assert summary["scope"]["institution"] == "Formosa Commercial Bank"
+    assert summary["attack"]["version"] == "18.1"
+
+
+def test_fail_under_gives_exit_1(capsys: pytest.CaptureFixture[str], bundle18: Path, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "scan", str(DEMO / "detcov.yaml"), "--attack", str(bundle18), "--out",
+                       str(tmp_path), "--fail-under", "detection=99.5")
+    assert code == 1 and "detection" in err and "99.5" in err
+
+
+def test_bad_config_reports_all_issues(capsys: pytest.CaptureFixture[str], tmp_path: Path, bundle18: Path) -> None:
+    shutil.copytree(DEMO, tmp_path / "bank")
+    config = tmp_path / "bank" / "detcov.yaml"
+    text = config.read_text().replace("inventory: inventory.yaml", "inventory: inventory.yaml\nrulez: []")
+    config.write_text(text.replace("name: Formosa", "name: 42\nnamee: Formosa"))
+    code, _, err = run(capsys, "scan", str(config), "--attack", str(bundle18))
+    lines = [line for line in err.splitlines() if line.startswith("error")]
+    assert code == 2 and len(lines) >= 2 and "Traceback" not in err
+    assert any("rulez" in line and "detcov.yaml:" in line for line in lines)
+    assert any("namee" in line for line in lines)
+
+
+def test_bad_inventory_keeps_the_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, bundle18: Path) -> None:
+    shutil.copytree(DEMO, tmp_path / "bank")
+    inventory = tmp_path / "bank" / "inventory.yaml"
+    broken = inventory.read_text().replace("type: ngfw", "type: ngfww", 1)
+    inventory.write_text(broken)
+    code, _, err = run(capsys, "scan", str(tmp_path / "bank" / "detcov.yaml"), "--attack", str(bundle18))
+    assert code == 2 and "ngfww" in err and "inventory.yaml:" in err
+    assert inventory.read_text() == broken  # never loses the user's data
+
+
+@pytest.mark.chromium
+def test_heatmap_page_renders_with_tactic_headers(scanned: Path, tmp_path: Path) -> None:
+    if find_chromium() is None:
+        if IN_CI:
+            pytest.fail("chromium missing in CI: .ci/run installs the Debian package 'chromium'")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    from PIL import Image, ImageStat
+
+    page = scanned / "heatmaps.html"
+    dom = dump_dom(page)
+    for tactic in ("Initial Access", "Execution", "Credential Access", "Impact"):
+        assert tactic in dom, tactic
+    png = screenshot(page, tmp_path / "heatmap.png", 1400, 900)
+    stat = ImageStat.Stat(Image.open(png).convert("L"))
+    assert stat.stddev[0] > 10, "the screenshot is blank"
