@@ -89,20 +89,22 @@ def rule_rows(rows: Sequence[dict[str, Any]], step: int, hostile: bool) -> list[
             health, status = "disabled", "disabled"
         elif i == 7 + 4 * step and step == 3:
             health, missing = "missing-log-source", "zeek:dns"
-        title = HOSTILE_TITLE if hostile and i == 0 else f"Suspicious use of {tid}"
+        title = f"Suspicious use of {tid}"
         out.append({"rule_id": f"R{i:03d}", "title": title, "format": RULE_FORMATS[i % len(RULE_FORMATS)],
                     "path": f"rules/r{i:03d}.yml", "status": status, "health": health, "techniques": tid,
                     "missing": missing})
+    if hostile:  # third-party text that must show as text: a broken rule, so the report lists it
+        out.append({"rule_id": "R999", "title": HOSTILE_TITLE, "format": "sigma", "path": "rules/evil.yml",
+                    "status": "enabled", "health": "missing-log-source", "techniques": detected[0],
+                    "missing": "<i>zeek:http</i>"})
     return out
 
 
 def device_rows(step: int, hostile: bool) -> list[dict[str, Any]]:
-    names = list(DEVICES[: 3 + step])
-    if hostile:
-        names.append(HOSTILE_DEVICE)
+    names = list(DEVICES[: 3 + step]) + ([HOSTILE_DEVICE] if hostile else [])
     return [{"device": n, "type": "edr" if "Falcon" in n else "firewall", "system_groups": "hq;branch",
-             "siem": True, "blocking": "NGFW" in n or "WAF" in n, "quality": round(0.4 + 0.1 * k, 2)}
-            for k, n in enumerate(names)]
+             "siem": True, "blocking": "NGFW" in n or "WAF" in n,
+             "quality": 0.3 if n == HOSTILE_DEVICE else round(0.4 + 0.1 * k, 2)} for k, n in enumerate(names)]
 
 
 def summarise(kb: AttackKB, rows: list[dict[str, Any]], rules: list[dict[str, Any]],

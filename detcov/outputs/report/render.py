@@ -1,0 +1,123 @@
+"""Render the quarterly report: one self-contained HTML page (Jinja2, autoescaped, plotly.js inlined once),
+its PDF printed by headless Chromium, and ``report.xlsx`` with the same tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
+
+from detcov import __version__
+from detcov.attack import AttackKB
+from detcov.errors import DetcovError
+from detcov.outputs import chromium
+from detcov.outputs.excel import write_workbook
+from detcov.outputs.heatmap import PLOTLY_CONFIG
+from detcov.outputs.history import open_history, parse_quarter
+from detcov.outputs.history.history import kb_for_comparison
+from detcov.outputs.report.charts import heatmap_figures, tactic_figure, trend_figure
+from detcov.outputs.report.i18n import Catalogue, catalogue
+from detcov.outputs.report.model import ReportData, report_data
+from detcov.outputs.report.tables import report_tables
+
+FORMATS = ("html", "pdf", "xlsx")
+SECTIONS = ("summary", "trends", "tactics", "groups", "heatmaps", "gaps", "rule_health", "data_quality",
+            "validation", "changes", "method")
+SCORE_COLUMNS = (0.0, 100.0)
+
+
+def parse_formats(formats: Sequence[str] | str) -> list[str]:
+    """``"html,pdf"`` or ``["html", "pdf"]`` → validated, de-duplicated, in the given order."""
+    items = formats.split(",") if isinstance(formats, str) else [p for f in formats for p in f.split(",")]
+    out: list[str] = []
+    for item in (i.strip().lower() for i in items if i.strip()):
+        if item not in FORMATS:
+            raise DetcovError(f"report format {item!r} is not available", hint=f"use {', '.join(FORMATS)}")
+        if item not in out:
+            out.append(item)
+    return out or ["html"]
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("detcov.outputs.report", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=False, lstrip_blocks=False)
+    env.filters["cell"] = _cell
+    return env
+
+
+def _div(fig: Any, div_id: str) -> Markup:
+    return Markup(fig.to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, div_id=div_id))
+
+
+def figure_divs(data: ReportData, kb: AttackKB | None, t: Catalogue) -> dict[str, Any]:
+    heatmaps = heatmap_figures(data, kb, t) if kb is not None else []
+    return {"trend": _div(trend_figure(data, t), "trend"), "tactics": _div(tactic_figure(data, t), "tactics"),
+            "heatmaps": [(heading, _div(fig, f"heatmap-{i}")) for i, (heading, fig) in enumerate(heatmaps)]}
+
+
+def render_html(data: ReportData, t: Catalogue, kb: AttackKB | None) -> str:
+    """The report page (see the module docstring)."""
+    css = resources.files("detcov.outputs.report").joinpath("templates").joinpath("report.css").read_text("utf-8")
+    template = environment().get_template("report.html.j2")
+    return template.render(
+        data=data, s=data.summary, t=t, tables=report_tables(data, t), figures=figure_divs(data, kb, t),
+        sections=SECTIONS, css=Markup(css), plotlyjs=Markup(get_plotlyjs()), detcov_version=__version__,
+        generated=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def write_xlsx(path: Path, data: ReportData, t: Catalogue) -> Path:
+    tables = report_tables(data, t)
+    sheets = {tb.title: tb.frame() for tb in tables.values()}
+    percent_columns = {c: SCORE_COLUMNS for key in ("trends", "tactics", "groups") for c in tables[key].columns[2:]
+                       if "%" in c}
+    return write_workbook(path, sheets, score_columns=percent_columns)
+
+
+def report_kb(data: ReportData, kb: AttackKB | None) -> AttackKB | None:
+    """The knowledge base for the heatmaps: ``kb`` if given, else this quarter's ATT&CK version if it is local."""
+    if kb is not None:
+        return kb
+    return kb_for_comparison(None, data.snapshot.attack_version, None)
+
+
+def build_report(store: Path, quarter: str, out_dir: Path, *, lang: str = "en",
+                 formats: Sequence[str] = ("html",), kb: AttackKB | None = None) -> list[Path]:
+    """Write ``report-<quarter>-<lang>.{html,pdf,xlsx}`` into ``out_dir``; returns the paths written.
+
+    ``kb`` draws the ATT&CK-matrix heatmaps; without it the quarter's ATT&CK version is looked up locally
+    (never downloaded) and the heatmaps are left out, with a note, when it is not there.
+    """
+    wanted = parse_formats(formats)
+    t = catalogue(lang)
+    if "pdf" in wanted:
+        chromium.require_chromium()  # fail before any work when the PDF cannot be printed
+    data = report_data(open_history(Path(store)), parse_quarter(quarter), kb)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"report-{data.quarter}-{t.lang}"
+    written: list[Path] = []
+    html_path = stem.with_suffix(".html")
+    if "html" in wanted or "pdf" in wanted:
+        html_path.write_text(render_html(data, t, report_kb(data, kb)), encoding="utf-8")
+        if "html" in wanted:
+            written.append(html_path)
+    if "pdf" in wanted:
+        written.append(chromium.print_pdf(html_path, stem.with_suffix(".pdf"), budget_ms=8000))
+        if "html" not in wanted:
+            html_path.unlink(missing_ok=True)
+    if "xlsx" in wanted:
+        written.append(write_xlsx(stem.with_suffix(".xlsx"), data, t))
+    return written
