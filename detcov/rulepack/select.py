@@ -38,10 +38,17 @@ def fold(value: str) -> str:
 # ----- the three filters -------------------------------------------------------------------------------------
 def collected_log_source(rule: Rule, kb: AttackKB, telemetry: CollectedTelemetry) -> str | None:
     """The rule's log source, as written, when everything it needs is collected; None when some need is
-    missing or the mapping tables do not know the log source (then nobody can promise it runs)."""
+    missing or the mapping tables do not know the log source (then nobody can promise it runs).
+
+    Stricter than rule health: when the inventory lists device types, each need must name the devices that
+    produce it. A log source known only by its generic category (``product:opencanary category:application``
+    → Application Log Content) does not show that the institution runs that product."""
     platforms = rule_platforms(rule, kb)
     for req in rule.log_sources:
-        if req.mapped and all(need_met(need, telemetry, platforms) for need in req.needs):
+        if req.mapped and all(
+            (need.device_types or not telemetry.device_types) and need_met(need, telemetry, platforms)
+            for need in req.needs
+        ):
             return req.value
     return None
 

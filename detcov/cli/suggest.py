@@ -1,0 +1,103 @@
+"""``detcov suggest``: a rule pack for the gaps, from the user's Sigma corpus, in their SIEM's language."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from detcov.attack import AttackKB
+from detcov.cli.common import attack_options, console, print_issues
+from detcov.errors import DetcovError
+from detcov.rulepack import Converted, Target, convert, select_candidates, write_pack
+from detcov.rulepack.newer import newer_id
+from detcov.rulepack.whatif import WhatIf, what_if, whatif_md
+from detcov.rules import RuleSet, read_rules
+
+TARGETS = tuple(t.value for t in Target)
+
+
+@click.command()
+@click.option("--scan", "scan_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Scan config (detcov.yaml): inventory, rules and threat profiles.")
+@click.option("--sigma", "sigma_path", required=True, type=click.Path(path_type=Path, exists=True),
+              help="Sigma rule corpus (a clone of SigmaHQ/sigma, or its rules/ folder).")
+@click.option("--target", required=True, type=click.Choice(TARGETS),
+              help="SIEM language: splunk (SPL), elastic (Lucene), elastic-esql (ES|QL), sentinel (KQL).")
+@click.option("--top", default=30, show_default=True, type=click.IntRange(1, 1000), help="Rules in the pack.")
+@click.option("--per-technique", default=3, show_default=True, type=click.IntRange(1, 20),
+              help="At most this many rules chosen for one gap technique.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder to write the pack to (created).")
+@click.option("--what-if/--no-what-if", "whatif", default=True, show_default=True,
+              help="Re-run the scan with the pack deployed and report the KPI gain.")
+@attack_options
+def suggest(scan_path: Path, sigma_path: Path, target: str, top: int, per_technique: int, out_dir: Path,
+            whatif: bool, attack_path: Path | None, attack_version: str | None) -> None:
+    """Suggest Sigma rules for the priority gaps (visible but undetected, or detected only by broken rules),
+    convert them for the target SIEM and write a rule pack with an index and the expected coverage gain."""
+    from detcov.coverage.engine import run_scan
+
+    scan = run_scan(scan_path, attack_path=attack_path, attack_version=attack_version)
+    print_issues(scan.issues)
+    corpus = read_rules([sigma_path], scan.kb, "sigma")
+    if not corpus.rules:
+        raise DetcovError(f"no Sigma rule found under {sigma_path}", hint="point --sigma at a SigmaHQ/sigma clone")
+    _print_corpus(corpus, scan.kb)
+    candidates = select_candidates(scan.kb, scan.gaps, scan.telemetry, scan.ruleset.rules, corpus.rules, top,
+                                   per_technique=per_technique)
+    converted = convert(candidates, target, scan.telemetry)
+    files = write_pack(converted, out_dir, target, scan.kb)
+    _print_pack(converted, out_dir, len(files))
+    if whatif and candidates:
+        gain = what_if(scan_path, scan, converted, attack_path=attack_path, attack_version=attack_version)
+        (out_dir / "what-if.json").write_text(json.dumps(gain.as_dict(), indent=2) + "\n", encoding="utf-8")
+        (out_dir / "what-if.md").write_text(whatif_md(gain), encoding="utf-8")
+        _print_gain(gain)
+
+
+def _print_corpus(corpus: RuleSet, kb: AttackKB) -> None:
+    unknown = Counter(r for rule in corpus.rules for r in rule.unusable_techniques if r.id)
+    newer = {res.id: found for res in unknown if (found := newer_id(res, kb)) is not None}
+    mapped = sorted(f"{i}→{n.loaded}" for i, n in newer.items() if n.loaded)
+    console.print(f"Sigma corpus: {len(corpus.files)} files, [bold]{len(corpus)}[/] rules, "
+                  f"{corpus.files_skipped} files skipped")
+    if unknown:
+        console.print(f"  {sum(unknown.values())} tags use {len({r.id for r in unknown})} technique ids unknown to "
+                      f"ATT&CK {kb.version}; {len(newer)} are newer-release ids, {len(mapped)} with a known "
+                      f"equivalent ({', '.join(mapped[:4])}{' …' if len(mapped) > 4 else ''}), the others are "
+                      "reported per rule in the index")
+
+
+def _print_pack(converted: list[Converted], out_dir: Path, files: int) -> None:
+    table = Table(title="Rule pack", title_justify="left")
+    for col in ("#", "gap techniques", "rule", "status", "level", "converted"):
+        table.add_column(col)
+    for c in converted:
+        cand = c.candidate
+        table.add_row(str(cand.rank), " ".join(cand.techniques[:3]), escape(cand.rule.title),
+                      cand.rule.raw_status or "", cand.rule.severity or "",
+                      escape(c.pipeline) if c.ok else f"[red]no[/]: {escape(c.error[:80])}")
+    console.print(table)
+    done = sum(c.ok for c in converted)
+    console.print(f"{len(converted)} rules suggested, {done} converted, {len(converted) - done} not converted "
+                  f"(reasons in index.md); {files} files written to {escape(str(out_dir))}")
+
+
+def _print_gain(gain: WhatIf) -> None:
+    table = Table(title="Expected gain (pack deployed)", title_justify="left")
+    for col in ("KPI", "before", "after", "change", "weighted change"):
+        table.add_column(col, justify="right" if col != "KPI" else "left")
+    for d in gain.deltas:
+        table.add_row(d.kpi, f"{d.before.percent:.1f} %", f"{d.after.percent:.1f} %", f"{d.percent:+.1f} pts",
+                      f"{d.weighted_percent:+.1f} pts")
+    console.print(table)
+    console.print(f"{len(gain.closed)} techniques leave rule-gap/broken: {', '.join(gain.closed[:12])}"
+                  + (" …" if len(gain.closed) > 12 else ""))
+
+
+COMMANDS = (suggest,)
