@@ -133,11 +133,13 @@ def pipeline_choices(target: Target) -> tuple[PipelineChoice, ...]:
 
 def ordered_choices(choices: Iterable[PipelineChoice], product: str | None,
                     telemetry: CollectedTelemetry | None) -> list[PipelineChoice]:
-    """The pipelines that apply to a product, those whose device type is collected first (stable order)."""
+    """The pipelines that apply to a product; with telemetry, those whose device type is not collected go
+    last (stable order). Without telemetry, the declared order."""
     key = (product or "").lower()
     usable = [c for c in choices if not c.products or key in c.products]
-    devices = telemetry.device_types if telemetry is not None else frozenset()
-    return sorted(usable, key=lambda c: 0 if c.prefer is None or c.prefer in devices else 1)
+    if telemetry is None:
+        return usable
+    return sorted(usable, key=lambda c: 0 if c.prefer is None or c.prefer in telemetry.device_types else 1)
 
 
 def read_source(candidate: Candidate) -> str:
