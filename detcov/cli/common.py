@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,8 +17,15 @@ from detcov.errors import Issue, Severity
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+def _width() -> int | None:
+    """Rich uses 80 columns when output is not a terminal; pipes, CI logs and files read better wider."""
+    if sys.stdout.isatty():
+        return None
+    return int(os.environ.get("COLUMNS", "140"))
+
+
+console = Console(highlight=False, width=_width())
+err_console = Console(stderr=True, highlight=False, width=_width())
 
 
 def attack_options(func: F) -> F:
