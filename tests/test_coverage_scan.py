@@ -134,3 +134,22 @@ def test_dettect_sample_accepted_as_manual_scores(kb18) -> None:  # type: ignore
     assert all(-1 <= (s.detection if s.detection is not None else 0) <= 5 for s in scores.values())
     assert all(0 <= (s.visibility or 0) <= 4 for s in scores.values())
     assert all(i.severity.value == "warning" for i in issues)
+
+
+def test_scan_with_the_shared_sigma_and_elastic_corpora(scan: tuple[ScanResult, Path], bundle18: Path,
+                                                        tmp_path: Path) -> None:
+    """The real corpora as the institution's rules: every file accounted for, detection coverage rises."""
+    from conftest import shared_path
+
+    sigma, elastic = shared_path("rules-corpora", "sigma", "rules"), shared_path("rules-corpora", "elastic")
+    config = (DEMO / "detcov.yaml").read_text(encoding="utf-8")
+    head = config.split("rules:\n", 1)[0]
+    tail = config.split("profiles:\n", 1)[1]
+    (tmp_path / "detcov.yaml").write_text(
+        head.replace("inventory: inventory.yaml", f"inventory: {DEMO / 'inventory.yaml'}")
+        + f"rules:\n  - path: {sigma}\n  - path: {elastic}\nprofiles:\n"
+        + tail.replace("technique-scores.yaml", str(DEMO / "technique-scores.yaml"))
+              .replace("validation.csv", str(DEMO / "validation.csv")), encoding="utf-8")
+    big = run_scan(tmp_path / "detcov.yaml", attack_path=bundle18)
+    assert sum(f.rules for f in big.ruleset.files) == len(big.ruleset.rules) > 4000
+    assert big.summary.kpis.detection.covered > scan[0].summary.kpis.detection.covered
