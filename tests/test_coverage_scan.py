@@ -29,7 +29,7 @@ def scan(bundle18: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Scan
 
 def test_kpis_equal_an_independent_computation(scan: tuple[ScanResult, Path]) -> None:
     """Recompute the KPIs from the written techniques table with pandas, not with detcov's code."""
-    result, out = scan
+    _, out = scan
     summary = json.loads((out / "summary.json").read_text())
     table = pd.read_csv(out / "tables" / "techniques.csv", keep_default_na=False)
     scope = table[table["in_scope"]]
