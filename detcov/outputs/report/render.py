@@ -30,6 +30,13 @@ FORMATS = ("html", "pdf", "xlsx")
 SECTIONS = ("summary", "trends", "tactics", "groups", "heatmaps", "gaps", "rule_health", "data_quality",
             "validation", "changes", "method")
 SCORE_COLUMNS = (0.0, 100.0)
+PRINT_PX = (1040, 590)  # A4 landscape inside 10 mm margins, less a heading, in CSS px
+
+
+def print_zoom(fig: Any) -> float:
+    """The CSS zoom that fits one figure on one printed page (never enlarged)."""
+    width, height = float(fig.layout.width or 1000), float(fig.layout.height or 600)
+    return round(min(1.0, PRINT_PX[0] / width, PRINT_PX[1] / height), 3)
 
 
 def parse_formats(formats: Sequence[str] | str) -> list[str]:
@@ -64,7 +71,8 @@ def _div(fig: Any, div_id: str) -> Markup:
 def figure_divs(data: ReportData, kb: AttackKB | None, t: Catalogue) -> dict[str, Any]:
     heatmaps = heatmap_figures(data, kb, t) if kb is not None else []
     return {"trend": _div(trend_figure(data, t), "trend"), "tactics": _div(tactic_figure(data, t), "tactics"),
-            "heatmaps": [(heading, _div(fig, f"heatmap-{i}")) for i, (heading, fig) in enumerate(heatmaps)]}
+            "heatmaps": [(heading, _div(fig, f"heatmap-{i}"), print_zoom(fig))
+                         for i, (heading, fig) in enumerate(heatmaps)]}
 
 
 def render_html(data: ReportData, t: Catalogue, kb: AttackKB | None) -> str:
