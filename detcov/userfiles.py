@@ -25,8 +25,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from detcov.attack.cache import atomic_write
 from detcov.errors import DetcovError, Issue, Location
+from detcov.fileio import atomic_write
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -21,6 +21,19 @@ ATTACK_DIR = SHARED / "attack"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``detcov ARGS`` in-process as a user would: (exit status, stdout, stderr)."""
+    from detcov.cli.main import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 def shared_path(*parts: str) -> Path:
     """A path under ../shared that a test needs: fail in CI if missing, skip elsewhere."""
     path = SHARED.joinpath(*parts)

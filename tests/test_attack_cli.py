@@ -7,24 +7,15 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conftest import run_cli
 from stix_factory import build_bundle
 
 from detcov.cli.main import main
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @pytest.mark.attack_real
 def test_info_counts_on_18_1(capsys: pytest.CaptureFixture[str], bundle18: Path) -> None:
-    code, out, _ = run(capsys, "attack", "info", "--attack", str(bundle18))
+    code, out, _ = run_cli(capsys, "attack", "info", "--attack", str(bundle18))
     assert code == 0
     for text in ("18.1", "enterprise-attack", "691", "1739", "Reconnaissance", "Impact", "216", "475"):
         assert text in out
@@ -34,15 +25,15 @@ def test_info_counts_on_18_1(capsys: pytest.CaptureFixture[str], bundle18: Path)
 def test_info_from_data_dir_picks_newest(capsys: pytest.CaptureFixture[str], bundle18: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DETCOV_ATTACK_DATA", str(bundle18.parent))
-    code, out, _ = run(capsys, "attack", "info")
+    code, out, _ = run_cli(capsys, "attack", "info")
     assert code == 0 and "ATT&CK 18.1" in out
-    code, out, _ = run(capsys, "attack", "info", "--attack-version", "17.1")
+    code, out, _ = run_cli(capsys, "attack", "info", "--attack-version", "17.1")
     assert code == 0 and "ATT&CK 17.1" in out and "v17 and earlier" in out
 
 
 @pytest.mark.attack_real
 def test_show_powershell_v18(capsys: pytest.CaptureFixture[str], bundle18: Path) -> None:
-    code, out, _ = run(capsys, "attack", "show", "t1059.001", "--attack", str(bundle18))
+    code, out, _ = run_cli(capsys, "attack", "show", "t1059.001", "--attack", str(bundle18))
     assert code == 0
     for text in ("PowerShell", "Execution", "Windows", "DC0032", "EventCode=1", "AN1252", "G0046", "M1042"):
         assert text in out, text
@@ -50,9 +41,9 @@ def test_show_powershell_v18(capsys: pytest.CaptureFixture[str], bundle18: Path)
 
 @pytest.mark.attack_real
 def test_show_revoked_and_unknown(capsys: pytest.CaptureFixture[str], bundle18: Path) -> None:
-    code, out, err = run(capsys, "attack", "show", "T1073", "--attack", str(bundle18))
+    code, out, err = run_cli(capsys, "attack", "show", "T1073", "--attack", str(bundle18))
     assert code == 0 and "revoked" in err and "T1574.001" in out
-    code, _, err = run(capsys, "attack", "show", "T1059.099", "--attack", str(bundle18))
+    code, _, err = run_cli(capsys, "attack", "show", "T1059.099", "--attack", str(bundle18))
     assert code == 2 and "not in this ATT&CK version" in err and "T1059" in err
     assert "Traceback" not in err
 
@@ -78,7 +69,7 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
 @pytest.mark.parametrize("case", ["missing", "not-json", "not-stix", "truncated", "truncated-gz", "mobile"])
 def test_bad_bundle_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str) -> None:
     path, expected = _bad_files(tmp_path)[case]
-    code, _, err = run(capsys, "attack", "info", "--attack", str(path))
+    code, _, err = run_cli(capsys, "attack", "info", "--attack", str(path))
     assert code == 2
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
@@ -97,7 +88,7 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
 def test_gzip_bundle_loads(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "enterprise-attack-42.0.json.gz"
     path.write_bytes(gzip.compress(orjson.dumps(build_bundle())))
-    code, out, _ = run(capsys, "attack", "info", "--attack", str(path))
+    code, out, _ = run_cli(capsys, "attack", "info", "--attack", str(path))
     assert code == 0 and "42.0" in out
 
 
@@ -105,5 +96,5 @@ def test_no_data_anywhere_says_what_to_do(capsys: pytest.CaptureFixture[str], mo
                                           tmp_path: Path) -> None:
     monkeypatch.setenv("DETCOV_ATTACK_DATA", str(tmp_path))
     monkeypatch.setenv("DETCOV_CACHE_DIR", str(tmp_path / "cache"))
-    code, _, err = run(capsys, "attack", "info")
+    code, _, err = run_cli(capsys, "attack", "info")
     assert code == 2 and "detcov attack download" in err

@@ -7,23 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI
+from conftest import IN_CI, run_cli
 
 from detcov.cli.main import main
 from detcov.outputs.chromium import dump_dom, find_chromium, screenshot
 
 pytestmark = pytest.mark.attack_real
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo-bank"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +37,7 @@ def test_scan_writes_every_output(scanned: Path) -> None:
 
 
 def test_fail_under_gives_exit_1(capsys: pytest.CaptureFixture[str], bundle18: Path, tmp_path: Path) -> None:
-    code, _, err = run(capsys, "scan", str(DEMO / "detcov.yaml"), "--attack", str(bundle18), "--out",
+    code, _, err = run_cli(capsys, "scan", str(DEMO / "detcov.yaml"), "--attack", str(bundle18), "--out",
                        str(tmp_path), "--fail-under", "detection=99.5")
     assert code == 1 and "detection" in err and "99.5" in err
 
@@ -57,7 +47,7 @@ def test_bad_config_reports_all_issues(capsys: pytest.CaptureFixture[str], tmp_p
     config = tmp_path / "bank" / "detcov.yaml"
     text = config.read_text().replace("inventory: inventory.yaml", "inventory: inventory.yaml\nrulez: []")
     config.write_text(text.replace("name: Formosa", "name: 42\nnamee: Formosa"))
-    code, _, err = run(capsys, "scan", str(config), "--attack", str(bundle18))
+    code, _, err = run_cli(capsys, "scan", str(config), "--attack", str(bundle18))
     lines = [line for line in err.splitlines() if line.startswith("error")]
     assert code == 2 and len(lines) >= 2 and "Traceback" not in err
     assert any("rulez" in line and "detcov.yaml:" in line for line in lines)
@@ -69,7 +59,7 @@ def test_bad_inventory_keeps_the_file(capsys: pytest.CaptureFixture[str], tmp_pa
     inventory = tmp_path / "bank" / "inventory.yaml"
     broken = inventory.read_text().replace("type: ngfw", "type: ngfww", 1)
     inventory.write_text(broken)
-    code, _, err = run(capsys, "scan", str(tmp_path / "bank" / "detcov.yaml"), "--attack", str(bundle18))
+    code, _, err = run_cli(capsys, "scan", str(tmp_path / "bank" / "detcov.yaml"), "--attack", str(bundle18))
     assert code == 2 and "ngfww" in err and "inventory.yaml:" in err
     assert inventory.read_text() == broken  # never loses the user's data
 

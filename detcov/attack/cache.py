@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import hashlib
 import os
-import tempfile
 import types
 import typing
 from collections.abc import Callable
@@ -29,6 +28,7 @@ import platformdirs
 from detcov import __version__
 from detcov.attack import model
 from detcov.attack.loader import AttackData, LazySections
+from detcov.fileio import atomic_write
 
 MAGIC = "detcov-attack-cache"
 FORMAT = 3
@@ -167,18 +167,6 @@ def read_cache(bundle_sha256: str, directory: Path | None = None) -> AttackData 
         return decode_data(blobs)
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
-
-
-def atomic_write(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ----- remembered bundle hashes -----------------------------------------------------------------------------

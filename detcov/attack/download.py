@@ -14,8 +14,9 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from detcov.attack.cache import atomic_write, cache_dir
+from detcov.attack.cache import cache_dir
 from detcov.errors import DetcovError
+from detcov.fileio import atomic_write
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master"
 STIX_LAYOUT = "enterprise-attack/enterprise-attack-{version}.json"

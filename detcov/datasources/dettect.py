@@ -19,10 +19,10 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from detcov.attack import AttackKB
-from detcov.attack.cache import atomic_write
 from detcov.datasources.catalog import Catalog
 from detcov.datasources.inventory import ALL, DQ_DIMENSIONS, Inventory, resolve_device
 from detcov.errors import DetcovError, Issue, Location, Severity
+from detcov.fileio import atomic_write
 from detcov.userfiles import check_header, load_yaml, position
 
 DETTECT_FILE_TYPE = "data-source-administration"

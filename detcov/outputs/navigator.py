@@ -13,8 +13,6 @@ import contextlib
 import copy
 import io
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,6 +25,7 @@ from detcov import __version__
 from detcov.attack import AttackKB
 from detcov.attack.model import Technique
 from detcov.errors import Issue, Location, Severity
+from detcov.fileio import atomic_write
 from detcov.outputs import colors
 from detcov.outputs.colors import ViewScale
 
@@ -194,16 +193,7 @@ def build_layer(
 def write_layer(path: str | Path, layer: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Path:
     """Write a layer (or a list of layers) as UTF-8 JSON, atomically. Returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = orjson.dumps(layer, option=orjson.OPT_INDENT_2) + b"\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, orjson.dumps(layer, option=orjson.OPT_INDENT_2) + b"\n")
     return path
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import orjson
 
-from detcov.attack.cache import atomic_write
 from detcov.coverage.engine import ROLLUP_RULE, ScanResult
 from detcov.coverage.kpis import all_tables
 from detcov.coverage.summary import Summary
 from detcov.errors import DetcovError, Issue
+from detcov.fileio import atomic_write
 from detcov.outputs.colors import profile_detection_color, visibility_detection_color
 from detcov.outputs.excel import write_tables, write_workbook
 from detcov.outputs.heatmap import matrix_figure, write_html, write_png
