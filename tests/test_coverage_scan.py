@@ -74,9 +74,11 @@ def test_recommendations(scan: tuple[ScanResult, Path]) -> None:
     result, _ = scan
     assert result.onboarding, "the demo bank lacks Linux process telemetry: something must be recommended"
     gains = [s.gain for s in result.onboarding]
-    assert gains == sorted(gains, reverse=True) and gains[0] > 0
+    values = [s.gain / s.effort for s in result.onboarding]
+    assert values == sorted(values, reverse=True) and gains[0] > 0
     first = result.onboarding[0]
     assert first.system_group in ("Core banking", "Linux servers") and first.techniques
+    assert first.already_deployed and first.device_type == "linux-auditd"  # forwarding beats buying
     rule_gap = next(g for g in result.gaps if g.gap.value == "rule-gap")
     hint = result.hints[rule_gap.technique][0]
     assert hint.log_sources and hint.analytic.startswith("AN")

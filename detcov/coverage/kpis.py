@@ -188,16 +188,16 @@ def gaps_table(result: ScanResult) -> pd.DataFrame:
 
 
 def recommendations_table(result: ScanResult) -> pd.DataFrame:
-    rows = [{"step": s.step, "kind": "data source", "target": s.text, "gain": s.gain,
+    rows = [{"step": s.step, "kind": "data source", "target": s.text, "gain": s.gain, "effort": s.effort,
              "techniques": ";".join(s.techniques[:30]), "detail": ", ".join(s.components)}
             for s in result.onboarding]
     gap_order = [g.technique for g in result.gaps if g.gap.value == "rule-gap"]
     for i, tid in enumerate(gap_order[:25], start=1):
         for hint in result.hints.get(tid, [])[:1]:
             rows.append({"step": i, "kind": "rule", "target": f"{tid}: {hint.text}",
-                         "gain": result.weights[tid].weight, "techniques": tid,
+                         "gain": result.weights[tid].weight, "effort": 1.0, "techniques": tid,
                          "detail": "not collected: " + ", ".join(hint.missing) if hint.missing else ""})
-    return pd.DataFrame(rows, columns=["step", "kind", "target", "gain", "techniques", "detail"])
+    return pd.DataFrame(rows, columns=["step", "kind", "target", "gain", "effort", "techniques", "detail"])
 
 
 def all_tables(result: ScanResult) -> dict[str, pd.DataFrame]:

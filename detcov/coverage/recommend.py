@@ -4,7 +4,9 @@ Next data sources — a greedy weighted set cover on a networkx graph that links
 (data component, platform) pairs ATT&CK says it needs in each system group. A candidate is a catalogue device type
 onboarded for one system group (fully configured, logs in the SIEM). A technique's value in a group is the share of
 its needed pairs collected there; its value overall is the best group (the roll-up rule of the scan). Each step picks
-the candidate that raises Σ threat weight × value most, and reports that marginal gain.
+the candidate with the best gain per unit of effort (the weighted set cover's greedy rule): gain = rise of
+Σ threat weight × value; effort = 1 for a new device, 0.5 for forwarding the logs of a device already deployed
+there (``siem: false`` in the inventory). Each step reports its marginal gain and its effort.
 
 Rule gaps — for a visible but undetected technique, the analytics (v18) whose log sources the institution already
 collects on a platform where the technique runs: that is where a detection engineer should write the rule.
@@ -24,6 +26,8 @@ from detcov.datasources.inventory import Device, Inventory, resolve_device
 from detcov.datasources.telemetry import CollectedTelemetry
 
 Pair = tuple[str, str]  # (data component STIX id, platform)
+NEW_DEVICE_EFFORT = 1.0
+FORWARD_EFFORT = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,7 @@ class Onboarding:
     device_type: str
     system_group: str
     gain: float  # threat-weighted visibility gained by this step
+    effort: float  # 1.0 new device, 0.5 forward the logs of one already deployed
     techniques: tuple[str, ...]  # techniques whose value rises
     components: tuple[str, ...]  # new data-component labels
     already_deployed: bool  # the type is in the inventory for this group but its logs do not reach the SIEM
@@ -125,21 +130,23 @@ def next_data_sources(kb: AttackKB, catalog: Catalog, inventory: Inventory, weig
                 for g in inventory.system_groups if d.covers(g.applicable_to)}
     plan: list[Onboarding] = []
     for step in range(1, steps + 1):
-        best: tuple[float, tuple[str, str], set[Pair], dict[tuple[str, str, str], float]] | None = None
+        best: tuple[float, float, tuple[str, str], set[Pair], dict[tuple[str, str, str], float]] | None = None
         for key in sorted(candidates):
             new = candidates[key] - cover.have.get(key[1], set())
             gain, shares = cover.trial(key[1], new) if new else (0.0, {})
-            if gain > 1e-9 and (best is None or gain > best[0] + 1e-12):
-                best = (gain, key, new, shares)
+            value = gain / (FORWARD_EFFORT if key in deployed else NEW_DEVICE_EFFORT)
+            if gain > 1e-9 and (best is None or value > best[0] + 1e-12):
+                best = (value, gain, key, new, shares)
         if best is None:
             break
-        gain, (dtype, group), new, shares = best
+        _, gain, (dtype, group), new, shares = best
         before = dict(cover.best)
         cover.apply(group, new, shares)
         raised = tuple(sorted((t for t in cover.best if cover.best[t] > before.get(t, 0.0) + 1e-9),
                               key=lambda t: -weights[t]))
         labels = tuple(sorted({dc.label for c, _ in new if (dc := kb.data_component(c)) is not None}))
-        plan.append(Onboarding(step, dtype, group, round(gain, 3), raised, labels, (dtype, group) in deployed))
+        effort = FORWARD_EFFORT if (dtype, group) in deployed else NEW_DEVICE_EFFORT
+        plan.append(Onboarding(step, dtype, group, round(gain, 3), effort, raised, labels, (dtype, group) in deployed))
     return plan
 
 

@@ -55,7 +55,7 @@ class GapItem(_Model):
     technique: str
     name: str
     tactics: list[str]
-    gap: str  # blind | rule-gap | broken | detected | validated
+    gap: str  # blind | rule-gap | broken | detected | validated | not-observable
     priority: float
     weight: float
     visibility: int
