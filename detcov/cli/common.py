@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 from detcov.attack import AttackKB
 from detcov.attack.sources import LoadStats, load_attack_data
@@ -17,15 +16,27 @@ from detcov.errors import Issue, Severity
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-def _width() -> int | None:
-    """Rich uses 80 columns when output is not a terminal; pipes, CI logs and files read better wider."""
-    if sys.stdout.isatty():
-        return None
-    return int(os.environ.get("COLUMNS", "140"))
+OFF_TERMINAL_WIDTH = 140
 
 
-console = Console(highlight=False, width=_width())
-err_console = Console(stderr=True, highlight=False, width=_width())
+class _Console(Console):
+    """Rich falls back to 80 columns when output is not a terminal; pipes, CI logs and files read better wider.
+    ``COLUMNS`` still wins, read at print time as rich does."""
+
+    def _wide_size(self) -> ConsoleDimensions:
+        size: ConsoleDimensions = Console.size.fget(self)  # type: ignore[attr-defined]
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit():  # rich skips COLUMNS on a "dumb" terminal (TERM=dumb, some CI runners)
+            return ConsoleDimensions(int(columns), size.height)
+        if not self.is_terminal:
+            return ConsoleDimensions(max(size.width, OFF_TERMINAL_WIDTH), size.height)
+        return size
+
+    size = property(_wide_size, Console.size.fset)  # type: ignore[attr-defined]
+
+
+console = _Console(highlight=False)
+err_console = _Console(stderr=True, highlight=False)
 
 
 def attack_options(func: F) -> F:
