@@ -58,6 +58,20 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
+def browser() -> Path:
+    """Headless Chromium for render tests: mandatory in CI (.ci/run installs it), skipped elsewhere if absent."""
+    from detcov.outputs.chromium import find_chromium
+
+    found = find_chromium()
+    if found is None:
+        message = "headless Chromium not installed (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture(scope="session")
 def bundle18() -> Path:
     return shared_path("attack", "enterprise-attack-18.1.json")
 

@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, run_cli
+from conftest import run_cli
 
 from detcov.cli.main import main
-from detcov.outputs.chromium import dump_dom, find_chromium, screenshot
+from detcov.outputs.chromium import dump_dom, screenshot
 
 pytestmark = pytest.mark.attack_real
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo-bank"
@@ -65,11 +65,7 @@ def test_bad_inventory_keeps_the_file(capsys: pytest.CaptureFixture[str], tmp_pa
 
 
 @pytest.mark.chromium
-def test_heatmap_page_renders_with_tactic_headers(scanned: Path, tmp_path: Path) -> None:
-    if find_chromium() is None:
-        if IN_CI:
-            pytest.fail("chromium missing in CI: .ci/run installs the Debian package 'chromium'")
-        pytest.skip("chromium not installed (apt-get install chromium)")
+def test_heatmap_page_renders_with_tactic_headers(scanned: Path, tmp_path: Path, browser: Path) -> None:
     from PIL import Image, ImageStat
 
     page = scanned / "heatmaps.html"

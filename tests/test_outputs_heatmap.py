@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI
 from PIL import Image, ImageStat
 from test_outputs_navigator import view_cells
 
@@ -90,17 +89,6 @@ def test_html_page_is_self_contained(kb18: AttackKB, tmp_path: Path) -> None:
 
 
 # ----- headless Chromium ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Path:
-    found = chromium.find_chromium()
-    if found is None:
-        message = "headless Chromium not installed (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
 @pytest.fixture(scope="module")
 def page(kb18: AttackKB, tmp_path_factory: pytest.TempPathFactory, browser: Path) -> Iterator[Path]:
     cells = view_cells(kb18, View.DETECTION)

@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI
 from PIL import Image, ImageStat
 from test_history_bank import HOSTILE_DEVICE, HOSTILE_TITLE, QUARTERS, write_scan
 
@@ -23,17 +22,6 @@ pytestmark = pytest.mark.chromium
 KPI_CARD = re.compile(r'<div class="kpi" data-kpi="(\w+)" data-covered="(\d+)" data-total="(\d+)" '
                       r'data-percent="([\d.]+)" data-weighted="([\d.]+)">.*?<span class="kpi-weighted">([\d.]+)%</span>'
                       r'.*?<div class="kpi-plain">([^<]*)</div>', re.S)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Path:
-    found = chromium.find_chromium()
-    if found is None:
-        message = "headless Chromium not installed (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 @pytest.fixture(scope="module")
