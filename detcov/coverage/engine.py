@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 from detcov.apt_profiles import Profile, TechniqueWeight, WeightOptions, load_profile
@@ -34,8 +35,6 @@ from detcov.datasources.visibility import VisibilityScore, score_visibility
 from detcov.errors import DetcovError, Issue, IssueCollector
 from detcov.rules import FileResult, Rule, RuleHealth, RuleSet, assess, read_rules
 
-ROLLUP_RULE = ("visibility: best system group; detection: healthy rules (or manual score) of the technique; "
-               "blocking: enabled blocking devices via ATT&CK mitigations and CTID protect scores")
 Progress = Callable[[str], None]
 
 
@@ -78,8 +77,9 @@ class ScanResult:
     def in_scope(self) -> list[str]:
         return [t for t, w in self.weights.items() if w.weight > 0]
 
-    @property
+    @cached_property
     def summary(self) -> Summary:
+        """The KPIs, computed once (after run_scan has filled gaps and recommendations)."""
         return build_summary(self)
 
 
@@ -148,8 +148,6 @@ def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, extra_rules: Seq
 
 
 def _with_applicable(rule: Rule, applicable: tuple[str, ...]) -> Rule:
-    from dataclasses import replace
-
     return replace(rule, applicable_to=applicable)
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from detcov import __version__
 from detcov.coverage.summary import (
+    ROLLUP_RULE,
     AttackInfo,
     GapItem,
     GroupKpi,
@@ -119,7 +120,7 @@ def build_summary(result: ScanResult) -> Summary:
                           detection=g.detection, action=g.action) for g in result.gaps[:10]],
         data_quality_issues=[str(i) for i in result.issues][:50],
         validation=validation,
-        rollup_rule="see detcov.coverage.engine.ROLLUP_RULE",
+        rollup_rule=ROLLUP_RULE,
     )
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 SUMMARY_VERSION = 1
+ROLLUP_RULE = ("visibility: best system group; detection: healthy rules (or manual score) of the technique; "
+               "blocking: enabled blocking devices via ATT&CK mitigations and CTID protect scores")
 
 
 class _Model(BaseModel):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import orjson
 
-from detcov.coverage.engine import ROLLUP_RULE, ScanResult
+from detcov.coverage.engine import ScanResult
 from detcov.coverage.kpis import all_tables
-from detcov.coverage.summary import Summary
+from detcov.coverage.summary import ROLLUP_RULE, Summary
 from detcov.errors import DetcovError, Issue
 from detcov.fileio import atomic_write
 from detcov.outputs.colors import profile_detection_color, visibility_detection_color
