@@ -5,6 +5,7 @@ Relative paths are relative to the config file's folder, so a config and its inv
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +29,25 @@ class RuleSource(UserModel):
     path: str
     format: str = "auto"
     applicable_to: tuple[str, ...] = ("all",)  # system groups the rules watch
+    siem: str | tuple[str, ...] | None = None  # SIEM instance(s) the rules run on (None: by the format's product)
     description: str | None = None
+
+    @property
+    def siems(self) -> tuple[str, ...]:
+        return () if self.siem is None else (self.siem,) if isinstance(self.siem, str) else tuple(self.siem)
+
+
+class Requirements(UserModel):
+    """The institution's own requirements that data quality is judged against."""
+
+    retention_days: int | None = Field(default=None, gt=0)  # e.g. 365: the FSC's one year online
+
+
+class ValidationSource(UserModel):
+    """One file of attack-simulation results (hand CSV, Atomic Red Team, ATTiRe, Caldera, VECTR)."""
+
+    path: str
+    format: str = "auto"
 
 
 class ProtectMapping(UserModel):
@@ -50,11 +69,30 @@ class ScanConfig(UserModel):
     profiles: tuple[str, ...] = ("financial-sector",)
     provenance_weights: dict[str, float] | None = None  # direct / campaign / software / campaign-software
     technique_scores: str | None = None  # DeTT&CT technique-administration YAML (manual scores, newest wins)
-    validation: str | None = None  # CSV of attack-simulation results
+    validation: str | tuple[ValidationSource, ...] | None = None  # attack-simulation results
+    validation_window_days: int = Field(default=365, gt=0)  # a passing test older than this proves nothing
+    as_of: date | None = None  # the evaluation date (validation window, log-flow silence); default: today
+    requirements: Requirements = Field(default_factory=Requirements)
+    log_flow: str | tuple[str, ...] | None = None  # log-flow evidence files or folders (detcov pull)
+    log_flow_silent_hours: int = Field(default=24, gt=0)  # a source silent longer than this stops counting
     protect_mappings: tuple[ProtectMapping, ...] = ()
     output: str = "detcov-out"
     history: str | None = None  # SQLite history store
     fail_under: dict[Kpi, float] = Field(default_factory=dict)  # e.g. {detection: 60}: exit 1 when below
+
+
+def validation_sources(config: ScanConfig) -> tuple[ValidationSource, ...]:
+    if config.validation is None:
+        return ()
+    if isinstance(config.validation, str):
+        return (ValidationSource(path=config.validation),)
+    return config.validation
+
+
+def log_flow_paths(config: ScanConfig) -> tuple[str, ...]:
+    if config.log_flow is None:
+        return ()
+    return (config.log_flow,) if isinstance(config.log_flow, str) else config.log_flow
 
 
 def load_scan_config(path: str | Path) -> tuple[ScanConfig, Path]:

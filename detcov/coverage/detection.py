@@ -1,15 +1,22 @@
-"""Detection scores (DeTT&CT's −1..5 scale) from healthy rules, and manual scores that override them.
+"""Detection scores (DeTT&CT's −1..5 scale) per technique × system group, from the rules healthy *there*.
 
-Automatic score of a technique, from the rules tagged with it (stated rule, shown in every explanation):
+Automatic score of a technique in a system group, from the rules tagged with it that watch the group (stated rule,
+shown in every explanation):
 
-* each healthy rule earns 1 (experimental) or 2 (enabled/production), +1 when its severity is high or critical;
-  a rule whose log source detcov cannot verify earns at most 1;
-* the technique takes its best rule's points, +1 when its healthy rules watch 2 different log sources and +2
-  when they watch 3 or more (depth beats count), capped at 4 — 5 ("excellent") is only given by a person;
-* no healthy rule: −1 (none). Unhealthy rules are listed so "detected only by broken rules" can be told apart.
+* each rule healthy in the group earns 2 (enabled/production) or 1 (experimental); severity adds nothing (a
+  high-severity rule is not a deeper detection);
+* a broad rule — tagged with more than :data:`BROAD_RULE` distinct techniques (a sub-technique and its parent count
+  once) — earns at most 1 for each: it is weak evidence for any one of them;
+* depth: +1 when the healthy rules are fed by 2 *independent* sources, +2 for 3 or more — independent means distinct
+  devices delivering them in that group (Sysmon under two log-source labels is one source), each rule counted for
+  at most one device;
+* capped at 4 — 5 ("excellent") is only given by a person (a manual DeTT&CT score);
+* rules whose log source detcov cannot verify (ML job, custom table, unstated product) never count: they are listed
+  as unverified, and the technique is "broken" until they are verified;
+* no counting rule: −1.
 
-Manual scores (DeTT&CT technique-administration YAML; newest ``score_logbook`` entry wins) replace the automatic
-detection and visibility scores of their techniques.
+Manual scores (DeTT&CT technique-administration YAML; newest ``score_logbook`` entry wins, per ``applicable_to``)
+replace the automatic detection and visibility scores in the groups they name (``all``: every group).
 """
 
 from __future__ import annotations
@@ -24,11 +31,11 @@ from typing import Any
 from detcov.attack import AttackKB
 from detcov.errors import DetcovError, Issue, Location, Severity
 from detcov.rules import HealthOutcome, RuleHealth, RuleStatus
+from detcov.rules.health import GroupHealth
 from detcov.userfiles import load_yaml, position
 
 AUTO_CAP = 4
-_HIGH = frozenset({"high", "critical"})
-_COUNTING = frozenset({HealthOutcome.HEALTHY, HealthOutcome.UNVERIFIED})
+BROAD_RULE = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,72 +46,124 @@ class ManualScore:
     date: str
     comment: str
     location: str
+    detection_scopes: tuple[tuple[tuple[str, ...], int], ...] = ()  # (applicable_to, score) per DeTT&CT object
+    visibility_scopes: tuple[tuple[tuple[str, ...], int], ...] = ()
+
+    def detection_in(self, group: str) -> int | None:
+        return _scoped(self.detection_scopes, group, self.detection)
+
+    def visibility_in(self, group: str) -> int | None:
+        return _scoped(self.visibility_scopes, group, self.visibility)
+
+
+def _scoped(scopes: tuple[tuple[tuple[str, ...], int], ...], group: str, fallback: int | None) -> int | None:
+    if not scopes:
+        return fallback
+    hits = [score for applicable, score in scopes if not applicable or "all" in applicable or group in applicable]
+    return max(hits) if hits else None
 
 
 @dataclass(frozen=True, slots=True)
 class DetectionScore:
     technique: str
     score: int  # -1..5
-    rules: tuple[str, ...]  # healthy (and unverified) rules: "title [format]"
-    broken: tuple[str, ...]  # rules tagged with it that do not count: "title: outcome (detail)"
-    log_sources: tuple[str, ...]
+    rules: tuple[str, ...]  # counting rules: "title [format]"
+    broken: tuple[str, ...]  # rules tagged with it, watching the group, that do not count: "title: outcome (detail)"
+    log_sources: tuple[str, ...]  # the independent sources (devices) feeding the counting rules
     manual: ManualScore | None
     explanation: str
+    group: str | None = None
+    unverified: tuple[str, ...] = ()
+
+
+def _distinct_techniques(ids: Iterable[str]) -> int:
+    ids = set(ids)
+    return len({t for t in ids if not ("." not in t and any(o.startswith(t + ".") for o in ids))})
 
 
 def rule_points(h: RuleHealth) -> int:
-    if h.outcome is HealthOutcome.UNVERIFIED:
-        return 1
     base = 2 if h.rule.status is RuleStatus.ENABLED else 1
-    return base + (1 if (h.rule.severity or "").lower() in _HIGH else 0)
+    return min(base, 1) if _distinct_techniques(h.rule.technique_ids) > BROAD_RULE else base
 
 
 def _label(h: RuleHealth) -> str:
     return f"{h.rule.title or h.rule.id} [{h.rule.format.value}]"
 
 
-def auto_score(healths: list[RuleHealth]) -> tuple[int, tuple[str, ...]]:
-    counting = [h for h in healths if h.outcome in _COUNTING]
+def independent_sources(feeds: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
+    """Greedy distinct representatives: each rule counts for at most one of its devices, each device once."""
+    used: list[str] = []
+    for devices in sorted(feeds, key=len):
+        free = next((d for d in devices if d not in used), None)
+        if free is not None:
+            used.append(free)
+    return tuple(used)
+
+
+def auto_score(counting: list[tuple[RuleHealth, GroupHealth]]) -> tuple[int, tuple[str, ...]]:
     if not counting:
         return -1, ()
-    sources = tuple(dict.fromkeys(s for h in counting for s in (h.rule.log_source_labels or ("(unknown)",))))
+    sources = independent_sources(g.devices or (f"({h.rule.id})",) for h, g in counting)
     bonus = 2 if len(sources) >= 3 else 1 if len(sources) == 2 else 0
-    return min(AUTO_CAP, max(map(rule_points, counting)) + bonus), sources
+    return min(AUTO_CAP, max(rule_points(h) for h, _ in counting) + bonus), sources
 
 
-def score_detection(kb: AttackKB, healths: Iterable[RuleHealth],
-                    manual: Mapping[str, ManualScore] | None = None) -> dict[str, DetectionScore]:
-    """One score per active technique that has a rule or a manual score."""
-    by_technique: dict[str, list[RuleHealth]] = defaultdict(list)
+def score_group(tid: str, group: str, healths: Iterable[RuleHealth], manual: ManualScore | None) -> DetectionScore:
+    """The detection score of one technique in one system group (``healths``: the rules tagged with it)."""
+    counting: list[tuple[RuleHealth, GroupHealth]] = []
+    broken: list[str] = []
+    unverified: list[str] = []
+    for h in healths:
+        gh = h.in_group(group)
+        if h.outcome in (HealthOutcome.DISABLED, HealthOutcome.UNMAPPED, HealthOutcome.UNKNOWN_TECHNIQUE):
+            if _watches(h, group):
+                broken.append(f"{_label(h)}: {h.outcome.value}" + (f" ({h.detail})" if h.detail else ""))
+        elif gh is None or gh.outcome is HealthOutcome.NOT_APPLICABLE:
+            continue
+        elif gh.healthy:
+            counting.append((h, gh))
+        elif gh.outcome is HealthOutcome.UNVERIFIED:
+            unverified.append(f"{_label(h)}: unverified ({gh.detail})")
+        else:
+            broken.append(f"{_label(h)}: {gh.outcome.value} ({gh.detail})")
+    score, sources = auto_score(counting)
+    rules = tuple(_label(h) for h, _ in counting)
+    text = _explain(group, score, rules, tuple(broken), tuple(unverified), sources)
+    m = manual.detection_in(group) if manual else None
+    if manual is not None and m is not None:
+        text = f"manual score {m} ({manual.date}, {manual.location}) replaces automatic {score}. {text}"
+        score = m
+    return DetectionScore(tid, score, rules, tuple(broken + unverified), sources, manual, text, group,
+                          tuple(unverified))
+
+
+def _watches(h: RuleHealth, group: str) -> bool:
+    groups = set(h.rule.applicable_to) - {"all"}
+    return not groups or group in groups
+
+
+def by_technique(healths: Iterable[RuleHealth]) -> dict[str, list[RuleHealth]]:
+    out: dict[str, list[RuleHealth]] = defaultdict(list)
     for h in healths:
         for tid in h.rule.technique_ids:
-            by_technique[tid].append(h)
-    manual = manual or {}
-    out: dict[str, DetectionScore] = {}
-    for tid in sorted(set(by_technique) | set(manual)):
-        hs = by_technique.get(tid, [])
-        score, sources = auto_score(hs)
-        rules = tuple(_label(h) for h in hs if h.outcome in _COUNTING)
-        broken = tuple(f"{_label(h)}: {h.outcome.value}" + (f" ({h.detail})" if h.detail else "")
-                       for h in hs if h.outcome not in _COUNTING)
-        text = _explain(score, rules, broken, sources)
-        m = manual.get(tid)
-        if m is not None and m.detection is not None:
-            text = f"manual score {m.detection} ({m.date}, {m.location}) replaces automatic {score}. {text}"
-            score = m.detection
-        out[tid] = DetectionScore(tid, score, rules, broken, sources, m, text)
+            out[tid].append(h)
     return out
 
 
-def _explain(score: int, rules: tuple[str, ...], broken: tuple[str, ...], sources: tuple[str, ...]) -> str:
-    parts = [f"score {score}"]
+def _explain(group: str, score: int, rules: tuple[str, ...], broken: tuple[str, ...], unverified: tuple[str, ...],
+             sources: tuple[str, ...]) -> str:
+    parts = [f"{group}: score {score}"]
     if rules:
-        parts.append(f"{len(rules)} counting rule(s): " + "; ".join(rules[:5]) + (" …" if len(rules) > 5 else ""))
-        parts.append("log sources: " + ", ".join(sources))
+        parts.append(f"{len(rules)} healthy rule(s): " + "; ".join(rules[:5]) + (" …" if len(rules) > 5 else ""))
+        parts.append(f"{len(sources)} independent source(s): " + ", ".join(sources))
     else:
-        parts.append("no healthy rule")
+        parts.append("no healthy rule here")
     if broken:
-        parts.append(f"{len(broken)} rule(s) not counted: " + "; ".join(broken[:3]) + (" …" if len(broken) > 3 else ""))
+        shown = [b for b in broken if b not in unverified]
+        if shown:
+            parts.append(f"{len(shown)} rule(s) not counted: " + "; ".join(shown[:3]) + (" …" if len(shown) > 3 else ""))
+    if unverified:
+        parts.append(f"{len(unverified)} unverified (never counted): " + "; ".join(unverified[:2]))
     return " | ".join(parts)
 
 
@@ -153,5 +212,18 @@ def load_manual_scores(path: str | Path, kb: AttackKB) -> tuple[dict[str, Manual
             issues.append(Issue(res.note, where, "update the id", Severity.WARNING))
         det, d_date, d_comment = _best(tech.get("detection"))
         vis, v_date, _ = _best(tech.get("visibility"))
-        out[res.current] = ManualScore(res.current, det, vis, max(d_date, v_date), d_comment, str(where))
+        out[res.current] = ManualScore(res.current, det, vis, max(d_date, v_date), d_comment, str(where),
+                                       _scopes(tech.get("detection")), _scopes(tech.get("visibility")))
     return out, issues
+
+
+def _scopes(objs: Any) -> tuple[tuple[tuple[str, ...], int], ...]:
+    """Per DeTT&CT object: its ``applicable_to`` and its current score (objects without a score are left out)."""
+    items = objs if isinstance(objs, list) else [objs] if objs else []
+    out = []
+    for obj in items:
+        score = _latest(obj)[0]
+        if score is not None and isinstance(obj, Mapping):
+            applicable = obj.get("applicable_to") or ["all"]
+            out.append((tuple(str(a) for a in (applicable if isinstance(applicable, list) else [applicable])), score))
+    return tuple(out)

@@ -2,16 +2,20 @@
 
     result = run_scan(Path("examples/demo-bank/detcov.yaml"))
     result.summary.kpis.detection.percent
+    result.cells[("T1486", "Core banking")].explanation
 
-Roll-up rule across system groups (stated in every output): a technique's visibility is its best system group's
-score (where the SOC can see it at all), and the per-group scores stay in the techniques table. Detection and
-blocking are per technique (rules and blocking devices apply to the groups they name).
+Every score is per technique × system group (a :class:`Cell`), read from one scope model
+(:mod:`detcov.coverage.scope`): visibility from the devices of that group that reach a SIEM; detection from the rules
+healthy *in that group, on their SIEM*; blocking from the enforcement claims that hold there; validation from the
+tests run there. A technique's headline entry is its *deciding group*: the applicable group with the highest
+threat weight × gap severity × criticality — the worst critical group, never the best one.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -21,21 +25,34 @@ from detcov.attack import AttackKB
 from detcov.attack.model import Technique
 from detcov.attack.sources import load_attack_data
 from detcov.config import ScanConfig, load_scan_config, resolve
-from detcov.coverage.detection import DetectionScore, ManualScore, load_manual_scores, score_detection
-from detcov.coverage.gaps import Gap, GapClass, classify, priority
+from detcov.coverage.detection import DetectionScore, ManualScore, by_technique, load_manual_scores, score_group
+from detcov.coverage.gaps import Gap, GapClass, classify, priority, severity
 from detcov.coverage.kpis import build_summary
-from detcov.coverage.prevention import PreventionScore, ProtectRow, load_protect_rows, score_prevention
+from detcov.coverage.prevention import (
+    BlockCredit,
+    ClaimSource,
+    MitigationClaims,
+    PreventionScore,
+    ProtectRow,
+    device_credits,
+    load_protect_rows,
+    merge_credits,
+    protect_credits,
+    score_cell,
+)
 from detcov.coverage.recommend import Onboarding, RuleHint, next_data_sources, rule_hints
+from detcov.coverage.scope import Estate, Evidence, build_estate
 from detcov.coverage.summary import Summary
-from detcov.coverage.validation import ValidationOutcome, assess_validation, load_validation
+from detcov.coverage.validation import CellValidation, TestResult, assess_cells, load_validation, validation_text
 from detcov.datasources.catalog import Catalog, load_catalog
-from detcov.datasources.inventory import Inventory, load_inventory_with_issues
+from detcov.datasources.inventory import Inventory, SystemGroup, load_inventory_with_issues
 from detcov.datasources.telemetry import CollectedTelemetry
 from detcov.datasources.visibility import VisibilityScore, score_visibility
-from detcov.errors import DetcovError, Issue, IssueCollector
+from detcov.errors import DetcovError, Issue, IssueCollector, Location, Severity
 from detcov.rules import FileResult, Rule, RuleHealth, RuleSet, assess, read_rules
 
 Progress = Callable[[str], None]
+DISPROVED_DETECTION_CAP = 1
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,50 @@ class VisibilityRollup:
     explanation: str
 
 
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One technique in one system group: every score, its evidence, its gap — and why."""
+
+    technique: str
+    group: str
+    criticality: int
+    applicable: bool
+    observable: bool
+    visibility: int
+    detection: int
+    blocking: int
+    detection_evidence: Evidence
+    blocking_evidence: Evidence
+    gap: GapClass
+    priority: float
+    visibility_text: str
+    detection_text: str
+    blocking_text: str
+    validation_text: str = ""
+
+    @property
+    def explanation(self) -> str:
+        return " || ".join(t for t in (self.visibility_text, self.detection_text, self.blocking_text,
+                                       self.validation_text) if t)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationOutcome:
+    """The headline validation of a technique (its deciding group), kept for the report and history."""
+
+    technique: str
+    results: tuple[TestResult, ...]
+    detected: bool
+    blocked: bool
+    contradictions: tuple[str, ...]
+    group: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "blocked" if self.blocked else "detected" if self.detected else \
+            "contradicted" if self.contradictions else "not proven"
+
+
 @dataclass
 class ScanResult:
     """Everything one scan computed. Read-only by convention; outputs and reports are built from it."""
@@ -56,12 +117,14 @@ class ScanResult:
     kb: AttackKB
     catalog: Catalog
     inventory: Inventory
+    estate: Estate
     telemetry: CollectedTelemetry
     ruleset: RuleSet
     healths: list[RuleHealth]
     profiles: list[Profile]
     weights: dict[str, TechniqueWeight]
     visibility_scores: list[VisibilityScore]
+    cells: dict[tuple[str, str], Cell]
     visibility: dict[str, VisibilityRollup]
     detection: dict[str, DetectionScore]
     prevention: dict[str, PreventionScore]
@@ -69,13 +132,19 @@ class ScanResult:
     gaps: list[Gap]
     onboarding: list[Onboarding]
     hints: dict[str, list[RuleHint]]
+    hardening: list[tuple[str, str, str, int]] = field(default_factory=list)  # device, M id, name, techniques
+    tests: list[TestResult] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     inventory_sha256: str = ""
     rules_sha256: str = ""
+    as_of: str = ""
 
     @property
     def in_scope(self) -> list[str]:
         return [t for t, w in self.weights.items() if w.weight > 0]
+
+    def cells_of(self, technique: str) -> list[Cell]:
+        return [c for g in self.inventory.system_groups if (c := self.cells.get((technique, g.applicable_to)))]
 
     @cached_property
     def summary(self) -> Summary:
@@ -98,26 +167,6 @@ def combine_weights(profiles: Sequence[Profile], kb: AttackKB, options: WeightOp
     return dict(sorted(merged.items(), key=lambda kv: -kv[1].weight))
 
 
-def rollup_visibility(scores: Sequence[VisibilityScore], manual: dict[str, ManualScore]) -> dict[str, VisibilityRollup]:
-    per: dict[str, dict[str, VisibilityScore]] = {}
-    for s in scores:
-        per.setdefault(s.technique, {})[s.system_group] = s
-    out: dict[str, VisibilityRollup] = {}
-    for tid, groups in per.items():
-        best = max(groups.values(), key=lambda s: (s.score, s.coverage))
-        text = f"best group {best.system_group}: {best.explain()}"
-        score = best.score
-        m = manual.get(tid)
-        if m is not None and m.visibility is not None:
-            text = f"manual visibility {m.visibility} ({m.date}, {m.location}) replaces {score}. {text}"
-            score = m.visibility
-        out[tid] = VisibilityRollup(tid, score, best.system_group, {g: s.score for g, s in groups.items()}, text)
-    for tid, m in manual.items():
-        if tid not in out and m.visibility is not None:
-            out[tid] = VisibilityRollup(tid, m.visibility, None, {}, f"manual visibility {m.visibility} ({m.date})")
-    return out
-
-
 def _fingerprint(paths: Sequence[Path]) -> str:
     digest = hashlib.sha256()
     for path in sorted(paths):
@@ -128,7 +177,8 @@ def _fingerprint(paths: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
-def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, extra_rules: Sequence[Rule]) -> RuleSet:
+def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, estate: Estate, extra_rules: Sequence[Rule]
+                  ) -> RuleSet:
     rules: list[Rule] = []
     files = []
     issues: list[Issue] = []
@@ -138,7 +188,9 @@ def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, extra_rules: Seq
             raise DetcovError(f"rule source not found: {path}", hint="fix 'rules: - path:' in the scan config")
         rs = read_rules([path], kb, source.format)
         applicable = tuple(source.applicable_to)
-        rules += [r if r.applicable_to else _with_applicable(r, applicable) for r in rs.rules]
+        for r in rs.rules:
+            siems = source.siems or estate.siems_for_format(r.format.family)
+            rules.append(replace(r, applicable_to=r.applicable_to or applicable, siems=r.siems or siems))
         files += list(rs.files)
         issues += list(rs.issues)
     if extra_rules:  # what-if: rules assumed deployed, accounted for as one pseudo file
@@ -147,62 +199,270 @@ def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, extra_rules: Seq
     return RuleSet(tuple(rules), tuple(files), tuple(issues))
 
 
-def _with_applicable(rule: Rule, applicable: tuple[str, ...]) -> Rule:
-    return replace(rule, applicable_to=applicable)
+def _claim_source(catalog: Catalog, kb: AttackKB) -> tuple[ClaimSource, list[tuple[str, str, str, int]] | None]:
+    """The reviewed blocking catalogue when present, else the interim mitigation claims."""
+    try:
+        from detcov.coverage.blocking_catalog import load_blocking_catalog  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return MitigationClaims(catalog, kb), None
+    return load_blocking_catalog(kb), []
 
 
-def _classify_gaps(result: ScanResult) -> list[Gap]:
-    gaps = []
-    for tid in result.in_scope:
-        technique = result.kb.technique(tid)
-        if technique is None:
+def _hardening(inventory: Inventory, source: ClaimSource) -> list[tuple[str, str, str, int]]:
+    out = []
+    for d in inventory.devices:
+        if d.type and hasattr(source, "hardening"):
+            out += [(d.name, h.mitigation, h.name, len(h.techniques)) for h in source.hardening(d.type)]
+    return out
+
+
+# ----- cells --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Inputs:
+    kb: AttackKB
+    estate: Estate
+    weights: Mapping[str, TechniqueWeight]
+    visibility: Mapping[tuple[str, str], VisibilityScore]
+    rules: Mapping[str, list[RuleHealth]]
+    manual: Mapping[str, ManualScore]
+    blocking: Mapping[tuple[str, str], list[BlockCredit]]
+    validation: Mapping[tuple[str, str], CellValidation]
+
+
+def _cell(inp: _Inputs, technique: Technique, group: SystemGroup) -> tuple[Cell, DetectionScore, PreventionScore]:
+    tid, name = technique.id, group.applicable_to
+    crit = group.level
+    det = score_group(tid, name, inp.rules.get(tid, ()), inp.manual.get(tid))
+    prev = score_cell(technique, name, inp.blocking.get((tid, name), ()))
+    if not inp.estate.applicable(technique, group):
+        reason = (f"{name}: not applicable ({tid} needs an internet-facing system)" if set(technique.platforms)
+                  & set(group.platforms) else f"{name}: not applicable (runs on {', '.join(technique.platforms)})")
+        cell = Cell(tid, name, crit, False, False, 0, -1, 0, Evidence.NONE, Evidence.NONE, GapClass.NOT_APPLICABLE,
+                    0.0, reason, "", "")
+        return cell, det, prev
+    vs = inp.visibility.get((tid, name))
+    observable = bool(vs and vs.applicable)
+    v = vs.score if vs else 0
+    vis_text = f"{name}: {vs.explain()}" if vs else f"{name}: no telemetry scored"
+    m = inp.manual.get(tid)
+    mv = m.visibility_in(name) if m else None
+    if m is not None and mv is not None:
+        vis_text = f"{name}: manual visibility {mv} ({m.date}, {m.location}) replaces {v}. {vis_text}"
+        v = mv
+    val = inp.validation.get((tid, name))
+    d, b = det.score, prev.score
+    det_ev = _evidence(d >= 1, val.detection if val else Evidence.NONE)
+    blk_ev = _evidence(b >= 1, val.blocking if val else Evidence.NONE)
+    det_text, blk_text = det.explanation, prev.explanation
+    if det_ev is Evidence.DISPROVED and _newer_than_manual(val, m):
+        d = min(d, DISPROVED_DETECTION_CAP)
+        det_text += f" | capped at {DISPROVED_DETECTION_CAP}: disproved by the newest test"
+    if blk_ev is Evidence.DISPROVED:
+        b = 0
+        blk_text += " | 0: disproved by the newest test"
+    contradicted = Evidence.DISPROVED in (det_ev, blk_ev)
+    proven = Evidence.PROVEN in (det_ev, blk_ev) or bool(val and (val.detected or val.blocked))
+    gap = classify(v, d, bool(det.broken), proven, contradicted, observable=observable)
+    w = inp.weights[tid].weight if tid in inp.weights else 0.0
+    cell = Cell(tid, name, crit, True, observable, v, d, b, det_ev, blk_ev, gap, priority(w, gap, d, crit),
+                vis_text, det_text, blk_text, validation_text(val) if val else "")
+    return cell, replace(det, score=d, explanation=det_text), replace(prev, score=b, explanation=blk_text)
+
+
+def _evidence(claimed: bool, tested: Evidence) -> Evidence:
+    """A test outcome on top of the configuration's claim (a failed test with nothing claimed disproves nothing)."""
+    if tested is Evidence.DISPROVED:
+        return Evidence.DISPROVED if claimed else Evidence.NONE
+    if tested is Evidence.PROVEN:
+        return Evidence.PROVEN
+    return Evidence.CLAIMED if claimed else Evidence.NONE
+
+
+def _newer_than_manual(val: CellValidation | None, manual: ManualScore | None) -> bool:
+    test = val.detection_test if val else None
+    return manual is None or manual.detection is None or test is None or test.date >= manual.date
+
+
+def _deciding(cells: Sequence[Cell]) -> Cell:
+    """The cell that speaks for the technique: highest priority, then higher criticality, then worse scores."""
+    applicable = [c for c in cells if c.applicable] or list(cells)
+    return max(applicable, key=lambda c: (c.priority, severity(c.gap, c.detection), c.criticality,
+                                          -c.detection, -c.visibility, c.group))
+
+
+def _build_cells(inp: _Inputs, techniques: Sequence[Technique]) -> tuple[
+        dict[tuple[str, str], Cell], dict[str, Cell], dict[str, DetectionScore], dict[str, PreventionScore]]:
+    cells: dict[tuple[str, str], Cell] = {}
+    head: dict[str, Cell] = {}
+    detection: dict[str, DetectionScore] = {}
+    prevention: dict[str, PreventionScore] = {}
+    for t in techniques:
+        row: list[tuple[Cell, DetectionScore, PreventionScore]] = [_cell(inp, t, g) for g in inp.estate.groups]
+        for cell, _, _ in row:
+            cells[(t.id, cell.group)] = cell
+        if not row:
             continue
-        vis = result.visibility.get(tid)
-        det = result.detection.get(tid)
-        val = result.validation.get(tid)
-        prev = result.prevention.get(tid)
-        v, d = (vis.score if vis else 0), (det.score if det else -1)
-        gap = classify(v, d, bool(det and det.broken), bool(val and (val.detected or val.blocked)),
-                       bool(val and val.contradictions), observable=_observable(result, technique))
-        weight = result.weights[tid].weight
-        gaps.append(Gap(tid, technique.name, technique.tactics, gap, weight, priority(weight, gap, d), v, d,
-                        prev.score if prev else 0, _action(result, tid, gap)))
-    return sorted(gaps, key=lambda g: (-g.priority, g.technique))
+        top = _deciding([c for c, _, _ in row])
+        head[t.id] = top
+        _, det, prev = next(r for r in row if r[0] is top)
+        if det.rules or det.broken or det.manual or t.id in inp.rules:
+            detection[t.id] = det
+        if prev.score or prev.credits:
+            prevention[t.id] = prev
+    return cells, head, detection, prevention
 
 
-def _observable(result: ScanResult, technique: Technique) -> bool:
-    """Does ATT&CK name telemetry for it on a platform the institution runs? (not for PRE or absent platforms)"""
-    return any(result.kb.detection_refs(technique.id, p) for p in technique.platforms
-               if p in result.telemetry.platforms or p in {pl for g in result.inventory.system_groups
-                                                          for pl in g.platforms})
+def _rollup_visibility(cells: Mapping[tuple[str, str], Cell], head: Mapping[str, Cell]) -> dict[str, VisibilityRollup]:
+    per: dict[str, dict[str, int]] = {}
+    for (tid, group), c in cells.items():
+        if c.applicable:
+            per.setdefault(tid, {})[group] = c.visibility
+    return {tid: VisibilityRollup(tid, c.visibility, c.group, per.get(tid, {}),
+                                  f"worst critical group {c.group} (criticality {c.criticality}): {c.visibility_text}")
+            for tid, c in head.items() if c.applicable}
 
 
-def _action(result: ScanResult, tid: str, gap: GapClass) -> str:
+def _validation_rollup(vals: Mapping[tuple[str, str], CellValidation], head: Mapping[str, Cell]
+                       ) -> dict[str, ValidationOutcome]:
+    by_tech: dict[str, list[CellValidation]] = {}
+    for (tid, _), v in vals.items():
+        by_tech.setdefault(tid, []).append(v)
+    out = {}
+    for tid, vs in by_tech.items():
+        group = head[tid].group if tid in head else None
+        mine = next((v for v in vs if v.group == group), None)
+        results = tuple(dict.fromkeys(r for v in vs for r in v.results))
+        contradictions = tuple(validation_text(v) for v in vs if v.contradicted)
+        out[tid] = ValidationOutcome(tid, results, bool(mine and mine.detected), bool(mine and mine.blocked),
+                                     contradictions, group)
+    return out
+
+
+def _technique_gap(result: ScanResult, tid: str, head: Cell) -> Gap:
+    technique = result.kb.technique(tid)
+    assert technique is not None
+    cells = result.cells_of(tid)
+    applicable = [c for c in cells if c.applicable]
+    if not applicable:
+        pre = "PRE" in technique.platforms or not technique.platforms
+        gap = GapClass.NOT_OBSERVABLE if pre else GapClass.NOT_APPLICABLE
+        cell_text: tuple[str, ...] = ()
+    else:
+        gap = head.gap
+        cell_text = tuple(f"{c.group}: {c.gap.value}" for c in sorted(applicable, key=lambda c: -c.priority))
+    weight = result.weights[tid].weight
+    return Gap(tid, technique.name, technique.tactics, gap, weight, head.priority if applicable else 0.0,
+               head.visibility, head.detection, head.blocking, _action(result, tid, gap, head),
+               head.group if applicable else None, head.criticality, cell_text, head.detection_evidence.value)
+
+
+def _classify_gaps(result: ScanResult, head: Mapping[str, Cell]) -> list[Gap]:
+    gaps = [_technique_gap(result, tid, head[tid]) for tid in result.in_scope
+            if tid in head and result.kb.technique(tid) is not None]
+    return sorted(gaps, key=lambda g: (-g.priority, -g.criticality, g.technique))
+
+
+def _action(result: ScanResult, tid: str, gap: GapClass, cell: Cell) -> str:
+    group = cell.group
     if gap is GapClass.VALIDATED:
-        return "keep testing it every quarter"
-    if gap is GapClass.NOT_OBSERVABLE:
+        return f"keep testing it every quarter ({group})"
+    if gap in (GapClass.NOT_OBSERVABLE, GapClass.NOT_APPLICABLE):
         technique = result.kb.technique(tid)
         platforms = ", ".join(technique.platforms) if technique else "?"
         return f"not observable in this estate (platforms: {platforms}): track it with threat intelligence"
-    det = result.detection.get(tid)
-    if gap is GapClass.BROKEN and det:
-        return "fix the rule(s): " + "; ".join(det.broken[:2])
+    if gap is GapClass.CONTRADICTED:
+        return f"a test failed in {group}: fix the detection/blocking it disproved, then re-test ({cell.validation_text})"
+    det = result.detection.get(tid) if result.detection.get(tid, None) and result.detection[tid].group == group \
+        else None
+    if gap is GapClass.BROKEN:
+        return _fix_broken(result, tid, group, det)
     if gap is GapClass.DETECTED:
-        return f"deepen detection (score {det.score if det else -1}): add a rule on another log source"
+        return f"deepen detection in {group} (score {cell.detection}): add a rule on another, independent log source"
     if gap is GapClass.RULE_GAP:
         hints = result.hints.get(tid) or []
-        return hints[0].text if hints else "write a rule on the collected log sources (see visibility explanation)"
+        text = hints[0].text if hints else "write a rule on the collected log sources (see visibility explanation)"
+        return f"{text} — for {group}"
     for step in result.onboarding:
-        if tid in step.techniques:
+        if tid in step.techniques and step.system_group == group:
             return step.text
-    vis = result.visibility.get(tid)
-    return "add telemetry: " + (vis.explanation.split("missing: ", 1)[-1][:160] if vis else "none is collected")
+    return f"add telemetry for {group}: " + cell.visibility_text.split("missing: ", 1)[-1][:160]
+
+
+def _fix_broken(result: ScanResult, tid: str, group: str, det: DetectionScore | None) -> str:
+    """Forwarding a deployed device's logs beats "fix the rule" when that is the real fix."""
+    gt = result.estate.group_telemetry.get(group)
+    idle = sorted({n for m in (gt.not_in_siem.values() if gt else ()) for names in m.values() for n in names})
+    silent = [d for d in (gt.devices if gt else ()) if d.silent]
+    broken = [b for b in (det.broken if det else ()) if "missing-log-source" in b]
+    if broken and idle:
+        return f"forward to the SIEM the logs of {', '.join(idle[:2])} ({group}); then: {broken[0][:120]}"
+    if broken and silent:
+        return f"restore the log flow of {silent[0].name} ({'; '.join(silent[0].silent)}); rule: {broken[0][:100]}"
+    return f"fix the rule(s) for {group}: " + "; ".join((det.broken if det else ())[:2])
+
+
+# ----- the scan -----------------------------------------------------------------------------------------------
+def _place(estate: Estate, kb: AttackKB, issues: IssueCollector) -> Callable[[TestResult], tuple[str, ...]]:
+    warned: set[str] = set()
+
+    def place(r: TestResult) -> tuple[str, ...]:
+        group = estate.resolve_group(r.system_group, r.host)
+        if group:
+            return (group,)
+        technique = kb.technique(r.technique)
+        where = tuple(g.applicable_to for g in estate.groups if technique and estate.applicable(technique, g))
+        file = r.location.rsplit(":", 1)[0]
+        if file not in warned:
+            warned.add(file)
+            issues.add(Issue(f"result {r.test!r} names no system group or known host: applied to every group the "
+                             "technique runs in", Location(file), "add a system_group or host column (hosts are "
+                             "placed through system_groups[].host_patterns)", Severity.WARNING))
+        return where
+    return place
+
+
+def _load_tests(config: ScanConfig, base: Path, kb: AttackKB, issues: IssueCollector) -> list[TestResult]:
+    from detcov.config import validation_sources
+
+    out: list[TestResult] = []
+    for source in validation_sources(config):
+        path = resolve(base, source.path)
+        try:
+            from detcov.simulations import read_results  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            rows, found = load_validation(path, kb)
+        else:
+            rows, found = read_results(path, kb, source.format)
+        out += rows
+        issues.extend(found)
+    return out
+
+
+def _silent_sources(config: ScanConfig, base: Path, inventory: Inventory, as_of: dt.date,
+                    issues: IssueCollector) -> dict[tuple[str, str], str]:
+    """(device, siem) -> why its logs do not count (log-flow evidence: silent or never seen)."""
+    from detcov.config import log_flow_paths
+
+    paths = [resolve(base, p) for p in log_flow_paths(config)]
+    if not paths:
+        return {}
+    from detcov.siem.flow import FlowState, load_flow, match_flow  # type: ignore[import-not-found,unused-ignore]
+
+    observations, found = load_flow(paths)
+    issues.extend(found)
+    devices = [(d.name, s, [f.model_dump(exclude_none=True) for f in d.feeds if f.siem == s])
+               for d in inventory.devices for s in d.siem_ids(inventory.siem_ids)]
+    when = dt.datetime.combine(as_of, dt.time(23, 59, 59), tzinfo=dt.UTC)
+    status = match_flow(devices, observations, when, dt.timedelta(hours=config.log_flow_silent_hours))
+    return {key: f"{st.state.value}: {st.evidence}" for key, st in status.items()
+            if st.state in (FlowState.SILENT, FlowState.NEVER_SEEN)}
 
 
 def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_version: str | None = None,
              extra_rules: Sequence[Rule] = (), progress: Progress = _quiet) -> ScanResult:
     """Run the whole scan. Every input problem is collected and raised together (DetcovError)."""
     config, base = load_scan_config(config_path)
+    as_of = config.as_of or dt.date.today()
     progress("loading ATT&CK")
     path = attack_path or (resolve(base, config.attack.path) if config.attack.path else None)
     data, _ = load_attack_data(path, attack_version or config.attack.version)
@@ -213,6 +473,8 @@ def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_versi
     inventory_path = resolve(base, config.inventory)
     inventory, inv_warnings, _ = load_inventory_with_issues(inventory_path, kb, catalog)
     issues.extend(inv_warnings)
+    silent = _silent_sources(config, base, inventory, as_of, issues)
+    estate = build_estate(inventory, kb, catalog, retention_days=config.requirements.retention_days, silent=silent)
     progress("loading threat profiles")
     profiles = [load_profile(p if not _is_file(base, p) else str(resolve(base, p)), kb) for p in config.profiles]
     for p in profiles:
@@ -220,45 +482,47 @@ def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_versi
     options = WeightOptions(provenance=config.provenance_weights) if config.provenance_weights else WeightOptions()
     weights = combine_weights(profiles, kb, options)
     progress("reading rules")
-    ruleset = _read_ruleset(config, base, kb, extra_rules)
+    ruleset = _read_ruleset(config, base, kb, estate, extra_rules)
     issues.extend(ruleset.issues)
-    telemetry = inventory.telemetry(kb, catalog)
-    healths = assess(ruleset.rules, kb, telemetry)
+    healths = assess(ruleset.rules, kb, estate.health_scopes)
     manual: dict[str, ManualScore] = {}
     if config.technique_scores:
         manual, manual_issues = load_manual_scores(resolve(base, config.technique_scores), kb)
         issues.extend(manual_issues)
     progress("scoring")
-    vis_scores = score_visibility(kb, inventory, catalog)
-    detection = score_detection(kb, healths, manual)
+    vis_scores = score_visibility(kb, inventory, catalog, telemetry=estate.group_telemetry)
     protect: list[ProtectRow] = []
     for mapping in config.protect_mappings:
-        rows, map_issues = load_protect_rows(resolve(base, mapping.file), mapping.capabilities, kb)
+        rows, map_issues = load_protect_rows(resolve(base, mapping.file), mapping.capabilities, kb,
+                                             tuple(mapping.applicable_to))
         protect += rows
         issues.extend(map_issues)
-    prevention = score_prevention(kb, inventory.blocking_devices(catalog), protect)
-    validation: dict[str, ValidationOutcome] = {}
-    if config.validation:
-        results, val_issues = load_validation(resolve(base, config.validation), kb)
-        issues.extend(val_issues)
-        validation = assess_validation(results, {t: d.score for t, d in detection.items()},
-                                       {t: p.score for t, p in prevention.items()})
+    claims, _ = _claim_source(catalog, kb)
+    credits = merge_credits(device_credits(inventory.devices, claims, estate.groups, kb),
+                            protect_credits(protect, estate.groups, kb))
+    tests = _load_tests(config, base, kb, issues)
+    since = (as_of - dt.timedelta(days=config.validation_window_days)).isoformat()
+    vals = assess_cells(tests, _place(estate, kb, issues), since)
     issues.raise_if_errors()
-    progress("gaps and recommendations")
-    result = ScanResult(
-        config=config, base=base, kb=kb, catalog=catalog, inventory=inventory, telemetry=telemetry, ruleset=ruleset,
-        healths=healths, profiles=profiles, weights=weights, visibility_scores=vis_scores,
-        visibility=rollup_visibility(vis_scores, manual), detection=detection, prevention=prevention,
-        validation=validation, gaps=[], onboarding=[], hints={}, issues=list(issues),
-        inventory_sha256=_fingerprint([inventory_path]),
-        rules_sha256=_fingerprint([resolve(base, s.path) for s in config.rules]),
-    )
+    progress("cells, gaps and recommendations")
     in_scope = {t: w.weight for t, w in weights.items() if w.weight > 0}
-    result.onboarding = next_data_sources(kb, catalog, inventory, in_scope)
-    undetected = [t for t in in_scope if (result.visibility.get(t) and result.visibility[t].score >= 1)
-                  and (t not in detection or detection[t].score < 1)]
-    result.hints = rule_hints(kb, telemetry, undetected)
-    result.gaps = _classify_gaps(result)
+    techniques = [t for tid in in_scope if (t := kb.technique(tid)) is not None]
+    inp = _Inputs(kb, estate, weights, {(s.technique, s.system_group): s for s in vis_scores},
+                  by_technique(healths), manual, credits, vals)
+    cells, head, detection, prevention = _build_cells(inp, techniques)
+    result = ScanResult(
+        config=config, base=base, kb=kb, catalog=catalog, inventory=inventory, estate=estate,
+        telemetry=estate.estate_telemetry, ruleset=ruleset, healths=healths, profiles=profiles, weights=weights,
+        visibility_scores=vis_scores, cells=cells, visibility=_rollup_visibility(cells, head), detection=detection,
+        prevention=prevention, validation=_validation_rollup(vals, head), gaps=[], onboarding=[], hints={},
+        hardening=_hardening(inventory, claims), tests=tests, issues=list(issues),
+        inventory_sha256=_fingerprint([inventory_path]),
+        rules_sha256=_fingerprint([resolve(base, s.path) for s in config.rules]), as_of=as_of.isoformat(),
+    )
+    result.onboarding = next_data_sources(kb, catalog, inventory, in_scope, estate=estate)
+    undetected = [t for t, c in head.items() if c.gap is GapClass.RULE_GAP]
+    result.hints = rule_hints(kb, estate, undetected, {t: head[t].group for t in undetected})
+    result.gaps = _classify_gaps(result, head)
     return result
 
 

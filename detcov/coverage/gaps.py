@@ -1,8 +1,11 @@
 """Gap classes and priorities for the techniques in the threat profile.
 
-Classes, in the order a technique is checked (first match wins):
+Classes of one technique in one system group, in the order they are checked (first match wins):
 
-* ``validated``: an attack simulation was detected or blocked, and no test contradicts the claims;
+* ``not-applicable``: the group does not run the technique's platforms (or it needs an internet-facing system);
+* ``contradicted``: the newest attack simulation in the group disproved a claim (not detected / not blocked) —
+  ranked like a broken rule until a newer test passes;
+* ``validated``: an attack simulation in the group was detected or blocked within the validation window;
 * ``detected``: detection score ≥ 1 (healthy rules, or a manual score);
 * ``broken``: rules exist for it but none counts (disabled, log source not collected, …);
 * ``rule-gap``: visible (visibility ≥ 1) but no rule;
@@ -10,8 +13,10 @@ Classes, in the order a technique is checked (first match wins):
 * ``not-observable``: ATT&CK names no telemetry for it on any platform the institution runs (PRE techniques such
   as resource development, or platforms it does not have) — threat intelligence tracks it; never a priority.
 
-Priority = threat weight × gap severity; severity is 1.0 blind, 0.9 broken, 0.8 rule gap, for detected
-0.5 × (1 − detection / 5) (shallow detection still matters), and 0 for validated.
+Priority of a cell = threat weight × gap severity × criticality / 5; severity is 1.0 blind, 0.9 broken and
+contradicted, 0.8 rule gap, for detected 0.5 × (1 − detection / 5) (shallow detection still matters), and 0 for
+validated, not observable and not applicable. A technique's priority is its highest cell's: the most critical
+affected group decides.
 """
 
 from __future__ import annotations
@@ -27,10 +32,13 @@ class GapClass(StrEnum):
     DETECTED = "detected"
     VALIDATED = "validated"
     NOT_OBSERVABLE = "not-observable"
+    CONTRADICTED = "contradicted"
+    NOT_APPLICABLE = "not-applicable"
 
 
-SEVERITY = {GapClass.BLIND: 1.0, GapClass.BROKEN: 0.9, GapClass.RULE_GAP: 0.8, GapClass.VALIDATED: 0.0,
-            GapClass.NOT_OBSERVABLE: 0.0}
+SEVERITY = {GapClass.BLIND: 1.0, GapClass.BROKEN: 0.9, GapClass.CONTRADICTED: 0.9, GapClass.RULE_GAP: 0.8,
+            GapClass.VALIDATED: 0.0, GapClass.NOT_OBSERVABLE: 0.0, GapClass.NOT_APPLICABLE: 0.0}
+MEASURED = frozenset(set(GapClass) - {GapClass.NOT_OBSERVABLE, GapClass.NOT_APPLICABLE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +53,19 @@ class Gap:
     detection: int
     prevention: int
     action: str
+    group: str | None = None  # the deciding system group (the worst critical one)
+    criticality: int = 3
+    groups: tuple[str, ...] = ()  # "Core banking: blind" for every applicable group
+    evidence: str = ""  # detection evidence of the deciding cell: none / claimed / proven / disproved
 
 
 def classify(visibility: int, detection: int, has_broken_rules: bool, validated: bool,
              contradicted: bool, observable: bool = True) -> GapClass:
+    if contradicted:
+        return GapClass.CONTRADICTED
     if not observable and detection < 1 and not validated:
         return GapClass.NOT_OBSERVABLE
-    if validated and not contradicted:
+    if validated:
         return GapClass.VALIDATED
     if detection >= 1:
         return GapClass.DETECTED
@@ -68,5 +82,5 @@ def severity(gap: GapClass, detection: int) -> float:
     return SEVERITY[gap]
 
 
-def priority(weight: float, gap: GapClass, detection: int) -> float:
-    return round(weight * severity(gap, detection), 4)
+def priority(weight: float, gap: GapClass, detection: int, criticality: int = 5) -> float:
+    return round(weight * severity(gap, detection) * criticality / 5, 4)

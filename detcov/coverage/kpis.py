@@ -1,81 +1,111 @@
-"""KPIs (``summary.json``) and the flat tables of a scan (techniques, rules, devices, gaps, recommendations).
+"""KPIs (``summary.json``) and the flat tables of a scan (techniques, cells, rules, devices, gaps, recommendations).
 
-Coverage definitions, over the techniques in the threat profile (weight > 0):
-visible = rolled-up visibility ≥ 1; detected = detection ≥ 1; blocked = blocking ≥ 1; validated = a simulation was
-detected or blocked. "Weighted" percentages weight each technique by its threat weight.
+Coverage definitions (stated in ``summary.rollup_rule``): over the *cells* — (technique, system group) pairs of the
+threat profile where the technique applies and ATT&CK names telemetry for it (observable) — a cell is covered when
+its score meets the threshold (visibility >= 3, detection >= 2, blocking >= 1; validated = proven by a test).
+``percent`` weights each cell by its group's criticality; ``weighted_percent`` by threat weight × criticality.
+Not-observable and not-applicable techniques are counted apart, never in a denominator.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from detcov import __version__
+from detcov.coverage.gaps import GapClass
+from detcov.datasources.inventory import DQ_DIMENSIONS
+from detcov.coverage.scope import CRITICAL, Evidence
 from detcov.coverage.summary import (
     ROLLUP_RULE,
+    THRESHOLDS,
     AttackInfo,
     GapItem,
     GroupKpi,
+    HardeningItem,
     Kpis,
     Ratio,
     Scope,
     Summary,
+    SystemGroupKpi,
     TacticKpi,
     ValidationKpi,
 )
 
 if TYPE_CHECKING:
-    from detcov.coverage.engine import ScanResult
+    from detcov.coverage.engine import Cell, ScanResult
 
-Test = Callable[[str], bool]
+Test = Callable[["Cell"], bool]
+KPI_NAMES = ("visibility", "detection", "blocking", "validated")
 
 
 def _pct(part: float, whole: float) -> float:
     return round(100.0 * part / whole, 1) if whole else 0.0
 
 
-def ratio(techniques: Iterable[str], weights: Mapping[str, float], test: Test) -> Ratio:
-    ts = list(techniques)
-    hit = [t for t in ts if test(t)]
-    total_w = sum(weights.get(t, 0.0) for t in ts)
-    return Ratio(covered=len(hit), total=len(ts), percent=_pct(len(hit), len(ts)),
-                 weighted_percent=_pct(sum(weights.get(t, 0.0) for t in hit), total_w))
+def tests() -> dict[str, Test]:
+    """The threshold test of each KPI on one cell."""
+    return {
+        "visibility": lambda c: c.visibility >= THRESHOLDS["visibility"],
+        "detection": lambda c: c.detection >= THRESHOLDS["detection"],
+        "blocking": lambda c: c.blocking >= THRESHOLDS["blocking"],
+        "validated": lambda c: Evidence.PROVEN in (c.detection_evidence, c.blocking_evidence),
+    }
 
 
-def tests(result: ScanResult) -> dict[str, Test]:
-    def visible(t: str) -> bool:
-        v = result.visibility.get(t)
-        return bool(v and v.score >= 1)
+def measured_cells(result: ScanResult, techniques: Iterable[str] | None = None) -> list[Cell]:
+    """The cells KPIs are computed over: in scope, applicable and observable."""
+    wanted = set(result.in_scope if techniques is None else techniques)
+    return [c for c in result.cells.values() if c.technique in wanted and c.applicable and c.observable]
 
-    def detected(t: str) -> bool:
-        d = result.detection.get(t)
-        return bool(d and d.score >= 1)
 
-    def blocked(t: str) -> bool:
-        p = result.prevention.get(t)
-        return bool(p and p.score >= 1)
+def cell_ratio(cells: Sequence[Cell], weights: Mapping[str, float], test: Test) -> Ratio:
+    hit = [c for c in cells if test(c)]
+    crit = sum(c.criticality for c in cells)
+    wcrit = sum(weights.get(c.technique, 0.0) * c.criticality for c in cells)
+    return Ratio(covered=len(hit), total=len(cells), percent=_pct(sum(c.criticality for c in hit), crit),
+                 weighted_percent=_pct(sum(weights.get(c.technique, 0.0) * c.criticality for c in hit), wcrit))
 
-    def validated(t: str) -> bool:
-        v = result.validation.get(t)
-        return bool(v and (v.detected or v.blocked))
 
-    return {"visibility": visible, "detection": detected, "blocking": blocked, "validated": validated}
+def _group_percent(cells: Sequence[Cell], test: Test) -> dict[str, float]:
+    by: dict[str, list[Cell]] = {}
+    for c in cells:
+        by.setdefault(c.group, []).append(c)
+    return {g: _pct(sum(1 for c in cs if test(c)), len(cs)) for g, cs in by.items()}
+
+
+def headline(result: ScanResult, cells: Sequence[Cell], weights: Mapping[str, float], name: str, test: Test) -> Ratio:
+    base = cell_ratio(cells, weights, test)
+    per = _group_percent(cells, test)
+    crit = {g.applicable_to: g.level for g in result.inventory.system_groups}
+    critical = {g: v for g, v in per.items() if crit.get(g, 3) >= CRITICAL}
+    weakest = min(critical.items(), key=lambda kv: (kv[1], kv[0])) if critical else None
+    best = max(per.items(), key=lambda kv: (kv[1], kv[0])) if per else None
+    proven = None
+    if name in ("detection", "blocking"):
+        attr = "detection_evidence" if name == "detection" else "blocking_evidence"
+        proven = cell_ratio(cells, weights, lambda c: getattr(c, attr) is Evidence.PROVEN).percent
+    return base.model_copy(update={
+        "threshold": THRESHOLDS[name], "proven_percent": proven,
+        "weakest_group": weakest[0] if weakest else None, "weakest_percent": weakest[1] if weakest else None,
+        "best_group": best[0] if best else None, "best_percent": best[1] if best else None})
 
 
 def _per_tactic(result: ScanResult, weights: Mapping[str, float], check: Mapping[str, Test]) -> list[TacticKpi]:
     out = []
     for tactic in result.kb.tactics:
         ts = [t for t in weights if (tech := result.kb.technique(t)) and tactic.shortname in tech.tactics]
+        cells = measured_cells(result, ts)
         if not ts:
             continue
-        det = ratio(ts, weights, check["detection"])
+        det = cell_ratio(cells, weights, check["detection"])
         out.append(TacticKpi(tactic=tactic.id, name=tactic.name, techniques=len(ts),
-                             visibility=ratio(ts, weights, check["visibility"]).percent, detection=det.percent,
-                             blocking=ratio(ts, weights, check["blocking"]).percent,
+                             visibility=cell_ratio(cells, weights, check["visibility"]).percent,
+                             detection=det.percent, blocking=cell_ratio(cells, weights, check["blocking"]).percent,
                              weighted_detection=det.weighted_percent))
     return out
 
@@ -86,24 +116,58 @@ def _per_group(result: ScanResult, weights: Mapping[str, float], check: Mapping[
         for g in profile.groups:
             ts = [t for t in g.technique_ids() if t in weights]
             if ts:
+                cells = measured_cells(result, ts)
                 out.append(GroupKpi(group=g.key, name=g.name, techniques=len(ts),
-                                    visibility=ratio(ts, weights, check["visibility"]).percent,
-                                    detection=ratio(ts, weights, check["detection"]).percent,
-                                    blocking=ratio(ts, weights, check["blocking"]).percent))
+                                    visibility=cell_ratio(cells, weights, check["visibility"]).percent,
+                                    detection=cell_ratio(cells, weights, check["detection"]).percent,
+                                    blocking=cell_ratio(cells, weights, check["blocking"]).percent))
     return sorted(out, key=lambda k: (k.detection, k.group))
+
+
+def _system_groups(result: ScanResult, cells: Sequence[Cell], check: Mapping[str, Test]) -> list[SystemGroupKpi]:
+    out = []
+    for g in result.inventory.system_groups:
+        mine = [c for c in cells if c.group == g.applicable_to]
+        gaps = Counter(c.gap for c in mine)
+        pct = {k: _pct(sum(1 for c in mine if check[k](c)), len(mine)) for k in KPI_NAMES}
+        out.append(SystemGroupKpi(
+            name=g.applicable_to, criticality=g.level, kind=g.kind, platforms=list(g.platforms), hosts=g.hosts,
+            techniques=len(mine), detection_proven=_pct(sum(1 for c in mine if c.detection_evidence is
+                                                             Evidence.PROVEN), len(mine)),
+            blocking_proven=_pct(sum(1 for c in mine if c.blocking_evidence is Evidence.PROVEN), len(mine)),
+            blind=gaps[GapClass.BLIND], rule_gap=gaps[GapClass.RULE_GAP], broken=gaps[GapClass.BROKEN],
+            contradicted=gaps[GapClass.CONTRADICTED], **pct))
+    return sorted(out, key=lambda k: (-k.criticality, k.name))
+
+
+def _distribution(cells: Sequence[Cell]) -> dict[str, dict[str, int]]:
+    def count(values: Iterable[int]) -> dict[str, int]:
+        c = Counter(values)
+        return {str(k): c[k] for k in sorted(c)}
+    return {"visibility": count(c.visibility for c in cells), "detection": count(c.detection for c in cells),
+            "blocking": count(c.blocking for c in cells)}
+
+
+def _validation(result: ScanResult) -> ValidationKpi | None:
+    if not result.tests:
+        return None
+    cells = [c for c in result.cells.values() if c.applicable]
+    return ValidationKpi(
+        tests=len(result.tests),
+        detected=sum(1 for c in cells if c.detection_evidence is Evidence.PROVEN),
+        blocked=sum(1 for c in cells if c.blocking_evidence is Evidence.PROVEN),
+        contradictions=sum(1 for c in cells if Evidence.DISPROVED in (c.detection_evidence, c.blocking_evidence)),
+        not_detected=sum(1 for r in result.tests if r.detected is False),
+        not_blocked=sum(1 for r in result.tests if r.blocked is False))
 
 
 def build_summary(result: ScanResult) -> Summary:
     weights = {t: w.weight for t, w in result.weights.items() if w.weight > 0}
-    check = tests(result)
-    kpis = Kpis(**{name: ratio(weights, weights, test) for name, test in check.items()})
-    contradictions = sum(len(v.contradictions) for v in result.validation.values())
-    validation = ValidationKpi(
-        tests=sum(len(v.results) for v in result.validation.values()),
-        detected=sum(1 for v in result.validation.values() if v.detected),
-        blocked=sum(1 for v in result.validation.values() if v.blocked),
-        contradictions=contradictions) if result.validation else None
+    check = tests()
+    cells = measured_cells(result)
+    kpis = Kpis(**{name: headline(result, cells, weights, name, test) for name, test in check.items()})
     info = result.kb.info
+    gap_counts = Counter(g.gap.value for g in result.gaps)
     return Summary(
         detcov_version=__version__,
         generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
@@ -114,13 +178,20 @@ def build_summary(result: ScanResult) -> Summary:
         per_tactic=_per_tactic(result, weights, check),
         per_group=_per_group(result, weights, check),
         rule_health=dict(Counter(h.outcome.value for h in result.healths)),
-        gaps=dict(Counter(g.gap.value for g in result.gaps)),
+        gaps=dict(gap_counts),
         top_gaps=[GapItem(technique=g.technique, name=g.name, tactics=list(g.tactics), gap=g.gap.value,
                           priority=g.priority, weight=round(g.weight, 3), visibility=g.visibility,
-                          detection=g.detection, action=g.action) for g in result.gaps[:10]],
+                          detection=g.detection, action=g.action, group=g.group, criticality=g.criticality,
+                          evidence=g.evidence) for g in result.gaps[:10]],
         data_quality_issues=[str(i) for i in result.issues][:50],
-        validation=validation,
+        validation=_validation(result),
         rollup_rule=ROLLUP_RULE,
+        system_groups=_system_groups(result, cells, check),
+        not_observable=gap_counts.get(GapClass.NOT_OBSERVABLE.value, 0),
+        not_applicable=gap_counts.get(GapClass.NOT_APPLICABLE.value, 0),
+        distribution=_distribution(cells),
+        hardening=[HardeningItem(device=d, mitigation=m, name=n, techniques=k) for d, m, n, k in result.hardening],
+        as_of=result.as_of or None,
     )
 
 
@@ -142,24 +213,74 @@ def _scope(result: ScanResult, in_scope: int) -> Scope:
 
 # ----- tables -----------------------------------------------------------------------------------------------
 def techniques_table(result: ScanResult) -> pd.DataFrame:
+    """One row per technique: its deciding group's scores (the headline), then every group's, then explanations.
+
+    Per-group columns: ``vis:<group>``, ``det:<group>``, ``blk:<group>``, ``gap:<group>`` (``not-applicable`` where the
+    group does not run it). ``group``/``criticality`` name the deciding group; ``subtechniques`` lists the in-scope
+    sub-techniques' gaps on a parent, and ``worst_subtechnique`` the worst of them, so a top gap never hides under a
+    parent's score.
+    """
     gaps = {g.technique: g for g in result.gaps}
+    groups = [g.applicable_to for g in result.inventory.system_groups]
     rows = []
     for t in result.kb.techniques():
         w = result.weights.get(t.id)
         vis, det = result.visibility.get(t.id), result.detection.get(t.id)
         prev, val, gap = result.prevention.get(t.id), result.validation.get(t.id), gaps.get(t.id)
-        rows.append({
+        row = {
             "technique": t.id, "name": t.name, "tactics": ";".join(t.tactics),
             "in_scope": bool(w and w.weight > 0), "weight": round(w.weight, 3) if w else 0.0,
             "groups": w.count if w else 0, "visibility": vis.score if vis else 0,
             "detection": det.score if det else -1, "prevention": prev.score if prev else 0,
             "validated": val.status if val else "", "gap": gap.gap.value if gap else "",
             "priority": gap.priority if gap else 0.0,
+            "group": gap.group or "" if gap else "", "criticality": gap.criticality if gap and gap.group else 0,
+            "evidence": gap.evidence if gap else "",
+        }
+        for g in groups:
+            c = result.cells.get((t.id, g))
+            row[f"vis:{g}"] = c.visibility if c and c.applicable else None
+            row[f"det:{g}"] = c.detection if c and c.applicable else None
+            row[f"blk:{g}"] = c.blocking if c and c.applicable else None
+            row[f"gap:{g}"] = (c.gap.value if c.observable or not c.applicable else "not-observable") if c else ""
+        row.update(_subtechniques(t.id, gaps))
+        row.update({
             "visibility_explanation": vis.explanation if vis else "no system group runs this platform",
             "detection_explanation": det.explanation if det else "no rule",
             "prevention_explanation": prev.explanation if prev else "no blocking control",
         })
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+_GAP_ORDER = ["blind", "contradicted", "broken", "rule-gap", "detected", "validated", "not-observable",
+              "not-applicable"]
+
+
+def _subtechniques(tid: str, gaps: Mapping[str, object]) -> dict[str, str]:
+    if "." in tid:
+        return {"subtechniques": "", "worst_subtechnique": ""}
+    subs = sorted((g for t, g in gaps.items() if t.startswith(tid + ".")), key=lambda g: g.technique)  # type: ignore[attr-defined]
+    if not subs:
+        return {"subtechniques": "", "worst_subtechnique": ""}
+    worst = min(subs, key=lambda g: (_GAP_ORDER.index(g.gap.value), -g.priority))  # type: ignore[attr-defined]
+    return {"subtechniques": "; ".join(f"{g.technique}: {g.gap.value}" for g in subs),  # type: ignore[attr-defined]
+            "worst_subtechnique": f"{worst.technique}: {worst.gap.value}"}  # type: ignore[attr-defined]
+
+
+def cells_table(result: ScanResult) -> pd.DataFrame:
+    """Long form: one row per in-scope technique × system group, with every score, its evidence and why."""
+    cols = ["technique", "group", "criticality", "applicable", "observable", "visibility", "detection", "blocking",
+            "detection_evidence", "blocking_evidence", "gap", "priority", "visibility_explanation",
+            "detection_explanation", "blocking_explanation", "validation"]
+    rows = [{"technique": c.technique, "group": c.group, "criticality": c.criticality, "applicable": c.applicable,
+             "observable": c.observable, "visibility": c.visibility, "detection": c.detection,
+             "blocking": c.blocking, "detection_evidence": c.detection_evidence.value,
+             "blocking_evidence": c.blocking_evidence.value, "gap": c.gap.value, "priority": c.priority,
+             "visibility_explanation": c.visibility_text, "detection_explanation": c.detection_text,
+             "blocking_explanation": c.blocking_text, "validation": c.validation_text}
+            for c in sorted(result.cells.values(), key=lambda c: (-c.priority, c.technique, c.group))]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def rules_table(result: ScanResult) -> pd.DataFrame:
@@ -167,17 +288,22 @@ def rules_table(result: ScanResult) -> pd.DataFrame:
         "rule_id": h.rule.id, "title": h.rule.title, "format": h.rule.format.value, "path": str(h.rule.location),
         "status": h.rule.status.value, "severity": h.rule.severity or "", "health": h.outcome.value,
         "techniques": ";".join(h.rule.technique_ids), "log_sources": ";".join(h.rule.log_source_labels),
-        "detail": h.detail, "missing": ";".join(h.missing),
+        "detail": h.detail, "missing": ";".join(h.missing), "siems": ";".join(h.rule.siems),
+        "healthy_in": ";".join(h.healthy_groups),
+        "per_group": " | ".join(g.text() for g in h.groups if g.outcome.value != "not-applicable"),
     } for h in result.healths], columns=["rule_id", "title", "format", "path", "status", "severity", "health",
-                                         "techniques", "log_sources", "detail", "missing"])
+                                         "techniques", "log_sources", "detail", "missing", "siems", "healthy_in",
+                                         "per_group"])
 
 
 def devices_table(result: ScanResult) -> pd.DataFrame:
     return pd.DataFrame([{
-        "device": d.name, "type": d.type or "", "system_groups": ";".join(d.applicable_to), "siem": d.siem,
-        "blocking": bool(d.blocking), "quality": round(d.data_quality.factor, 2),
-        "vendor": d.vendor or "", "product": d.product or "",
-    } for d in result.inventory.devices])
+        "device": d.name, "type": d.type or "", "system_groups": ";".join(d.applicable_to),
+        "siem": ";".join(d.siem_ids(result.inventory.siem_ids)), "reaches": ";".join(r.siems),
+        "silent": "; ".join(r.silent), "blocking": bool(d.blocking), "quality": round(r.quality, 2),
+        "quality_cap": r.cap, "product_id": r.product or "", "vendor": d.vendor or "", "product": d.product or "",
+        **{dim: getattr(d.data_quality, dim) for dim in DQ_DIMENSIONS},
+    } for d, r in zip(result.inventory.devices, result.estate.devices, strict=True)])
 
 
 def gaps_table(result: ScanResult) -> pd.DataFrame:
@@ -202,5 +328,6 @@ def recommendations_table(result: ScanResult) -> pd.DataFrame:
 
 
 def all_tables(result: ScanResult) -> dict[str, pd.DataFrame]:
-    return {"techniques": techniques_table(result), "rules": rules_table(result), "devices": devices_table(result),
+    return {"techniques": techniques_table(result), "cells": cells_table(result), "rules": rules_table(result),
+            "devices": devices_table(result),
             "gaps": gaps_table(result), "recommendations": recommendations_table(result)}

@@ -1,28 +1,57 @@
-"""Blocking (prevention) scores, 0..3 on CTID's none / minimal / partial / significant scale.
+"""Blocking scores per technique × system group, 0..3 on CTID's none / minimal / partial / significant scale.
 
-Two sources, the higher wins (stated in every explanation):
+Blocking is *technical enforcement only*, claim by claim, each with its evidence:
 
-* blocking devices whose blocking mode is on (inventory) implement ATT&CK mitigations (catalogue); a technique
-  that one of those mitigations mitigates is blocked: 1 device → 1 (minimal), 2 → 2 (partial), 3 or more distinct
-  devices → 3 (significant, defence in depth);
-* CTID Mappings Explorer ``protect`` scores of the cloud capabilities the institution runs (scan config), taken
-  as they are (minimal 1, partial 2, significant 3); their ATT&CK ids go through the id normaliser.
+* a device whose blocking mode is on (inventory ``blocking: true``) credits the claims of its type in the blocking
+  catalogue (``detcov/coverage/blocking_catalog.py``): the position it acts on (inbound web, outbound web, email,
+  perimeter, east-west, endpoint execution, identity, data), the techniques, the platforms where it works, the
+  setting it needs (e.g. inline mode) and the strength its evidence supports — in the system groups the device
+  covers, on the platforms of the group that the technique runs on;
+* CTID Mappings Explorer ``protect`` scores of the cloud capabilities the institution runs (scan config), in the
+  groups the mapping names, taken as they are (minimal 1, partial 2, significant 3).
+
+A technique's score in a group is its *strongest* claim there (how many devices make the same claim does not make
+it stronger: CTID's scale judges one capability's effect). Policy / hardening mitigations (account management,
+password policy, …) are not blocking: they are reported apart as the hardening view. A test that was not blocked
+disproves the claims in its group (blocking 0) until a newer test passes — the engine applies that.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import orjson
 
 from detcov.attack import AttackKB
-from detcov.datasources.inventory import BlockingDevice
+from detcov.attack.model import Technique
+from detcov.datasources.inventory import Device, SystemGroup
 from detcov.errors import DetcovError, Issue, Location, Severity
 
 CTID_SCORES = {"minimal": 1, "partial": 2, "significant": 3}
+STRENGTH = {1: "minimal", 2: "partial", 3: "significant"}
+
+
+class Claim(Protocol):
+    @property
+    def techniques(self) -> tuple[str, ...]: ...
+    @property
+    def platforms(self) -> tuple[str, ...] | None: ...
+    @property
+    def strength(self) -> int: ...
+    @property
+    def requires(self) -> str | None: ...
+    @property
+    def evidence(self) -> str: ...
+    @property
+    def position(self) -> Any: ...
+
+
+class ClaimSource(Protocol):
+    def claims(self, device_type: str) -> Sequence[Claim]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,18 +60,35 @@ class ProtectRow:
     technique: str
     score: int
     source: str
+    applicable_to: tuple[str, ...] = ("all",)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockCredit:
+    """One claim credited in one group: which device (or cloud capability), how strong, on what evidence."""
+
+    source: str  # device name or "mapping:capability"
+    position: str
+    strength: int
+    evidence: str
+
+    def text(self) -> str:
+        return f"{self.source} [{self.position}, {STRENGTH.get(self.strength, self.strength)}; {self.evidence}]"
 
 
 @dataclass(frozen=True, slots=True)
 class PreventionScore:
     technique: str
     score: int  # 0..3
-    devices: tuple[str, ...]  # "device (M1031 Network Intrusion Prevention)"
+    devices: tuple[str, ...]  # credit texts
     capabilities: tuple[str, ...]  # "azure_firewall: partial"
     explanation: str
+    group: str | None = None
+    credits: tuple[BlockCredit, ...] = ()
 
 
-def load_protect_rows(path: Path, capabilities: Sequence[str], kb: AttackKB) -> tuple[list[ProtectRow], list[Issue]]:
+def load_protect_rows(path: Path, capabilities: Sequence[str], kb: AttackKB,
+                      applicable_to: tuple[str, ...] = ("all",)) -> tuple[list[ProtectRow], list[Issue]]:
     """The ``protect`` rows of a CTID Mappings Explorer file for the listed capabilities (all when empty)."""
     try:
         doc = orjson.loads(path.read_bytes())
@@ -62,37 +108,99 @@ def load_protect_rows(path: Path, capabilities: Sequence[str], kb: AttackKB) -> 
         res = kb.resolve(str(r.get("attack_object_id", "")))
         score = CTID_SCORES.get(str(r.get("score_value", "")).lower())
         if res.current and score:
-            out.append(ProtectRow(str(r["capability_id"]), res.current, score, framework))
+            out.append(ProtectRow(str(r["capability_id"]), res.current, score, framework, applicable_to))
     return out, issues
 
 
-def score_prevention(kb: AttackKB, devices: Iterable[BlockingDevice],
-                     protect: Iterable[ProtectRow] = ()) -> dict[str, PreventionScore]:
-    by_tech: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for device in devices:
-        for mid in device.mitigations:
-            mitigation = kb.mitigation(mid)
-            for m in kb.techniques_mitigated_by(mid):
-                by_tech[m.technique][device.name].append(f"{mid} {mitigation.name if mitigation else ''}".strip())
-    ctid: dict[str, list[ProtectRow]] = defaultdict(list)
-    for row in protect:
-        ctid[row.technique].append(row)
-    out: dict[str, PreventionScore] = {}
-    for tid in sorted(set(by_tech) | set(ctid)):
-        devs = by_tech.get(tid, {})
-        rows = ctid.get(tid, [])
-        device_score = min(3, len(devs))
-        ctid_score = max((r.score for r in rows), default=0)
-        dev_text = tuple(f"{name} ({', '.join(dict.fromkeys(ms))})" for name, ms in devs.items())
-        cap_text = tuple(f"{r.source}:{r.capability} {_name(r.score)}" for r in rows)
-        parts = [f"score {max(device_score, ctid_score)}"]
-        if dev_text:
-            parts.append(f"{len(dev_text)} blocking device(s): " + "; ".join(dev_text))
-        if cap_text:
-            parts.append("CTID protect: " + ", ".join(cap_text))
-        out[tid] = PreventionScore(tid, max(device_score, ctid_score), dev_text, cap_text, " | ".join(parts))
+def device_credits(devices: Iterable[Device], catalog: ClaimSource, groups: Sequence[SystemGroup],
+                   kb: AttackKB) -> dict[tuple[str, str], list[BlockCredit]]:
+    """(technique, group) -> the claims of the enabled blocking devices that hold there."""
+    out: dict[tuple[str, str], list[BlockCredit]] = defaultdict(list)
+    for d in devices:
+        if not d.blocking or not d.type:
+            continue
+        for claim in catalog.claims(d.type):
+            if claim.requires and not d.settings.get(claim.requires, True):
+                continue
+            for g in groups:
+                if d.covers(g.applicable_to):
+                    _credit(out, d.name, claim, g, kb)
     return out
 
 
-def _name(score: int) -> str:
-    return next(k for k, v in CTID_SCORES.items() if v == score)
+def _credit(out: dict[tuple[str, str], list[BlockCredit]], device: str, claim: Claim, group: SystemGroup,
+            kb: AttackKB) -> None:
+    where = set(group.platforms) if claim.platforms is None else set(group.platforms) & set(claim.platforms)
+    if not where:
+        return
+    position = str(getattr(claim.position, "value", claim.position))
+    for tid in claim.techniques:
+        technique = kb.technique(tid)
+        if technique is not None and where & set(technique.platforms):
+            out[(tid, group.applicable_to)].append(BlockCredit(device, position, claim.strength, claim.evidence))
+
+
+def protect_credits(rows: Iterable[ProtectRow], groups: Sequence[SystemGroup], kb: AttackKB
+                    ) -> dict[tuple[str, str], list[BlockCredit]]:
+    out: dict[tuple[str, str], list[BlockCredit]] = defaultdict(list)
+    for r in rows:
+        technique = kb.technique(r.technique)
+        for g in groups:
+            if ("all" in r.applicable_to or g.applicable_to in r.applicable_to) and technique is not None \
+                    and set(g.platforms) & set(technique.platforms):
+                out[(r.technique, g.applicable_to)].append(
+                    BlockCredit(f"{r.source}:{r.capability}", "cloud", r.score, f"CTID {r.source} protect"))
+    return out
+
+
+def score_cell(technique: Technique, group: str, credits: Sequence[BlockCredit]) -> PreventionScore:
+    if not credits:
+        return PreventionScore(technique.id, 0, (), (), f"{group}: no blocking control claims it", group)
+    best = max(c.strength for c in credits)
+    ordered = sorted(credits, key=lambda c: (-c.strength, c.source))
+    devices = tuple(c.text() for c in ordered if c.position != "cloud")
+    caps = tuple(f"{c.source} {STRENGTH[c.strength]}" for c in ordered if c.position == "cloud")
+    text = (f"{group}: score {best} ({STRENGTH[best]}, the strongest claim) | " +
+            "; ".join(c.text() for c in ordered[:4]) + (" …" if len(ordered) > 4 else ""))
+    return PreventionScore(technique.id, best, devices, caps, text, group, tuple(ordered))
+
+
+def merge_credits(*parts: Mapping[tuple[str, str], list[BlockCredit]]) -> dict[tuple[str, str], list[BlockCredit]]:
+    out: dict[tuple[str, str], list[BlockCredit]] = defaultdict(list)
+    for part in parts:
+        for key, credits in part.items():
+            out[key].extend(credits)
+    return out
+
+
+# Policy / hardening mitigations: configuration that makes an attack harder, not a control that stops it in flight.
+POLICY_MITIGATIONS = frozenset({"M1018", "M1026", "M1027", "M1032", "M1028", "M1047", "M1017", "M1054", "M1052",
+                                "M1022", "M1024", "M1025", "M1029", "M1015"})
+
+
+@dataclass(frozen=True, slots=True)
+class _MitigationClaim:
+    techniques: tuple[str, ...]
+    platforms: tuple[str, ...] | None
+    strength: int
+    requires: str | None
+    evidence: str
+    position: str
+
+
+class MitigationClaims:
+    """Interim claim source until the reviewed blocking catalogue is present: the device catalogue's technical
+    mitigations only (policy ones dropped), on the type's platforms, at minimal strength."""
+
+    def __init__(self, catalog: Any, kb: AttackKB) -> None:
+        self._claims: dict[str, tuple[_MitigationClaim, ...]] = {}
+        for dtype in catalog:
+            if dtype.blocking is None:
+                continue
+            self._claims[dtype.id] = tuple(
+                _MitigationClaim(tuple(m.technique for m in kb.techniques_mitigated_by(mid)), dtype.platforms, 1,
+                                 None, f"ATT&CK {mid} (device catalogue)", "device")
+                for mid in dtype.blocking.mitigations if mid not in POLICY_MITIGATIONS)
+
+    def claims(self, device_type: str) -> Sequence[Claim]:
+        return self._claims.get(device_type, ())

@@ -2,11 +2,13 @@
 
 Next data sources — a greedy weighted set cover on a networkx graph that links each in-scope technique to the
 (data component, platform) pairs ATT&CK says it needs in each system group. A candidate is a catalogue device type
-onboarded for one system group (fully configured, logs in the SIEM). A technique's value in a group is the share of
-its needed pairs collected there; its value overall is the best group (the roll-up rule of the scan). Each step picks
-the candidate with the best gain per unit of effort (the weighted set cover's greedy rule): gain = rise of
-Σ threat weight × value; effort = 1 for a new device, 0.5 for forwarding the logs of a device already deployed
-there (``siem: false`` in the inventory). Each step reports its marginal gain and its effort.
+onboarded for one system group (fully configured, logs in the SIEM) — only types for the group's platforms and, when
+the group lists its cloud ``providers``, for those providers (no AWS CloudTrail for an Azure-only bank). A
+technique's value in a group is the share of its needed pairs collected there, weighted by the group's criticality
+(the scan's headline rolls groups up by criticality, not by the best one). Each step picks the candidate with the
+best gain per unit of effort (the weighted set cover's greedy rule): gain = rise of Σ threat weight × criticality/5
+× value; effort = 1 for a new device, 0.5 for forwarding the logs of a device already deployed there (``siem:
+false`` in the inventory). Each step reports its marginal gain and its effort.
 
 Rule gaps — for a visible but undetected technique, the analytics (v18) whose log sources the institution already
 collects on a platform where the technique runs: that is where a detection engineer should write the rule.
@@ -17,13 +19,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
 from detcov.attack import AttackKB
 from detcov.datasources.catalog import Catalog
-from detcov.datasources.inventory import Device, Inventory, resolve_device
+from detcov.datasources.inventory import Device, GroupTelemetry, Inventory, collected_telemetry, resolve_device
 from detcov.datasources.telemetry import CollectedTelemetry
+
+if TYPE_CHECKING:
+    from detcov.coverage.scope import Estate
 
 Pair = tuple[str, str]  # (data component STIX id, platform)
 NEW_DEVICE_EFFORT = 1.0
@@ -64,9 +70,8 @@ def _needs(kb: AttackKB, weights: Mapping[str, float], inventory: Inventory) -> 
     return graph
 
 
-def _collected(inventory: Inventory, kb: AttackKB, catalog: Catalog) -> dict[str, set[Pair]]:
-    return {name: {(dc, p) for p, comps in gt.components.items() for dc in comps}
-            for name, gt in inventory.group_telemetry(kb, catalog).items()}
+def _collected(groups: Mapping[str, GroupTelemetry]) -> dict[str, set[Pair]]:
+    return {name: {(dc, p) for p, comps in gt.components.items() for dc in comps} for name, gt in groups.items()}
 
 
 def _candidate_pairs(inventory: Inventory, kb: AttackKB, catalog: Catalog) -> dict[tuple[str, str], set[Pair]]:
@@ -76,6 +81,8 @@ def _candidate_pairs(inventory: Inventory, kb: AttackKB, catalog: Catalog) -> di
                         settings=dict.fromkeys(dtype.setting_ids, True))
         resolved = resolve_device(device, kb, catalog)
         for g in inventory.system_groups:
+            if g.providers and dtype.provider and dtype.provider.casefold() not in {p.casefold() for p in g.providers}:
+                continue
             pairs = {(dc, p) for dc, where in resolved.components.items() for p in g.platforms
                      if where is None or p in where}
             if pairs:
@@ -84,10 +91,12 @@ def _candidate_pairs(inventory: Inventory, kb: AttackKB, catalog: Catalog) -> di
 
 
 class _Cover:
-    """The greedy's state: per (technique, group) node the share of needed pairs collected; per technique the best."""
+    """The greedy's state: per (technique, group) node the share of needed pairs collected (and, for the report of
+    what a step raises, per technique the best)."""
 
-    def __init__(self, graph: nx.Graph, have: Mapping[str, set[Pair]], weights: Mapping[str, float]) -> None:
-        self.graph, self.weights = graph, weights
+    def __init__(self, graph: nx.Graph, have: Mapping[str, set[Pair]], weights: Mapping[str, float],
+                 criticality: Mapping[str, float]) -> None:
+        self.graph, self.weights, self.crit = graph, weights, criticality
         self.have = {g: set(pairs) for g, pairs in have.items()}
         self.share = {n: self._share(n) for n in graph if n[0] == "t"}
         self.best: dict[str, float] = defaultdict(float)
@@ -109,10 +118,8 @@ class _Cover:
                     if node[2] == group:
                         bumps[node] += 1
         shares = {n: self.share[n] + k / len(self.graph[n]) for n, k in bumps.items()}
-        best: dict[str, float] = {}
-        for node, share in shares.items():
-            best[node[1]] = max(best.get(node[1], self.best[node[1]]), share)
-        return sum(self.weights[t] * (v - self.best[t]) for t, v in best.items()), shares
+        gain = sum(self.weights[n[1]] * self.crit.get(n[2], 0.6) * (v - self.share[n]) for n, v in shares.items())
+        return gain, shares
 
     def apply(self, group: str, new: set[Pair], shares: Mapping[tuple[str, str, str], float]) -> None:
         self.have.setdefault(group, set()).update(new)
@@ -122,9 +129,11 @@ class _Cover:
 
 
 def next_data_sources(kb: AttackKB, catalog: Catalog, inventory: Inventory, weights: Mapping[str, float],
-                      *, steps: int = 5) -> list[Onboarding]:
+                      *, steps: int = 5, estate: Estate | None = None) -> list[Onboarding]:
     graph = _needs(kb, weights, inventory)
-    cover = _Cover(graph, _collected(inventory, kb, catalog), weights)
+    groups = estate.group_telemetry if estate is not None else inventory.group_telemetry(kb, catalog)
+    crit = {g.applicable_to: g.level / 5 for g in inventory.system_groups}
+    cover = _Cover(graph, _collected(groups), weights, crit)
     candidates = _candidate_pairs(inventory, kb, catalog)
     deployed = {(d.type, g.applicable_to) for d in inventory.devices if d.type and not d.siem
                 for g in inventory.system_groups if d.covers(g.applicable_to)}
@@ -163,13 +172,23 @@ class RuleHint:
         return f"write a rule after {self.analytic} ({self.platform}) on {', '.join(self.log_sources)}"
 
 
-def rule_hints(kb: AttackKB, telemetry: CollectedTelemetry, techniques: Sequence[str]) -> dict[str, list[RuleHint]]:
-    """Per technique, analytics whose collected log sources a new rule can use (best-covered first)."""
+def rule_hints(kb: AttackKB, estate: Estate | CollectedTelemetry, techniques: Sequence[str],
+               groups: Mapping[str, str] | None = None) -> dict[str, list[RuleHint]]:
+    """Per technique, analytics whose log sources a new rule can use *where it is needed* (the technique's deciding
+    system group when ``groups`` names one), best-covered first."""
     out: dict[str, list[RuleHint]] = {}
     for tid in techniques:
         technique = kb.technique(tid)
+        group = (groups or {}).get(tid)
+        if isinstance(estate, CollectedTelemetry):
+            telemetry, platforms = estate, [p for p in (technique.platforms if technique else ())]
+        else:
+            g = estate.group(group) if group else None
+            gt = estate.group_telemetry.get(group) if group else None
+            telemetry = collected_telemetry([gt]) if gt is not None else estate.estate_telemetry
+            platforms = [p for p in (technique.platforms if technique else ()) if g is None or p in g.platforms]
         hints = []
-        for p in technique.platforms if technique else ():
+        for p in platforms:
             if p not in telemetry.platforms:
                 continue
             for analytic in kb.analytics_for(tid, p):

@@ -1,19 +1,25 @@
 """Attack-simulation results (Atomic Red Team runs, purple-team trackers) → validated vs claimed coverage.
 
 CSV columns (header names case-insensitive): ``technique, test, date, detected, blocked`` (yes/no, true/false, 1/0;
-empty = not checked). The newest result of each (technique, test) counts. A contradiction is a claim the test
-disproves: a detection score ≥ 1 but the newest test was not detected, or a blocking score ≥ 1 but it was not blocked.
+empty = not checked), optionally ``host``, ``system_group``, ``alert_id``, ``notes``.
+
+Evidence per technique × system group (:func:`assess_cells`): a result applies to the group it names (or whose
+``host_patterns`` match its host; a result naming neither applies to every group the technique runs in, with a
+warning). The newest result of each test counts. Any failed test *disproves* the claim (detection is capped at 1,
+blocking at 0, and the gap is "contradicted") until a newer run of that test passes; a pass within the validation
+window *proves* it; an older pass leaves it *claimed*.
 """
 
 from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from detcov.attack import AttackKB
+from detcov.coverage.scope import Evidence
 from detcov.errors import DetcovError, Issue, IssueCollector, Location
 
 _YES = {"yes", "y", "true", "1", "detected", "blocked", "pass"}
@@ -29,19 +35,11 @@ class TestResult:
     detected: bool | None
     blocked: bool | None
     location: str
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationOutcome:
-    technique: str
-    results: tuple[TestResult, ...]  # newest per test
-    detected: bool
-    blocked: bool
-    contradictions: tuple[str, ...]
-
-    @property
-    def status(self) -> str:
-        return "blocked" if self.blocked else "detected" if self.detected else "missed"
+    host: str | None = None
+    system_group: str | None = None
+    alert_id: str | None = None
+    tool: str = "csv"
+    note: str = ""
 
 
 def _flag(value: str, where: Location, column: str, issues: IssueCollector) -> bool | None:
@@ -54,6 +52,12 @@ def _flag(value: str, where: Location, column: str, issues: IssueCollector) -> b
         return False
     issues.error(f"{column} is {value!r}", where, "use yes/no (or true/false, 1/0), or leave it empty")
     return None
+
+
+def _opt(row: dict[str, str | None], header: dict[str, str], column: str) -> str | None:
+    name = header.get(column)
+    value = (row.get(name) or "").strip() if name else ""
+    return value or None
 
 
 def load_validation(path: str | Path, kb: AttackKB) -> tuple[list[TestResult], list[Issue]]:
@@ -79,26 +83,81 @@ def load_validation(path: str | Path, kb: AttackKB) -> tuple[list[TestResult], l
             continue
         out.append(TestResult(res.current, (row[header["test"]] or "").strip(), (row[header["date"]] or "").strip(),
                               _flag(row[header["detected"]] or "", where, "detected", issues),
-                              _flag(row[header["blocked"]] or "", where, "blocked", issues), str(where)))
+                              _flag(row[header["blocked"]] or "", where, "blocked", issues), str(where),
+                              _opt(row, header, "host"), _opt(row, header, "system_group"),
+                              _opt(row, header, "alert_id"), "csv", _opt(row, header, "notes") or ""))
     return out, list(issues)
 
 
-def assess_validation(results: list[TestResult], detection: Mapping[str, int],
-                      prevention: Mapping[str, int]) -> dict[str, ValidationOutcome]:
-    newest: dict[tuple[str, str], TestResult] = {}
+@dataclass(frozen=True, slots=True)
+class CellValidation:
+    """The tests of one technique in one system group, and what they prove or disprove."""
+
+    technique: str
+    group: str
+    results: tuple[TestResult, ...]  # newest per test
+    detection: Evidence  # PROVEN / DISPROVED / CLAIMED (only stale passes) / NONE (no outcome recorded)
+    blocking: Evidence
+    detection_test: TestResult | None  # the result that decided
+    blocking_test: TestResult | None
+
+    @property
+    def detected(self) -> bool:
+        return self.detection is Evidence.PROVEN
+
+    @property
+    def blocked(self) -> bool:
+        return self.blocking is Evidence.PROVEN
+
+    @property
+    def contradicted(self) -> bool:
+        return Evidence.DISPROVED in (self.detection, self.blocking)
+
+    @property
+    def status(self) -> str:
+        return "blocked" if self.blocked else "detected" if self.detected else \
+            "contradicted" if self.contradicted else "not proven"
+
+
+def _decide(results: list[TestResult], attr: str, since: str) -> tuple[Evidence, TestResult | None]:
+    """Newest result per test decides: any failure disproves; else a pass within the window proves."""
+    judged = [r for r in results if getattr(r, attr) is not None]
+    failed = sorted((r for r in judged if getattr(r, attr) is False), key=lambda r: r.date, reverse=True)
+    if failed:
+        return Evidence.DISPROVED, failed[0]
+    passed = sorted((r for r in judged if getattr(r, attr)), key=lambda r: r.date, reverse=True)
+    if passed and passed[0].date[:10] >= since:
+        return Evidence.PROVEN, passed[0]
+    return (Evidence.CLAIMED, passed[0]) if passed else (Evidence.NONE, None)
+
+
+def assess_cells(results: Sequence[TestResult], place: Callable[[TestResult], tuple[str, ...]],
+                 since: str) -> dict[tuple[str, str], CellValidation]:
+    """(technique, group) -> evidence. ``place`` gives the groups a result applies to; ``since`` (ISO date) opens
+    the validation window: a pass older than that no longer proves anything."""
+    newest: dict[tuple[str, str, str], TestResult] = {}
     for r in results:
-        key = (r.technique, r.test)
-        if key not in newest or r.date >= newest[key].date:
-            newest[key] = r
-    by_tech: dict[str, list[TestResult]] = defaultdict(list)
-    for r in newest.values():
-        by_tech[r.technique].append(r)
-    out: dict[str, ValidationOutcome] = {}
-    for tid, rs in by_tech.items():
-        contradictions = [f"detection score {detection[tid]} claimed but test {r.test!r} ({r.date}) was not detected"
-                          for r in rs if r.detected is False and detection.get(tid, -1) >= 1]
-        contradictions += [f"blocking claimed but test {r.test!r} ({r.date}) was not blocked"
-                           for r in rs if r.blocked is False and prevention.get(tid, 0) >= 1]
-        out[tid] = ValidationOutcome(tid, tuple(rs), any(r.detected for r in rs), any(r.blocked for r in rs),
-                                     tuple(contradictions))
+        for group in place(r):
+            key = (r.technique, group, r.test)
+            if key not in newest or r.date >= newest[key].date:
+                newest[key] = r
+    cells: dict[tuple[str, str], list[TestResult]] = defaultdict(list)
+    for (tid, group, _), r in newest.items():
+        cells[(tid, group)].append(r)
+    out = {}
+    for (tid, group), rs in cells.items():
+        det, det_r = _decide(rs, "detected", since)
+        blk, blk_r = _decide(rs, "blocked", since)
+        out[(tid, group)] = CellValidation(tid, group, tuple(sorted(rs, key=lambda r: r.date)), det, blk, det_r,
+                                           blk_r)
     return out
+
+
+def validation_text(v: CellValidation) -> str:
+    parts = []
+    for what, ev, r in (("detection", v.detection, v.detection_test), ("blocking", v.blocking, v.blocking_test)):
+        if r is not None:
+            outcome = "not " if ev is Evidence.DISPROVED else ""
+            parts.append(f"{what} {ev.value}: test {r.test!r} ({r.date}, {r.location}) was {outcome}"
+                         f"{'detected' if what == 'detection' else 'blocked'}")
+    return f"{v.group}: " + ("; ".join(parts) if parts else "tests without a recorded outcome")

@@ -20,8 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,7 +29,7 @@ from pydantic import AfterValidator, Field, ValidationInfo
 
 from detcov.attack import AttackKB
 from detcov.datasources.catalog import Catalog
-from detcov.datasources.telemetry import CollectedTelemetry, fold
+from detcov.datasources.telemetry import CollectedTelemetry, SiemFacts, fold
 from detcov.errors import DetcovError, Issue, Severity
 from detcov.userfiles import UserModel, load_user_file
 
@@ -108,11 +108,58 @@ class DataQuality(UserModel):
         return UNKNOWN_QUALITY if w is None else min(1.0, w / FULL_QUALITY_AT)
 
 
+GroupKind = Literal["workstations", "servers", "core-banking", "payments", "internet-banking", "cloud", "network",
+                    "identity", "other"]
+SiemProduct = Literal["splunk", "elastic", "sentinel", "defender-xdr", "qradar", "chronicle", "other"]
+DEFAULT_CRITICALITY = 3
+CRITICALITY_MEANING = {
+    5: "crown jewel: a compromise is a reportable major incident (core banking, SWIFT/payments, internet banking)",
+    4: "business-critical: supports critical services (identity, servers behind them)",
+    3: "important: standard servers and workstations (default)",
+    2: "supporting: can be down for a day without customer impact",
+    1: "low: lab, test, isolated",
+}
+IMPLICIT_SIEM = "siem"
+
+
 class SystemGroup(UserModel):
     applicable_to: str = Field(min_length=1)
     platforms: tuple[PlatformName, ...]  # non-empty: checked by validation (one located issue)
     hosts: int | None = Field(default=None, ge=0)
+    criticality: int | None = Field(default=None, ge=1, le=5)  # None: DEFAULT_CRITICALITY, with a warning
+    kind: GroupKind = "other"
+    internet_facing: bool = False
+    providers: tuple[str, ...] = ()  # cloud providers really used (empty: not stated)
+    host_patterns: tuple[str, ...] = ()  # host name / IP globs placing simulation results and log-flow hosts here
     description: str | None = None
+
+    @property
+    def level(self) -> int:
+        """The criticality 1..5 (the default when the inventory does not state one)."""
+        return self.criticality if self.criticality is not None else DEFAULT_CRITICALITY
+
+
+class Siem(UserModel):
+    """One SIEM instance the institution runs; devices send their logs to it, rule sources run on it."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    product: SiemProduct = "other"
+    name: str | None = None
+    ml_jobs: tuple[str, ...] = ()  # Elastic ML jobs that run (ML rules need theirs)
+    custom_tables: tuple[str, ...] = ()  # custom tables / sourcetypes that exist (custom-table rules need theirs)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class Feed(UserModel):
+    """How a device's logs appear in one SIEM (globs): matched against log-flow evidence."""
+
+    siem: str
+    index: str | None = None
+    sourcetype: str | None = None
+    table: str | None = None
 
 
 class Device(UserModel):
@@ -127,13 +174,28 @@ class Device(UserModel):
     extra_components: tuple[ComponentName, ...] = ()
     settings: dict[str, bool] = Field(default_factory=dict)
     data_quality: DataQuality = Field(default_factory=DataQuality)
-    siem: bool = True
+    product_id: str | None = None  # a key of detcov/datasources/products.yaml (else matched from vendor/product)
+    siem: bool | tuple[str, ...] = True  # SIEM ids; true: every declared SIEM; false / []: none
+    feeds: tuple[Feed, ...] = ()
+    retention_days: int | None = Field(default=None, ge=0)
     siem_since: dt.date | None = None
     blocking: bool | None = None
     comment: str | None = None
 
     def covers(self, group: str) -> bool:
         return ALL in self.applicable_to or group in self.applicable_to
+
+    @property
+    def in_siem(self) -> bool:
+        return bool(self.siem)
+
+    def siem_ids(self, declared: tuple[str, ...]) -> tuple[str, ...]:
+        """The SIEM instances receiving this device's logs (``true``: all declared ones)."""
+        if self.siem is True:
+            return declared
+        if self.siem is False:
+            return ()
+        return tuple(self.siem)
 
 
 class Inventory(UserModel):
@@ -143,8 +205,19 @@ class Inventory(UserModel):
     file_type: Literal["inventory"] = "inventory"
     name: str = ""
     description: str | None = None
+    siems: tuple[Siem, ...] = ()  # empty: one implicit SIEM (IMPLICIT_SIEM) receives every ``siem: true`` device
     system_groups: tuple[SystemGroup, ...]
     devices: tuple[Device, ...] = ()
+
+    @property
+    def siem_ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.siems) or (IMPLICIT_SIEM,)
+
+    def siem(self, siem_id: str) -> Siem | None:
+        found = next((s for s in self.siems if s.id == siem_id), None)
+        if found is None and not self.siems and siem_id == IMPLICIT_SIEM:
+            return Siem(id=IMPLICIT_SIEM, name="the SIEM")
+        return found
 
     def group(self, name: str) -> SystemGroup | None:
         return next((g for g in self.system_groups if g.applicable_to == name), None)
@@ -152,35 +225,32 @@ class Inventory(UserModel):
     def devices_for(self, group: str) -> list[Device]:
         return [d for d in self.devices if d.covers(group)]
 
-    def resolve(self, kb: AttackKB, catalog: Catalog) -> tuple[ResolvedDevice, ...]:
-        return tuple(resolve_device(d, kb, catalog) for d in self.devices)
+    def resolve(self, kb: AttackKB, catalog: Catalog, context: ResolveContext | None = None
+                ) -> tuple[ResolvedDevice, ...]:
+        ctx = context or ResolveContext()
+        return tuple(resolve_device(d, kb, catalog, ctx, self.siem_ids) for d in self.devices)
 
-    def group_telemetry(self, kb: AttackKB, catalog: Catalog) -> dict[str, GroupTelemetry]:
+    def group_telemetry(self, kb: AttackKB, catalog: Catalog, context: ResolveContext | None = None
+                        ) -> dict[str, GroupTelemetry]:
         """Per system group: which device delivers which component on which platform, with its quality."""
-        resolved = self.resolve(kb, catalog)
+        resolved = self.resolve(kb, catalog, context)
         return {g.applicable_to: build_group_telemetry(g, resolved) for g in self.system_groups}
 
     def telemetry(self, kb: AttackKB, catalog: Catalog) -> CollectedTelemetry:
-        """What reaches the SIEM, per ATT&CK platform (only devices with ``siem: true``)."""
-        return collected_telemetry(self.group_telemetry(kb, catalog).values(),
-                                   frozenset(d.type for d in self.devices if d.siem and d.type))
-
-    def blocking_devices(self, catalog: Catalog) -> list[BlockingDevice]:
-        """Devices whose blocking is on, with the ATT&CK mitigations their type implements."""
-        out = []
-        for d in self.devices:
-            dtype = catalog.get(d.type) if d.type else None
-            if d.blocking and dtype is not None and dtype.blocking is not None:
-                out.append(BlockingDevice(d.name, dtype.id, dtype.blocking.mitigations, d.applicable_to))
-        return out
+        """What reaches any SIEM, per ATT&CK platform, over the whole estate (``rules check`` without a scan;
+        the scan judges rules per system group and SIEM through :mod:`detcov.coverage.scope`)."""
+        resolved = self.resolve(kb, catalog)
+        return collected_telemetry(build_group_telemetry(g, resolved) for g in self.system_groups)
 
 
 @dataclass(frozen=True, slots=True)
-class BlockingDevice:
-    name: str
-    type: str
-    mitigations: tuple[str, ...]  # M ids
-    applicable_to: tuple[str, ...]  # system groups (or "all")
+class ResolveContext:
+    """What the scan knows beyond the inventory file: the institution's data-quality requirement, and log-flow
+    evidence (``(device, siem) -> reason`` for every SIEM where the device's logs were found silent)."""
+
+    retention_days: int | None = None
+    silent: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    products: Mapping[str, str | None] = field(default_factory=dict)  # device name -> product key
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,16 +263,57 @@ class ResolvedDevice:
     components: Mapping[str, tuple[str, ...] | None]  # STIX id -> platforms where it counts (None: any)
     log_sources: tuple[str, ...]  # folded
     log_source_platforms: tuple[str, ...] | None
-    quality: float
+    quality: float  # 0..1, after the data-quality caps
     quality_known: bool
-    siem: bool
+    siems: tuple[str, ...] = ()  # SIEM instances its logs really reach (silent ones removed)
+    product: str | None = None  # product key (detcov/datasources/products.yaml)
+    cap: str = ""  # why the quality is capped ("retention 180 days < required 365")
+    silent: tuple[str, ...] = ()  # "splunk: silent since …" — SIEMs it is declared for but does not reach
+
+    @property
+    def siem(self) -> bool:
+        return bool(self.siems)
 
     def covers(self, group: str) -> bool:
         return ALL in self.applicable_to or group in self.applicable_to
 
+    def platforms_in(self, group: SystemGroup) -> tuple[str, ...]:
+        """The group's platforms on which this device's logs count."""
+        return tuple(p for p in group.platforms
+                     if self.log_source_platforms is None or p in self.log_source_platforms)
 
-def resolve_device(device: Device, kb: AttackKB, catalog: Catalog) -> ResolvedDevice:
+
+def quality_cap(device: Device, retention_days: int | None) -> tuple[float, str]:
+    """The cap a failed critical data-quality dimension puts on a device's credit (1.0: none), and why.
+
+    Completeness 1 (poor: ≤ 25 % of devices or fields) caps at 0.25 (visibility ≤ 1). Retention below the
+    institution's requirement caps at 0.5 (visibility ≤ 2), or 0.75 (≤ 3) when only slightly below (band 4,
+    76–99 %); with ``retention_days`` on both sides the days decide, else DeTT&CT's band (relative to the
+    institution's own requirement) does.
+    """
+    dq = device.data_quality
+    caps: list[tuple[float, str]] = []
+    if dq.device_completeness == 1 or dq.data_field_completeness == 1:
+        which = "device" if dq.device_completeness == 1 else "data-field"
+        caps.append((0.25, f"{which} completeness 1 (poor)"))
+    if retention_days and device.retention_days is not None:
+        share = device.retention_days / retention_days
+        if share < 1:
+            caps.append((0.75 if share > 0.75 else 0.5,
+                         f"retention {device.retention_days} days < required {retention_days}"))
+    elif 1 <= dq.retention <= 4:
+        caps.append((0.75 if dq.retention == 4 else 0.5, f"retention band {dq.retention} of 5 (below the "
+                     "required retention)"))
+    if not caps:
+        return 1.0, ""
+    value = min(c for c, _ in caps)
+    return value, "; ".join(reason for _, reason in caps)
+
+
+def resolve_device(device: Device, kb: AttackKB, catalog: Catalog, context: ResolveContext | None = None,
+                   declared_siems: tuple[str, ...] = (IMPLICIT_SIEM,)) -> ResolvedDevice:
     """Components the device really delivers (names this ATT&CK version lacks are reported by validation)."""
+    ctx = context or ResolveContext()
     dtype = catalog.get(device.type) if device.type else None
     comps: dict[str, tuple[str, ...] | None] = {}
     missing = {dc.stix_id for n in device.missing_components if (dc := kb.data_component(n)) is not None}
@@ -217,11 +328,16 @@ def resolve_device(device: Device, kb: AttackKB, catalog: Catalog) -> ResolvedDe
         if dc is not None and dc.active and dc.stix_id not in missing:
             comps[dc.stix_id] = None if dtype is None else dtype.platforms
     logs = (*(dtype.log_sources if dtype else ()), *device.log_sources)
+    cap, cap_reason = quality_cap(device, ctx.retention_days)
+    declared = device.siem_ids(declared_siems)
+    silent = tuple(f"{s}: {ctx.silent[(device.name, s)]}" for s in declared if (device.name, s) in ctx.silent)
     return ResolvedDevice(
         name=device.name, type=device.type, applicable_to=device.applicable_to, components=comps,
         log_sources=tuple(dict.fromkeys(fold(n) for n in logs)),
         log_source_platforms=dtype.platforms if dtype else None,
-        quality=device.data_quality.factor, quality_known=device.data_quality.known, siem=device.siem)
+        quality=min(device.data_quality.factor, cap), quality_known=device.data_quality.known,
+        siems=tuple(s for s in declared if (device.name, s) not in ctx.silent),
+        product=ctx.products.get(device.name, device.product_id), cap=cap_reason, silent=silent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,16 +345,18 @@ class Delivery:
     device: str
     quality: float
     quality_known: bool
+    cap: str = ""
 
 
 @dataclass(frozen=True)
 class GroupTelemetry:
-    """One system group: per platform, component STIX id -> the devices delivering it to the SIEM."""
+    """One system group: per platform, component STIX id -> the devices delivering it to a SIEM."""
 
     group: SystemGroup
     components: Mapping[str, Mapping[str, tuple[Delivery, ...]]]
     log_sources: Mapping[str, frozenset[str]]
-    not_in_siem: Mapping[str, Mapping[str, tuple[str, ...]]]  # deployed, but the logs do not reach the SIEM
+    not_in_siem: Mapping[str, Mapping[str, tuple[str, ...]]]  # deployed, but the logs do not reach a SIEM
+    devices: tuple[ResolvedDevice, ...] = ()  # every device covering the group (in the SIEM or not)
 
     def deliveries(self, component: str, platform: str) -> tuple[Delivery, ...]:
         return self.components.get(platform, {}).get(component, ())
@@ -252,15 +370,14 @@ def build_group_telemetry(group: SystemGroup, devices: tuple[ResolvedDevice, ...
     comps: dict[str, dict[str, list[Delivery]]] = defaultdict(lambda: defaultdict(list))
     idle: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     logs: dict[str, set[str]] = defaultdict(set)
-    for d in devices:
-        if not d.covers(group.applicable_to):
-            continue
+    members = tuple(d for d in devices if d.covers(group.applicable_to))
+    for d in members:
         for platform in group.platforms:
             for dc, where in d.components.items():
                 if where is not None and platform not in where:
                     continue
                 if d.siem:
-                    comps[platform][dc].append(Delivery(d.name, d.quality, d.quality_known))
+                    comps[platform][dc].append(Delivery(d.name, d.quality, d.quality_known, d.cap))
                 else:
                     idle[platform][dc].append(d.name)
             if d.siem and (d.log_source_platforms is None or platform in d.log_source_platforms):
@@ -270,19 +387,38 @@ def build_group_telemetry(group: SystemGroup, devices: tuple[ResolvedDevice, ...
         {p: {dc: tuple(v) for dc, v in m.items()} for p, m in comps.items()},
         {p: frozenset(v) for p, v in logs.items()},
         {p: {dc: tuple(v) for dc, v in m.items()} for p, m in idle.items()},
+        members,
     )
 
 
-def collected_telemetry(groups: Any, device_types: frozenset[str]) -> CollectedTelemetry:
+def collected_telemetry(groups: Iterable[GroupTelemetry], siem: str | None = None,
+                        facts: SiemFacts | None = None) -> CollectedTelemetry:
+    """What reaches one SIEM (``None``: any) from these groups, per platform, with the delivering devices."""
     comps: dict[str, set[str]] = defaultdict(set)
     logs: dict[str, set[str]] = defaultdict(set)
+    type_devices: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    comp_devices: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    products: dict[str, str | None] = {}
     for gt in groups:
-        for platform, m in gt.components.items():
-            comps[platform].update(m)
-        for platform, names in gt.log_sources.items():
-            logs[platform].update(names)
-    return CollectedTelemetry({p: frozenset(v) for p, v in comps.items()},
-                              {p: frozenset(v) for p, v in logs.items()}, device_types)
+        for d in gt.devices:
+            if not d.siems or (siem is not None and siem not in d.siems):
+                continue
+            products[d.name] = d.product
+            for platform in gt.group.platforms:
+                for dc, where in d.components.items():
+                    if where is None or platform in where:
+                        comps[platform].add(dc)
+                        comp_devices[platform][dc].add(d.name)
+                if d.log_source_platforms is None or platform in d.log_source_platforms:
+                    logs[platform].update(d.log_sources)
+                    if d.type:
+                        type_devices[platform][d.type].add(d.name)
+    return CollectedTelemetry(
+        {p: frozenset(v) for p, v in comps.items()}, {p: frozenset(v) for p, v in logs.items()},
+        frozenset(t for m in type_devices.values() for t in m),
+        {p: {t: frozenset(v) for t, v in m.items()} for p, m in type_devices.items()},
+        {p: {dc: frozenset(v) for dc, v in m.items()} for p, m in comp_devices.items()},
+        products, facts)
 
 
 def load_inventory_with_issues(path: str | Path, kb: AttackKB, catalog: Catalog

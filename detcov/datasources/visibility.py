@@ -52,6 +52,7 @@ class ComponentCredit:
     not_in_siem: tuple[str, ...]  # deployed devices that have it but whose logs do not reach the SIEM
     provided_by: tuple[str, ...]  # catalogue types that provide it (hint for what to add)
     quality_known: bool = True
+    cap: str = ""  # why the best device's quality is capped (failed critical data-quality dimension)
 
     @property
     def present(self) -> bool:
@@ -129,7 +130,8 @@ class VisibilityScore:
 
 def _present_text(c: ComponentCredit) -> str:
     assumed = "" if c.quality_known else ", quality assumed"
-    return f"{c.label} [{', '.join(c.devices)}; q={c.quality:.2f}{assumed}]"
+    capped = f", capped: {c.cap}" if c.cap else ""
+    return f"{c.label} [{', '.join(c.devices)}; q={c.quality:.2f}{assumed}{capped}]"
 
 
 def _missing_text(c: ComponentCredit) -> str:
@@ -241,7 +243,7 @@ class _GroupContext:
         return ComponentCredit(
             dc, component.label if component else dc, platform, best.quality if best else 0.0,
             tuple(dict.fromkeys(d.device for d in deliveries)), tuple(dict.fromkeys(idle)),
-            self.hints.get(dc, ()), best.quality_known if best else True)
+            self.hints.get(dc, ()), best.quality_known if best else True, best.cap if best else "")
 
     def aspect_credits(self, tid: str, platforms: tuple[str, ...]) -> tuple[AspectCredit, ...]:
         found = self.explained.get(tid)
@@ -266,8 +268,8 @@ class _GroupContext:
         return q
 
 
-def score_visibility(kb: AttackKB, inventory: Inventory, catalog: Catalog, platform: str | None = None
-                     ) -> list[VisibilityScore]:
+def score_visibility(kb: AttackKB, inventory: Inventory, catalog: Catalog, platform: str | None = None, *,
+                     telemetry: Mapping[str, GroupTelemetry] | None = None) -> list[VisibilityScore]:
     """Visibility of every active technique in every system group whose platforms it runs on.
 
     ``platform`` keeps only the groups with that platform and scores on that platform alone. Pure: the same
@@ -276,7 +278,8 @@ def score_visibility(kb: AttackKB, inventory: Inventory, catalog: Catalog, platf
     index = _kb_index(kb)
     hints = component_index(catalog, kb)
     out: list[VisibilityScore] = []
-    for name, gt in inventory.group_telemetry(kb, catalog).items():
+    groups = telemetry if telemetry is not None else inventory.group_telemetry(kb, catalog)
+    for name, gt in groups.items():
         group_platforms = tuple(p for p in gt.group.platforms if platform is None or p == platform)
         if group_platforms:
             out.extend(_score_group(index, _GroupContext(kb, gt, hints), name, group_platforms))

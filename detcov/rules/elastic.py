@@ -20,7 +20,7 @@ import orjson
 
 from detcov.errors import Location
 from detcov.rules.common import Parsed, ReadContext, SkipFile, as_list, get, severity, strings, text, truthy
-from detcov.rules.model import LogSourceReq, Rule, RuleFormat, RuleStatus
+from detcov.rules.model import LogSourceNeed, LogSourceReq, Rule, RuleFormat, RuleStatus
 
 MATURITY = {
     "production": RuleStatus.ENABLED,
@@ -76,7 +76,7 @@ def _log_sources(
     reqs = [LogSourceReq("integration", p, (ctx.maps.lookup("elastic", p),)) for p in dict.fromkeys(packages)]
     if not reqs:
         jobs = strings(rule.get("machine_learning_job_id"))
-        reqs = [LogSourceReq("ml-job", j, ()) for j in jobs]
+        reqs = [LogSourceReq("ml-job", j, (LogSourceNeed(f"ML job {j}", ml_job=j),)) for j in jobs]
     return tuple(reqs)
 
 

@@ -1,30 +1,35 @@
-"""Rule health ("correct configuration"): does a rule really detect, given what the institution collects?
+"""Rule health ("correct configuration"): does a rule really detect, in *this* system group, on *this* SIEM?
 
-A rule counts as detection only when it runs (enabled or experimental), maps to a usable ATT&CK technique, and
-the telemetry it needs reaches the SIEM on at least one of its platforms. One :class:`RuleHealth` per rule:
+A rule counts as detection in a system group only when it runs (enabled or experimental), maps to a usable ATT&CK
+technique, one of its platforms is a platform of the group, and one of its log-source alternatives is delivered
+*in that group, on that platform, to the SIEM the rule runs on*: the device types it names, the data components it
+needs, the vendor product it is written for (an Elastic Defend rule needs Elastic Defend, not "an EDR"), and the ML
+job or custom table it reads. Rule-level outcomes (the same in every group):
 
-* ``disabled``          the rule does not run (disabled, deprecated)
-* ``unmapped``          no ATT&CK technique at all
-* ``unknown-technique`` techniques written, none usable in the loaded ATT&CK (unknown / deprecated ids)
-* ``missing-log-source`` none of its log-source alternatives is collected (``missing`` names what is lacking)
-* ``unverified-log-source`` the rule declares no log source, or none the mapping tables know: cannot be
-checked
+* ``disabled``           the rule does not run (disabled, deprecated)
+* ``unmapped``           no ATT&CK technique at all
+* ``unknown-technique``  techniques written, none usable in the loaded ATT&CK (unknown / deprecated ids)
+
+Per (rule, system group, SIEM) — :class:`GroupHealth`:
+
+* ``not-applicable``        the group runs none of the rule's platforms (a macOS rule in a Windows-only bank)
+* ``missing-log-source``    none of its log-source alternatives is delivered there (``missing`` says what lacks)
+* ``unverified-log-source`` it declares no log source the mapping tables know, or a product / ML job / custom table
+  detcov cannot check (the device's product or the SIEM's jobs are not stated)
 * ``healthy``
 
-A log-source need is met when one of its device types is collected (if the telemetry lists device types) *and*
-its data components are collected on one of the rule's platforms (if the telemetry lists components). The
-rule's
-platforms are its own, else its log source's, else its techniques'.
+The rule's overall outcome is ``healthy`` when it is healthy in at least one group it watches; its per-group
+verdicts explain themselves ("needs Sysmon; Windows workstations have none").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from detcov.attack import AttackKB
-from detcov.datasources.telemetry import CollectedTelemetry
+from detcov.datasources.telemetry import CollectedTelemetry, fold
 from detcov.rules.model import LogSourceNeed, LogSourceReq, Rule
 
 
@@ -35,6 +40,38 @@ class HealthOutcome(StrEnum):
     UNMAPPED = "unmapped"
     UNKNOWN_TECHNIQUE = "unknown-technique"
     UNVERIFIED = "unverified-log-source"
+    NOT_APPLICABLE = "not-applicable"
+
+
+# When a rule is not healthy anywhere, the overall outcome is the most telling of its group outcomes.
+_OVERALL_ORDER = (HealthOutcome.MISSING_LOG_SOURCE, HealthOutcome.UNVERIFIED, HealthOutcome.NOT_APPLICABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthScope:
+    """Where a rule is judged: one system group (its platforms) as seen by one SIEM."""
+
+    group: str
+    platforms: tuple[str, ...]
+    siem: str
+    telemetry: CollectedTelemetry
+
+
+@dataclass(frozen=True, slots=True)
+class GroupHealth:
+    group: str
+    siem: str
+    outcome: HealthOutcome
+    detail: str
+    missing: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()  # the devices delivering the met log source (for independent-source depth)
+
+    @property
+    def healthy(self) -> bool:
+        return self.outcome is HealthOutcome.HEALTHY
+
+    def text(self) -> str:
+        return f"{self.group} ({self.siem}): {self.outcome.value}" + (f" — {self.detail}" if self.detail else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +79,41 @@ class RuleHealth:
     rule: Rule
     outcome: HealthOutcome
     detail: str = ""
-    missing: tuple[str, ...] = ()  # what is not collected, one line per log-source alternative
+    missing: tuple[str, ...] = ()  # what is not delivered, one line per log-source alternative (first group)
+    groups: tuple[GroupHealth, ...] = ()  # per system group × SIEM (empty for rule-level outcomes)
 
     @property
     def healthy(self) -> bool:
         return self.outcome is HealthOutcome.HEALTHY
 
+    def in_group(self, group: str) -> GroupHealth | None:
+        """The best verdict of the rule in one system group (healthy on any of its SIEMs wins)."""
+        found = [g for g in self.groups if g.group == group]
+        return next((g for g in found if g.healthy), found[0] if found else None)
 
-def assess(rules: Iterable[Rule], kb: AttackKB, telemetry: CollectedTelemetry) -> list[RuleHealth]:
-    """The health of each rule, in order."""
-    return [assess_rule(rule, kb, telemetry) for rule in rules]
+    @property
+    def healthy_groups(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(g.group for g in self.groups if g.healthy))
+
+
+def estate_scopes(telemetry: CollectedTelemetry, platforms: Iterable[str] | None = None) -> tuple[HealthScope, ...]:
+    """One scope over a whole estate's telemetry (``rules check`` without system groups)."""
+    return (HealthScope("(estate)", tuple(platforms if platforms is not None else telemetry.platforms),
+                        telemetry.siem.id if telemetry.siem else "siem", telemetry),)
+
+
+def assess(rules: Iterable[Rule], kb: AttackKB, scopes: CollectedTelemetry | Sequence[HealthScope]
+           ) -> list[RuleHealth]:
+    """The health of each rule, in order, in every scope it watches (a plain telemetry: the whole estate)."""
+    all_scopes = estate_scopes(scopes) if isinstance(scopes, CollectedTelemetry) else tuple(scopes)
+    return [assess_rule(rule, kb, watched(rule, all_scopes)) for rule in rules]
+
+
+def watched(rule: Rule, scopes: Sequence[HealthScope]) -> tuple[HealthScope, ...]:
+    """The scopes a rule watches: the groups of its rule source (``all``: every group), on its SIEMs."""
+    groups = set(rule.applicable_to) - {"all"}
+    return tuple(s for s in scopes if (not groups or s.group in groups or s.group == "(estate)")
+                 and (not rule.siems or s.siem in rule.siems))
 
 
 def rule_platforms(rule: Rule, kb: AttackKB) -> tuple[str, ...]:
@@ -64,55 +126,134 @@ def rule_platforms(rule: Rule, kb: AttackKB) -> tuple[str, ...]:
     return tuple(found)
 
 
-def assess_rule(rule: Rule, kb: AttackKB, telemetry: CollectedTelemetry) -> RuleHealth:
+def assess_rule(rule: Rule, kb: AttackKB, scopes: Sequence[HealthScope]) -> RuleHealth:
     if not rule.status.active:
         return RuleHealth(rule, HealthOutcome.DISABLED, rule.raw_status or rule.status.value)
     if not rule.techniques:
         return RuleHealth(rule, HealthOutcome.UNMAPPED, "no ATT&CK technique id in the rule")
     if not rule.technique_ids:
         notes = "; ".join(r.note for r in rule.unusable_techniques)
-        return RuleHealth(
-            rule,
-            HealthOutcome.UNKNOWN_TECHNIQUE,
-            notes,
-            tuple(r.id or r.raw for r in rule.unusable_techniques),
-        )
+        return RuleHealth(rule, HealthOutcome.UNKNOWN_TECHNIQUE, notes,
+                          tuple(r.id or r.raw for r in rule.unusable_techniques))
     mapped = [req for req in rule.log_sources if req.mapped]
     if not mapped:
-        detail = (
-            "declares no log source"
-            if not rule.log_sources
-            else "log source not in the mapping tables: " + ", ".join(rule.log_source_labels)
-        )
-        return RuleHealth(rule, HealthOutcome.UNVERIFIED, detail)
+        detail = ("declares no log source" if not rule.log_sources
+                  else "log source not in the mapping tables: " + ", ".join(rule.log_source_labels))
+        return RuleHealth(rule, HealthOutcome.UNVERIFIED, detail,
+                          groups=tuple(GroupHealth(s.group, s.siem, HealthOutcome.UNVERIFIED, detail) for s in scopes))
     platforms = rule_platforms(rule, kb)
+    groups = tuple(_in_scope(mapped, platforms, s, kb) for s in scopes)
+    return _overall(rule, groups)
+
+
+def _overall(rule: Rule, groups: tuple[GroupHealth, ...]) -> RuleHealth:
+    healthy = [g for g in groups if g.healthy]
+    if healthy:
+        where = ", ".join(dict.fromkeys(g.group for g in healthy))
+        others = [g for g in groups if not g.healthy and g.outcome is not HealthOutcome.NOT_APPLICABLE]
+        extra = f"; not in {', '.join(dict.fromkeys(g.group for g in others))}" if others else ""
+        return RuleHealth(rule, HealthOutcome.HEALTHY, f"healthy in {where}{extra}", groups=groups)
+    if not groups:
+        return RuleHealth(rule, HealthOutcome.NOT_APPLICABLE, "watches no system group of the inventory")
+    outcome = next(o for o in _OVERALL_ORDER if any(g.outcome is o for g in groups))
+    first = next(g for g in groups if g.outcome is outcome)
+    detail = first.detail if len(groups) == 1 else f"{first.group}: {first.detail}"
+    return RuleHealth(rule, outcome, detail, first.missing, groups)
+
+
+def _in_scope(mapped: Sequence[LogSourceReq], platforms: tuple[str, ...], scope: HealthScope,
+              kb: AttackKB) -> GroupHealth:
+    where = tuple(p for p in platforms if p in scope.platforms) if platforms else scope.platforms
+    if not where:
+        return GroupHealth(scope.group, scope.siem, HealthOutcome.NOT_APPLICABLE,
+                           f"runs on {', '.join(platforms)}; {scope.group} runs {', '.join(scope.platforms)}")
+    unverified: list[str] = []
     for req in mapped:
-        if all(need_met(need, telemetry, platforms) for need in req.needs):
-            return RuleHealth(rule, HealthOutcome.HEALTHY, f"{req.kind} {req.value} is collected")
-    missing = tuple(describe_missing(req, telemetry, platforms, kb) for req in mapped)
-    return RuleHealth(rule, HealthOutcome.MISSING_LOG_SOURCE, "none of its log sources is collected", missing)
+        states = [need_state(need, scope.telemetry, where) for need in req.needs]
+        if all(s.met for s in states):
+            devices = tuple(dict.fromkeys(d for s in states for d in s.devices))
+            return GroupHealth(scope.group, scope.siem, HealthOutcome.HEALTHY,
+                               f"{req.kind} {req.value} is delivered ({', '.join(devices) or 'declared'})",
+                               devices=devices)
+        if all(s.met or s.unverified for s in states):
+            unverified += [f"{req.kind} {req.value}: {s.reason}" for s in states if s.unverified]
+    if unverified:
+        return GroupHealth(scope.group, scope.siem, HealthOutcome.UNVERIFIED, "; ".join(unverified))
+    missing = tuple(describe_missing(req, scope.telemetry, where, kb) for req in mapped)
+    return GroupHealth(scope.group, scope.siem, HealthOutcome.MISSING_LOG_SOURCE,
+                       f"{missing[0]}; {scope.group} has none" if len(missing) == 1 else
+                       f"none of its {len(missing)} log sources is delivered in {scope.group}", missing)
+
+
+@dataclass(frozen=True, slots=True)
+class NeedState:
+    met: bool
+    unverified: bool = False
+    reason: str = ""
+    devices: tuple[str, ...] = ()
+
+
+def need_state(need: LogSourceNeed, telemetry: CollectedTelemetry, platforms: tuple[str, ...]) -> NeedState:
+    """Is one need met on one of ``platforms`` (a type-only match still respects the platform)?"""
+    if need.ml_job or need.custom_table:
+        return _siem_object(need, telemetry)
+    where: tuple[str | None, ...] = tuple(p for p in platforms if not need.platforms or p in need.platforms) \
+        if platforms else (None,)
+    if not where:
+        return NeedState(False, reason=f"only on {', '.join(need.platforms)}")
+    product_unknown = False
+    for p in where:
+        devices = telemetry.devices_for(need.device_types, need.components, p)
+        if need.device_types and not telemetry.types_on and not telemetry.device_types:
+            devices = frozenset({"(declared)"})  # legacy telemetry without device types: components decide
+        if not devices:
+            continue
+        if need.products:
+            with_product = telemetry.with_products(devices, need.products)
+            if with_product:
+                return NeedState(True, devices=tuple(sorted(with_product)))
+            product_unknown = product_unknown or telemetry.product_unknown(devices)
+            continue
+        return NeedState(True, devices=tuple(sorted(devices)))
+    if product_unknown:
+        return NeedState(False, True, f"needs {' or '.join(sorted(need.products))}; the delivering device's product "
+                         "is not stated (set product_id in the inventory)")
+    return NeedState(False)
+
+
+def _siem_object(need: LogSourceNeed, telemetry: CollectedTelemetry) -> NeedState:
+    siem = telemetry.siem
+    kind, name = ("ML job", need.ml_job) if need.ml_job else ("custom table", need.custom_table)
+    declared = (siem.ml_jobs if need.ml_job else siem.custom_tables) if siem else frozenset()
+    if not declared:
+        where = f"SIEM {siem.id}" if siem else "the SIEM"
+        return NeedState(False, True, f"{kind} {name}: {where} declares none (list them under siems: in the inventory)")
+    if fold(name or "") in declared:
+        return NeedState(True, devices=(f"{kind} {name}",))
+    return NeedState(False, reason=f"{kind} {name} does not run on {siem.id if siem else 'the SIEM'}")
 
 
 def need_met(need: LogSourceNeed, telemetry: CollectedTelemetry, platforms: tuple[str, ...]) -> bool:
-    if need.device_types and telemetry.device_types and not need.device_types & telemetry.device_types:
-        return False
-    if need.components and telemetry.components:
-        where: tuple[str | None, ...] = platforms or (None,)
-        return any(all(telemetry.has_component(dc, p) for dc in need.components) for p in where)
-    return bool(need.device_types and telemetry.device_types)
+    return need_state(need, telemetry, platforms).met
 
 
-def describe_missing(
-    req: LogSourceReq, telemetry: CollectedTelemetry, platforms: tuple[str, ...], kb: AttackKB
-) -> str:
+def describe_missing(req: LogSourceReq, telemetry: CollectedTelemetry, platforms: tuple[str, ...],
+                     kb: AttackKB) -> str:
     """``index logs-aws.cloudtrail-*: needs device aws-cloudtrail; Cloud Service Modification on IaaS``."""
     parts: list[str] = []
     for need in req.needs:
-        if need_met(need, telemetry, platforms):
+        state = need_state(need, telemetry, platforms)
+        if state.met:
             continue
-        if need.device_types and telemetry.device_types and not need.device_types & telemetry.device_types:
-            parts.append("device " + " or ".join(sorted(need.device_types)))
-        if need.components and telemetry.components:
+        if state.reason:
+            parts.append(state.reason)
+            continue
+        on = " or ".join(platforms) or "any platform"
+        if need.device_types and not any(telemetry.devices_for(need.device_types, frozenset(), p) for p in platforms):
+            parts.append(f"device {' or '.join(sorted(need.device_types))} on {on}")
+        elif need.products:
+            parts.append(f"product {' or '.join(sorted(need.products))} on {on}")
+        if need.components:
             names = sorted(dc.name for c in need.components if (dc := kb.data_component(c)) is not None)
-            parts.append(f"{' + '.join(names)} on {' or '.join(platforms) or 'any platform'}")
-    return f"{req.kind} {req.value}: needs {'; '.join(parts) or 'an unmapped source'}"
+            parts.append(f"{' + '.join(names)} on {on}")
+    return f"{req.kind} {req.value}: needs {'; '.join(dict.fromkeys(parts)) or 'an unmapped source'}"

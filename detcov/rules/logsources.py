@@ -48,6 +48,7 @@ class MapEntry(UserModel):
     components: tuple[str, ...] = ()
     device_types: tuple[str, ...] = ()
     platforms: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()  # product keys (detcov/datasources/products.yaml) a vendor-specific source needs
     evidence: str
 
 
@@ -106,8 +107,9 @@ class LogSourceMapper:
         found = [e for e in entries if e is not None]
         device_types = next((e.device_types for e in found if e.device_types), ())
         platforms = next((e.platforms for e in found if e.platforms), ())
+        products = next((e.products for e in found if e.products), ())
         comps = self._components(c for e in found for c in e.components)
-        return LogSourceNeed(label, comps, frozenset(device_types), platforms)
+        return LogSourceNeed(label, comps, frozenset(device_types), platforms, frozenset(products))
 
     def _find(self, table: str, name: str) -> MapEntry | None:
         key = fold(name)
@@ -124,7 +126,10 @@ class LogSourceMapper:
         memo_key = (table, name)
         need = self._memo.get(memo_key)
         if need is None:
-            need = self._memo[memo_key] = self._need(name, (self._find(table, name),))
+            need = self._need(name, (self._find(table, name),))
+            if not need.mapped and table == "sentinel" and name.strip().lower().endswith("_cl"):
+                need = LogSourceNeed(name, custom_table=name.strip())  # a custom table: the SIEM must declare it
+            self._memo[memo_key] = need
         return need
 
     def elastic_index(self, pattern: str) -> LogSourceNeed:

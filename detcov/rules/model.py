@@ -79,10 +79,13 @@ class LogSourceNeed:
     components: frozenset[str] = frozenset()
     device_types: frozenset[str] = frozenset()
     platforms: tuple[str, ...] = ()
+    products: frozenset[str] = frozenset()  # vendor-specific: one of these products must deliver it
+    ml_job: str | None = None  # an Elastic ML job the SIEM must run
+    custom_table: str | None = None  # a custom table / sourcetype the SIEM must have
 
     @property
     def mapped(self) -> bool:
-        return bool(self.components or self.device_types)
+        return bool(self.components or self.device_types or self.ml_job or self.custom_table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +124,8 @@ class Rule:
     query: str = ""
     notes: tuple[str, ...] = ()
     score: int | None = None  # DeTT&CT detection score (-1..5) when the source gives one
-    applicable_to: tuple[str, ...] = ()
+    applicable_to: tuple[str, ...] = ()  # system groups the rule watches (its rule source's), empty: all
+    siems: tuple[str, ...] = ()  # SIEM instances it runs on (its rule source's), empty: any
 
     @property
     def path(self) -> str:

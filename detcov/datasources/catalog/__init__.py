@@ -65,6 +65,7 @@ class DeviceType(UserModel):
     configuration: tuple[str, ...] = ()
     blocking: Blocking | None = None
     family: str = ""
+    provider: str | None = None  # the one cloud provider this type is for (AWS, GCP, Azure …); None: any
 
     @model_validator(mode="after")
     def _requires_known_settings(self) -> DeviceType:
