@@ -17,7 +17,7 @@ from detcov.datasources.visibility import VisibilityScore, score_band, score_vis
 from tests.conftest import REPO
 
 DEMO = REPO / "examples" / "demo-bank" / "inventory.yaml"
-GOOD = DataQuality(device_completeness=4, data_field_completeness=4, timeliness=4, consistency=4, retention=4)
+GOOD = DataQuality(device_completeness=4, data_field_completeness=4, timeliness=4, consistency=4, retention=5)
 WS = SystemGroup(applicable_to="Workstations", platforms=("Windows",))
 
 
@@ -140,7 +140,7 @@ def test_demo_scores_table_and_summary(tmp_path: Path, kb_any: AttackKB) -> None
     ex = next(r for r in summary if r.tactic == "Execution" and r.system_group == "Windows workstations")
     assert 0 < ex.visible <= ex.techniques and 0 <= ex.mean_score <= 4
     linux = score_visibility(kb_any, inv, cat, platform="Linux")
-    assert {s.system_group for s in linux} == {"Linux servers", "Core banking"}
+    assert {s.system_group for s in linux} == {"Linux servers", "Core banking", "Internet banking"}
 
 
 def test_cli_visibility_and_inventory_check(tmp_path: Path, bundle18: Path, capsys: pytest.CaptureFixture[str]
@@ -154,6 +154,6 @@ def test_cli_visibility_and_inventory_check(tmp_path: Path, bundle18: Path, caps
     main(["visibility", "--inventory", str(DEMO), "--attack", str(bundle18), "--explain", "T1059.001"])
     assert "AN1252" in capsys.readouterr().out
     main(["inventory", "check", str(DEMO), "--attack", str(bundle18)])
-    assert "valid: 7 system groups" in capsys.readouterr().out
+    assert "valid: 8 system groups" in capsys.readouterr().out
     main(["catalog", "show", "sysmon"])
     assert "WinEventLog:Sysmon" in capsys.readouterr().out

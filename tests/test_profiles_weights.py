@@ -122,7 +122,7 @@ def test_forced_floor_and_notes(kb_any: AttackKB) -> None:
     weights = load_profile("financial-sector", kb_any).weights(kb_any)
     tw = weights["T1565.002"]
     assert tw.forced is not None and tw.forced.note
-    assert tw.weight == max(5.0, sum(c.weight for c in tw.contributions))
+    assert tw.weight == max(20.0, sum(c.weight for c in tw.contributions))
 
 
 def _custom(uses: tuple[GroupUse, ...], weight: float = 1.0, key: str = "crew") -> ProfileGroup:

@@ -47,7 +47,7 @@ def check(attack_path: Path | None, attack_version: str | None, path: Path) -> N
     console.print(table)
     warnings = sum(i.severity is Severity.WARNING for i in issues)
     console.print(f"valid: {len(inv.system_groups)} system groups, {len(inv.devices)} devices, "
-                  f"{len(inv.blocking_devices(cat))} blocking; {warnings} warning(s)")
+                  f"{sum(1 for d in inv.devices if d.blocking)} blocking; {warnings} warning(s)")
 
 
 @inventory.command()

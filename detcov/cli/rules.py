@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import click
@@ -12,10 +12,10 @@ from rich.table import Table
 
 from detcov.attack import AttackKB
 from detcov.cli.common import attack_options, console, err_console, load_kb
-from detcov.datasources.telemetry import CollectedTelemetry
+
 from detcov.errors import DetcovError
 from detcov.rules import FORMAT_CHOICES, RuleSet, assess, read_rules
-from detcov.rules.health import RuleHealth
+from detcov.rules.health import HealthScope, RuleHealth
 from detcov.rules.report import FAIL_ON, gate_failures, health_counts, rules_csv
 
 
@@ -25,13 +25,14 @@ def rules() -> None:
     health."""
 
 
-def load_telemetry(path: Path, kb: AttackKB) -> CollectedTelemetry:
-    """What the inventory delivers to the SIEM (``detcov.datasources``)."""
+def load_scopes(path: Path, kb: AttackKB) -> Sequence[HealthScope]:
+    """Every (system group, SIEM) of the inventory: rules are judged where they would really run."""
+    from detcov.coverage.scope import build_estate
     from detcov.datasources.catalog import load_catalog
     from detcov.datasources.inventory import load_inventory
 
     catalog = load_catalog()
-    return load_inventory(path, kb, catalog).telemetry(kb, catalog)
+    return build_estate(load_inventory(path, kb, catalog), kb, catalog).health_scopes
 
 
 def _parse_columns(values: Iterable[str]) -> dict[str, str]:
@@ -143,7 +144,7 @@ def check(
     ruleset = read_rules(paths, kb, fmt, csv_columns=_parse_columns(csv_columns))
     if ruleset.issues:
         raise DetcovError(issues=ruleset.issues)
-    health = assess(ruleset.rules, kb, load_telemetry(inventory, kb)) if inventory else None
+    health = assess(ruleset.rules, kb, load_scopes(inventory, kb)) if inventory else None
     if csv_path is not None and str(csv_path) == "-":
         click.echo(rules_csv(ruleset.rules, health), nl=False)
     else:

@@ -113,6 +113,7 @@ def score_group(tid: str, group: str, healths: Iterable[RuleHealth], manual: Man
     counting: list[tuple[RuleHealth, GroupHealth]] = []
     broken: list[str] = []
     unverified: list[str] = []
+    elsewhere: list[str] = []
     for h in healths:
         gh = h.in_group(group)
         if h.outcome in (HealthOutcome.DISABLED, HealthOutcome.UNMAPPED, HealthOutcome.UNKNOWN_TECHNIQUE):
@@ -122,6 +123,8 @@ def score_group(tid: str, group: str, healths: Iterable[RuleHealth], manual: Man
             continue
         elif gh.healthy:
             counting.append((h, gh))
+        elif h.healthy:  # the rule works in other groups; here it simply has no data: not a broken rule
+            elsewhere.append(f"{_label(h)}: healthy in {', '.join(h.healthy_groups)} only")
         elif gh.outcome is HealthOutcome.UNVERIFIED:
             unverified.append(f"{_label(h)}: unverified ({gh.detail})")
         else:
@@ -129,6 +132,8 @@ def score_group(tid: str, group: str, healths: Iterable[RuleHealth], manual: Man
     score, sources = auto_score(counting)
     rules = tuple(_label(h) for h, _ in counting)
     text = _explain(group, score, rules, tuple(broken), tuple(unverified), sources)
+    if elsewhere:
+        text += " | no data here for: " + "; ".join(elsewhere[:3])
     m = manual.detection_in(group) if manual else None
     if manual is not None and m is not None:
         text = f"manual score {m} ({manual.date}, {manual.location}) replaces automatic {score}. {text}"

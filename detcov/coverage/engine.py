@@ -391,9 +391,10 @@ def _action(result: ScanResult, tid: str, gap: GapClass, cell: Cell) -> str:
 def _fix_broken(result: ScanResult, tid: str, group: str, det: DetectionScore | None) -> str:
     """Forwarding a deployed device's logs beats "fix the rule" when that is the real fix."""
     gt = result.estate.group_telemetry.get(group)
-    idle = sorted({n for m in (gt.not_in_siem.values() if gt else ()) for names in m.values() for n in names})
-    silent = [d for d in (gt.devices if gt else ()) if d.silent]
     broken = [b for b in (det.broken if det else ()) if "missing-log-source" in b]
+    needs = " ".join(broken)
+    idle = sorted(d.name for d in (gt.devices if gt else ()) if not d.siems and d.type and d.type in needs)
+    silent = [d for d in (gt.devices if gt else ()) if d.silent and d.type and d.type in needs]
     if broken and idle:
         return f"forward to the SIEM the logs of {', '.join(idle[:2])} ({group}); then: {broken[0][:120]}"
     if broken and silent:

@@ -14,7 +14,8 @@ from typing import Any
 
 from detcov.attack import AttackKB
 from detcov.datasources.catalog import Catalog, DeviceType
-from detcov.datasources.inventory import ALL, Device, Inventory
+from detcov.datasources.inventory import ALL, DEFAULT_CRITICALITY, Device, Inventory
+from detcov.datasources.products import device_product, load_products
 from detcov.errors import Issue, Location, Severity
 from detcov.userfiles import position
 
@@ -41,6 +42,7 @@ def check_inventory(inv: Inventory, kb: AttackKB, catalog: Catalog, doc: Any = N
     """All problems of a schema-valid inventory, errors and warnings together."""
     r = _Reporter(doc, path)
     _check_groups(inv, kb, r)
+    _check_siems(inv, r)
     names: dict[str, int] = {}
     for i, device in enumerate(inv.devices):
         if device.name in names:
@@ -73,6 +75,32 @@ def _check_groups(inv: Inventory, kb: AttackKB, r: _Reporter) -> None:
                       _did_you_mean(p, kb.platforms, f"use one of: {', '.join(kb.platforms)}"))
 
 
+def _check_siems(inv: Inventory, r: _Reporter) -> None:
+    if not inv.siems:
+        r.add(["system_groups"], "no SIEM instances declared: every 'siem: true' device feeds one implicit SIEM "
+              "and every rule runs on it", "list them under 'siems:' (id, product) and say per device which SIEM(s) "
+              "receive its logs", Severity.WARNING)
+    missing = [g.applicable_to for g in inv.system_groups if g.criticality is None]
+    if missing:
+        r.add(["system_groups"], f"criticality not stated for {len(missing)} system group(s) ({', '.join(missing[:4])}"
+              f"{' …' if len(missing) > 4 else ''}): {DEFAULT_CRITICALITY} assumed",
+              "set 'criticality: 1..5' (5 = crown jewel such as core banking or SWIFT)", Severity.WARNING)
+    ids = set(inv.siem_ids)
+    for i, d in enumerate(inv.devices):
+        at: list[str | int] = ["devices", i]
+        if isinstance(d.siem, tuple):
+            for j, s in enumerate(d.siem):
+                if s not in ids:
+                    r.add([*at, "siem", j], f"unknown SIEM {s!r}", _did_you_mean(s, ids, f"declare it under siems: "
+                          f"(known: {', '.join(sorted(ids))})"))
+        elif d.siem is True and len(inv.siems) > 1:
+            r.add([*at, "siem"], f"device {d.name!r}: 'siem: true' sends its logs to all {len(inv.siems)} SIEMs",
+                  "list the SIEM ids that really receive them, e.g. siem: [splunk]", Severity.WARNING)
+        for j, f in enumerate(d.feeds):
+            if f.siem not in ids:
+                r.add([*at, "feeds", j, "siem"], f"unknown SIEM {f.siem!r}", "use a SIEM id from siems:")
+
+
 def _check_device(i: int, d: Device, inv: Inventory, kb: AttackKB, catalog: Catalog, r: _Reporter) -> None:
     at: list[str | int] = ["devices", i]
     dtype = catalog.get(d.type) if d.type else None
@@ -98,6 +126,20 @@ def _check_device(i: int, d: Device, inv: Inventory, kb: AttackKB, catalog: Cata
               "rate the five DeTT&CT dimensions 1-5", Severity.WARNING)
     if d.siem_since is not None and not d.siem:
         r.add([*at, "siem_since"], "'siem_since' is set but 'siem' is false", "remove one of them")
+    _check_product(d, at, r)
+
+
+def _check_product(d: Device, at: list[str | int], r: _Reporter) -> None:
+    products = load_products()
+    if d.product_id and products.get(d.product_id) is None:
+        r.add([*at, "product_id"], f"unknown product_id {d.product_id!r}",
+              _did_you_mean(d.product_id, [p.id for p in products.entries], "see detcov/datasources/products.yaml"))
+        return
+    typed = {t for p in products.entries for t in p.types}
+    key, _ = device_product(d.product_id, d.type, d.vendor, d.product, d.name)
+    if key is None and d.type in typed and (d.vendor or d.product):
+        r.add(at, f"device {d.name!r}: product not recognised; vendor-specific rules for {d.type} cannot be verified "
+              "against it", "set 'product_id' (see detcov/datasources/products.yaml)", Severity.WARNING)
 
 
 def _check_component(name: str, loc: list[str | int], kb: AttackKB, r: _Reporter) -> None:

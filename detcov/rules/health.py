@@ -98,8 +98,8 @@ class RuleHealth:
 
 def estate_scopes(telemetry: CollectedTelemetry, platforms: Iterable[str] | None = None) -> tuple[HealthScope, ...]:
     """One scope over a whole estate's telemetry (``rules check`` without system groups)."""
-    return (HealthScope("(estate)", tuple(platforms if platforms is not None else telemetry.platforms),
-                        telemetry.siem.id if telemetry.siem else "siem", telemetry),)
+    return (HealthScope("(estate)", tuple(platforms or ()), telemetry.siem.id if telemetry.siem else "siem",
+                        telemetry),)
 
 
 def assess(rules: Iterable[Rule], kb: AttackKB, scopes: CollectedTelemetry | Sequence[HealthScope]
@@ -163,7 +163,8 @@ def _overall(rule: Rule, groups: tuple[GroupHealth, ...]) -> RuleHealth:
 
 def _in_scope(mapped: Sequence[LogSourceReq], platforms: tuple[str, ...], scope: HealthScope,
               kb: AttackKB) -> GroupHealth:
-    where = tuple(p for p in platforms if p in scope.platforms) if platforms else scope.platforms
+    where = tuple(p for p in platforms if not scope.platforms or p in scope.platforms) if platforms \
+        else scope.platforms
     if not where:
         return GroupHealth(scope.group, scope.siem, HealthOutcome.NOT_APPLICABLE,
                            f"runs on {', '.join(platforms)}; {scope.group} runs {', '.join(scope.platforms)}")
@@ -204,8 +205,6 @@ def need_state(need: LogSourceNeed, telemetry: CollectedTelemetry, platforms: tu
     product_unknown = False
     for p in where:
         devices = telemetry.devices_for(need.device_types, need.components, p)
-        if need.device_types and not telemetry.types_on and not telemetry.device_types:
-            devices = frozenset({"(declared)"})  # legacy telemetry without device types: components decide
         if not devices:
             continue
         if need.products:
