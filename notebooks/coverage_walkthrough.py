@@ -60,21 +60,31 @@ print(f"{summary.scope.institution}: ATT&CK {summary.attack.version} ({summary.a
 # %% [markdown]
 # ## 2. The KPIs
 #
-# Over the techniques the financial-sector groups use (weight > 0): *visible* = rolled-up visibility ≥ 1,
-# *detected* = a healthy rule (or a purple-team score) gives detection ≥ 1, *blocked* = an enabled blocking
-# control implements one of the technique's mitigations, *validated* = an attack simulation was caught.
-# "Weighted" weights each technique by how much the groups use it.
+# Every score is per technique × **system group** (a *cell*): "we see ransomware on the workstations" says
+# nothing about core banking. The KPIs count the cells of the techniques the financial-sector groups use
+# (weight > 0) where the technique applies and ATT&CK names telemetry for it: *visible* = visibility ≥ 3,
+# *detected* = detection ≥ 2 (a production rule healthy in that group, on its SIEM), *blocked* = a technical
+# enforcement claim holds there, *validated* = a test in that group proved it. `percent` weights each cell by
+# its group's criticality (5 = crown jewel), `weighted_percent` by threat weight × criticality; `weakest_group`
+# is the worst critical group — the figure to show a board, next to the best group's.
 
 # %%
 pd.DataFrame([{"kpi": name, **ratio.model_dump()} for name, ratio in summary.kpis]).set_index("kpi")
 
 # %%
-# The numbers are plain counts over the technique table: check one by hand.
-techniques = all_tables(result)["techniques"]
-in_scope = techniques[techniques["in_scope"]]
-assert (in_scope["visibility"] >= 1).sum() == summary.kpis.visibility.covered
-assert (in_scope["detection"] >= 1).sum() == summary.kpis.detection.covered
-assert len(in_scope) == summary.kpis.detection.total
+# Per system group, crown jewels first.
+pd.DataFrame([g.model_dump() for g in summary.system_groups]).set_index("name")
+
+# %%
+# The numbers are plain counts over the cells table: check them by hand.
+cells_table = all_tables(result)["cells"]
+in_scope = set(all_tables(result)["techniques"].query("in_scope")["technique"])
+measured = cells_table[cells_table["technique"].isin(in_scope) & cells_table["observable"]]
+assert (measured["visibility"] >= 3).sum() == summary.kpis.visibility.covered
+assert (measured["detection"] >= 2).sum() == summary.kpis.detection.covered
+assert len(measured) == summary.kpis.detection.total
+core = measured[measured["group"] == "Core banking"]
+print(f"Core banking: {(core['visibility'] >= 3).mean():.0%} visible, {(core['detection'] >= 2).mean():.0%} detected")
 
 # %% [markdown]
 # ## 3. Per tactic
@@ -89,14 +99,15 @@ per_tactic.sort_values("detection")
 # %% [markdown]
 # ## 4. Top gaps and what to do about them
 #
-# Priority = threat weight × gap severity (blind > broken rule > rule gap). *blind*: the SOC cannot see it;
-# *rule-gap*: the telemetry is there but no rule uses it; *broken*: a rule exists but is disabled or its log
-# source is not collected.
+# Priority = threat weight × gap severity × criticality of the group (blind > broken rule or failed test > rule
+# gap), taken in the technique's worst critical group. *blind*: the SOC cannot see it there; *rule-gap*: the
+# telemetry is there but no rule uses it; *broken*: a rule exists but is disabled or its log source does not
+# reach its SIEM; *contradicted*: the newest attack simulation in that group was not detected or not blocked.
 
 # %%
 gaps = all_tables(result)["gaps"]
 print(gaps["gap"].value_counts().to_string())
-gaps.head(12)[["technique", "name", "gap", "priority", "visibility", "detection", "action"]]
+gaps.head(12)[["technique", "name", "group", "gap", "priority", "visibility", "detection", "action"]]
 
 # %% [markdown]
 # The greedy onboarding plan: which data source, for which system group, buys the most threat-weighted
@@ -120,8 +131,9 @@ figure
 # %% [markdown]
 # ## 6. Rule health
 #
-# Every rule is accounted for. A rule counts for detection only when it is *healthy*: enabled, mapped to a
-# technique this ATT&CK version knows, and its log source is collected by the SIEM.
+# Every rule is accounted for. A rule counts for detection in a system group only when it is *healthy* there:
+# enabled, mapped to a technique this ATT&CK version knows, on a platform of the group, and its log source (of
+# the right product) reaches the SIEM the rule runs on. `per_group` says why, group by group.
 
 # %%
 rules = all_tables(result)["rules"]

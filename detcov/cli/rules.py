@@ -12,7 +12,6 @@ from rich.table import Table
 
 from detcov.attack import AttackKB
 from detcov.cli.common import attack_options, console, err_console, load_kb
-
 from detcov.errors import DetcovError
 from detcov.rules import FORMAT_CHOICES, RuleSet, assess, read_rules
 from detcov.rules.health import HealthScope, RuleHealth

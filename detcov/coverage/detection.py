@@ -166,7 +166,8 @@ def _explain(group: str, score: int, rules: tuple[str, ...], broken: tuple[str, 
     if broken:
         shown = [b for b in broken if b not in unverified]
         if shown:
-            parts.append(f"{len(shown)} rule(s) not counted: " + "; ".join(shown[:3]) + (" …" if len(shown) > 3 else ""))
+            more = " …" if len(shown) > 3 else ""
+            parts.append(f"{len(shown)} rule(s) not counted: " + "; ".join(shown[:3]) + more)
     if unverified:
         parts.append(f"{len(unverified)} unverified (never counted): " + "; ".join(unverified[:2]))
     return " | ".join(parts)

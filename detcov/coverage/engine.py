@@ -371,9 +371,10 @@ def _action(result: ScanResult, tid: str, gap: GapClass, cell: Cell) -> str:
         platforms = ", ".join(technique.platforms) if technique else "?"
         return f"not observable in this estate (platforms: {platforms}): track it with threat intelligence"
     if gap is GapClass.CONTRADICTED:
-        return f"a test failed in {group}: fix the detection/blocking it disproved, then re-test ({cell.validation_text})"
-    det = result.detection.get(tid) if result.detection.get(tid, None) and result.detection[tid].group == group \
-        else None
+        return (f"a test failed in {group}: fix the detection/blocking it disproved, then re-test "
+                f"({cell.validation_text})")
+    found = result.detection.get(tid)
+    det = found if found is not None and found.group == group else None
     if gap is GapClass.BROKEN:
         return _fix_broken(result, tid, group, det)
     if gap is GapClass.DETECTED:

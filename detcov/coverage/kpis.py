@@ -18,7 +18,6 @@ import pandas as pd
 
 from detcov import __version__
 from detcov.coverage.gaps import GapClass
-from detcov.datasources.inventory import DQ_DIMENSIONS
 from detcov.coverage.scope import CRITICAL, Evidence
 from detcov.coverage.summary import (
     ROLLUP_RULE,
@@ -35,6 +34,7 @@ from detcov.coverage.summary import (
     TacticKpi,
     ValidationKpi,
 )
+from detcov.datasources.inventory import DQ_DIMENSIONS
 
 if TYPE_CHECKING:
     from detcov.coverage.engine import Cell, ScanResult
@@ -309,8 +309,9 @@ def devices_table(result: ScanResult) -> pd.DataFrame:
 def gaps_table(result: ScanResult) -> pd.DataFrame:
     return pd.DataFrame([{
         "technique": g.technique, "name": g.name, "tactics": ";".join(g.tactics), "gap": g.gap.value,
-        "priority": g.priority, "weight": round(g.weight, 3), "visibility": g.visibility, "detection": g.detection,
-        "prevention": g.prevention, "action": g.action,
+        "group": g.group or "", "criticality": g.criticality if g.group else 0, "priority": g.priority,
+        "weight": round(g.weight, 3), "visibility": g.visibility, "detection": g.detection,
+        "prevention": g.prevention, "evidence": g.evidence, "action": g.action, "groups": "; ".join(g.groups),
     } for g in result.gaps])
 
 

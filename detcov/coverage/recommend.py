@@ -181,7 +181,7 @@ def rule_hints(kb: AttackKB, estate: Estate | CollectedTelemetry, techniques: Se
         technique = kb.technique(tid)
         group = (groups or {}).get(tid)
         if isinstance(estate, CollectedTelemetry):
-            telemetry, platforms = estate, [p for p in (technique.platforms if technique else ())]
+            telemetry, platforms = estate, list(technique.platforms if technique else ())
         else:
             g = estate.group(group) if group else None
             gt = estate.group_telemetry.get(group) if group else None

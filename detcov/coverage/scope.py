@@ -40,7 +40,7 @@ from detcov.datasources.products import device_product
 from detcov.datasources.telemetry import CollectedTelemetry, SiemFacts, fold
 from detcov.rules.health import HealthScope
 
-__all__ = ["CRITICALITY_MEANING", "CRITICAL", "Estate", "Evidence", "build_estate", "internet_only"]
+__all__ = ["CRITICAL", "CRITICALITY_MEANING", "Estate", "Evidence", "build_estate", "internet_only"]
 
 CRITICAL = 4  # groups at or above this criticality are "critical" (the weakest of them is a headline)
 # Techniques that only apply to internet-facing systems (the rest apply wherever their platform runs).

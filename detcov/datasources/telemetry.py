@@ -53,7 +53,7 @@ class CollectedTelemetry:
         one of ``components`` (if any). Empty: not delivered."""
         if not self.type_devices and not self.component_devices:
             return self._legacy(types, components, platform)
-        platforms = [platform, ANY_PLATFORM] if platform else list(self.type_devices | self.component_devices)
+        platforms = [platform, ANY_PLATFORM] if platform else list({*self.type_devices, *self.component_devices})
         typed: set[str] | None = None
         if types:
             typed = {d for p in platforms for t in types for d in self.type_devices.get(p, {}).get(t, ())}

@@ -43,8 +43,9 @@ class HealthOutcome(StrEnum):
     NOT_APPLICABLE = "not-applicable"
 
 
-# When a rule is not healthy anywhere, the overall outcome is the most telling of its group outcomes.
-_OVERALL_ORDER = (HealthOutcome.MISSING_LOG_SOURCE, HealthOutcome.UNVERIFIED, HealthOutcome.NOT_APPLICABLE)
+# When a rule is not healthy anywhere, the overall outcome is the most telling of its group outcomes: "cannot be
+# verified" where its source is present beats "missing" in groups that lack it.
+_OVERALL_ORDER = (HealthOutcome.UNVERIFIED, HealthOutcome.MISSING_LOG_SOURCE, HealthOutcome.NOT_APPLICABLE)
 
 
 @dataclass(frozen=True, slots=True)
