@@ -224,6 +224,9 @@ def need_state(need: LogSourceNeed, telemetry: CollectedTelemetry, platforms: tu
 def _siem_object(need: LogSourceNeed, telemetry: CollectedTelemetry) -> NeedState:
     siem = telemetry.siem
     kind, name = ("ML job", need.ml_job) if need.ml_job else ("custom table", need.custom_table)
+    home = "elastic" if need.ml_job else "sentinel"  # where such objects exist at all
+    if siem is not None and siem.product not in (home, "other"):
+        return NeedState(False, reason=f"{kind} {name} is a {home} object; SIEM {siem.id} is {siem.product}")
     declared = (siem.ml_jobs if need.ml_job else siem.custom_tables) if siem else frozenset()
     if not declared:
         where = f"SIEM {siem.id}" if siem else "the SIEM"
@@ -239,8 +242,9 @@ def need_met(need: LogSourceNeed, telemetry: CollectedTelemetry, platforms: tupl
 
 def describe_missing(req: LogSourceReq, telemetry: CollectedTelemetry, platforms: tuple[str, ...],
                      kb: AttackKB) -> str:
-    """``index logs-aws.cloudtrail-*: needs device aws-cloudtrail; Cloud Service Modification on IaaS``."""
+    """``index logs-endpoint.events.process-*: needs Elastic Defend (edr) on Windows`` — what is not delivered."""
     parts: list[str] = []
+    on = " or ".join(platforms) or "any platform"
     for need in req.needs:
         state = need_state(need, telemetry, platforms)
         if state.met:
@@ -248,12 +252,19 @@ def describe_missing(req: LogSourceReq, telemetry: CollectedTelemetry, platforms
         if state.reason:
             parts.append(state.reason)
             continue
-        on = " or ".join(platforms) or "any platform"
-        if need.device_types and not any(telemetry.devices_for(need.device_types, frozenset(), p) for p in platforms):
-            parts.append(f"device {' or '.join(sorted(need.device_types))} on {on}")
-        elif need.products:
-            parts.append(f"product {' or '.join(sorted(need.products))} on {on}")
-        if need.components:
-            names = sorted(dc.name for c in need.components if (dc := kb.data_component(c)) is not None)
-            parts.append(f"{' + '.join(names)} on {on}")
-    return f"{req.kind} {req.value}: needs {'; '.join(dict.fromkeys(parts)) or 'an unmapped source'}"
+        names = sorted(dc.name for c in need.components if (dc := kb.data_component(c)) is not None)
+        types = " or ".join(sorted(need.device_types))
+        if need.products:
+            wanted = " or ".join(_product_name(p) for p in sorted(need.products))
+            parts.append(f"needs {wanted}" + (f" ({types})" if types else "") + f" on {on}")
+        elif types:
+            parts.append(f"needs device {types} on {on}" + (f" ({' + '.join(names)})" if names else ""))
+        elif names:
+            parts.append(f"needs {' + '.join(names)} on {on}")
+    return f"{req.kind} {req.value}: {'; '.join(dict.fromkeys(parts)) or 'needs an unmapped source'}"
+
+
+def _product_name(key: str) -> str:
+    from detcov.datasources.products import load_products
+
+    return load_products().name(key)
