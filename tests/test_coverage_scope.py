@@ -113,7 +113,7 @@ def test_elastic_defend_rule_needs_elastic_defend_not_any_edr(tmp_path: Path, kb
     rule = _rule(tmp_path, kb18, "defend.toml", ELASTIC_DEFEND, "elastic")
     health = _health(rule, kb18, _inventory(tmp_path, kb18, [mde]))
     assert health.outcome is HealthOutcome.MISSING_LOG_SOURCE
-    assert "elastic-defend" in " ".join(health.missing)
+    assert "needs Elastic Defend" in " ".join(health.missing)
     defend = {**mde, "vendor": "Elastic", "product": "Elastic Defend 8.15"}
     assert _health(rule, kb18, _inventory(tmp_path, kb18, [defend])).outcome is HealthOutcome.HEALTHY
     unknown = {**mde, "vendor": None, "product": None, "name": "Endpoint agent"}
@@ -140,7 +140,7 @@ def test_sentinel_pulse_connector_does_not_count_for_a_fortinet_vpn(tmp_path: Pa
            "applicable_to": ["Workstations"], "siem": ["sentinel"]}
     rule = _rule(tmp_path, kb18, "pulse.yaml", SENTINEL_PULSE, "sentinel")
     health = _health(rule, kb18, _inventory(tmp_path, kb18, [vpn]))
-    assert health.outcome is HealthOutcome.MISSING_LOG_SOURCE and "pulse-secure" in " ".join(health.missing)
+    assert health.outcome is HealthOutcome.MISSING_LOG_SOURCE and "Pulse" in " ".join(health.missing)
     pulse = {**vpn, "vendor": "Ivanti", "product": "Pulse Connect Secure 9.1"}
     assert _health(rule, kb18, _inventory(tmp_path, kb18, [pulse])).outcome is HealthOutcome.HEALTHY
 
