@@ -156,7 +156,7 @@ def _check(doc: _CrosswalkFile, where: str) -> None:
         twice = sorted({k for k in keyed if keyed.count(k) > 1})
         if twice:
             problems.append(f"{', '.join(twice)} have more than one {label} pair")
-    named = {s for p in (*doc.techniques, *doc.no_equivalent, *doc.tactics) for s in p.sources}
+    named = {s for group in (doc.techniques, doc.no_equivalent, doc.tactics) for e in group for s in e.sources}
     if named - set(doc.sources):
         problems.append(f"unknown sources {', '.join(sorted(named - set(doc.sources)))}")
     clash = {p.new for p in doc.techniques} & {n.new for n in doc.no_equivalent}

@@ -68,10 +68,15 @@ def show(attack_path: Path | None, attack_version: str | None, technique_id: str
     kb, _ = load_kb(attack_path, attack_version)
     res = kb.resolve(technique_id)
     if res.status in (IdStatus.INVALID, IdStatus.UNKNOWN):
-        hint = f"did you mean {', '.join(res.suggestions)}?" if res.suggestions else "check the id on attack.mitre.org"
-        raise DetcovError(f"{technique_id!r}: {res.note or 'unknown technique'} (ATT&CK {kb.version})", hint=hint)
+        hint = (f"did you mean {', '.join(res.suggestions)}?" if res.suggestions
+                else "load that release with --attack PATH" if res.release
+                else "check the id on attack.mitre.org")
+        where = "" if res.release else f" (ATT&CK {kb.version})"
+        raise DetcovError(f"{technique_id!r}: {res.note or 'unknown technique'}{where}", hint=hint)
     if res.status is IdStatus.REVOKED:
         err_console.print(f"[yellow]{res.id} was revoked; replaced by {' → '.join(res.chain[1:])}[/]")
+    if res.status is IdStatus.CROSSWALKED:
+        err_console.print(f"[yellow]{escape(res.note)}[/]")
     shown = kb.technique(res.current or res.id or "")
     assert shown is not None
     _print_technique(kb, shown)

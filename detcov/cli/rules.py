@@ -16,6 +16,7 @@ from detcov.datasources.telemetry import CollectedTelemetry
 from detcov.errors import DetcovError
 from detcov.rules import FORMAT_CHOICES, RuleSet, assess, read_rules
 from detcov.rules.health import RuleHealth
+from detcov.rules.reader import other_release_issues
 from detcov.rules.report import FAIL_ON, gate_failures, health_counts, rules_csv
 
 
@@ -143,6 +144,8 @@ def check(
     ruleset = read_rules(paths, kb, fmt, csv_columns=_parse_columns(csv_columns))
     if ruleset.issues:
         raise DetcovError(issues=ruleset.issues)
+    for issue in other_release_issues(ruleset):
+        err_console.print(f"[yellow]warning:[/] {escape(str(issue))}")
     health = assess(ruleset.rules, kb, load_telemetry(inventory, kb)) if inventory else None
     if csv_path is not None and str(csv_path) == "-":
         click.echo(rules_csv(ruleset.rules, health), nl=False)

@@ -34,6 +34,7 @@ from detcov.datasources.telemetry import CollectedTelemetry
 from detcov.datasources.visibility import VisibilityScore, score_visibility
 from detcov.errors import DetcovError, Issue, IssueCollector
 from detcov.rules import FileResult, Rule, RuleHealth, RuleSet, assess, read_rules
+from detcov.rules.reader import other_release_issues
 
 Progress = Callable[[str], None]
 
@@ -144,7 +145,8 @@ def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, extra_rules: Seq
     if extra_rules:  # what-if: rules assumed deployed, accounted for as one pseudo file
         rules += list(extra_rules)
         files.append(FileResult("(what-if: assumed deployed)", None, rules=len(extra_rules)))
-    return RuleSet(tuple(rules), tuple(files), tuple(issues))
+    ruleset = RuleSet(tuple(rules), tuple(files), tuple(issues))
+    return replace(ruleset, issues=(*ruleset.issues, *other_release_issues(ruleset)))  # ids of a newer ATT&CK
 
 
 def _with_applicable(rule: Rule, applicable: tuple[str, ...]) -> Rule:

@@ -205,6 +205,16 @@ class RuleSet:
     def by_status(self) -> Counter[str]:
         return Counter(r.status.value for r in self.rules)
 
+    def other_release_ids(self) -> dict[str, tuple[IdResolution, tuple[Rule, ...]]]:
+        """Ids of another ATT&CK release with no equivalent in the loaded one (e.g. a v19 id that the crosswalk
+        does not pair): id -> (its resolution, the rules that carry it), in id order."""
+        found: dict[str, tuple[IdResolution, list[Rule]]] = {}
+        for rule in self.rules:
+            for res in rule.techniques:
+                if res.release and not res.usable and res.id:
+                    found.setdefault(res.id, (res, []))[1].append(rule)
+        return {tid: (res, tuple(rules)) for tid, (res, rules) in sorted(found.items())}
+
     def technique_problems(self) -> Counter[tuple[str, str]]:
         """(id as normalised, status) -> number of rules, for revoked / deprecated / unknown / invalid ids."""
         out: Counter[tuple[str, str]] = Counter()
