@@ -104,6 +104,23 @@ class LogSourceReq:
 
 
 @dataclass(frozen=True, slots=True)
+class Correlation:
+    """A Sigma v2 correlation (``event_count``, ``value_count``, ``temporal``, ``temporal_ordered``): the rules it
+    correlates (ids or names as written) and those that were not found among the rules read."""
+
+    type: str
+    rules: tuple[str, ...]
+    group_by: tuple[str, ...] = ()
+    timespan: str = ""
+    unresolved: tuple[str, ...] = ()
+
+    @property
+    def all_required(self) -> bool:
+        """Temporal correlations need every referenced rule to fire; counts need any one of them."""
+        return self.type in ("temporal", "temporal_ordered")
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One detection rule, normalised. Build with keyword arguments; instances are immutable."""
 
@@ -122,6 +139,8 @@ class Rule:
     notes: tuple[str, ...] = ()
     score: int | None = None  # DeTT&CT detection score (-1..5) when the source gives one
     applicable_to: tuple[str, ...] = ()
+    name: str | None = None  # Sigma ``name``: how correlations refer to a rule, besides its id
+    correlation: Correlation | None = None  # set on Sigma correlation rules
 
     @property
     def path(self) -> str:

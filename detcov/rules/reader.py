@@ -21,6 +21,7 @@ from detcov.errors import Issue, Location, Severity
 from detcov.rules import defender, dettect, elastic, sentinel, sigma, splunk, tabular
 from detcov.rules.common import MAX_FILE_BYTES, Parsed, ReadContext, SkipFile, decode, yaml_documents
 from detcov.rules.model import FORMAT_CHOICES, FileResult, Rule, RuleFormat, RuleSet
+from detcov.rules.sigma_correlation import link_correlations
 
 DOC_SUFFIXES = frozenset(
     {".md", ".rst", ".txt", ".html", ".htm", ".pdf", ".png", ".jpg", ".jpeg", ".gif", ".svg"}
@@ -81,7 +82,7 @@ def read_rules(
         result, found = read_file(path, ctx, fmt, csv_columns, max_bytes)
         files.append(result)
         rules.extend(found)
-    return RuleSet(tuple(rules), tuple(files), tuple(issues))
+    return RuleSet(tuple(link_correlations(rules)), tuple(files), tuple(issues))
 
 
 def other_release_issues(ruleset: RuleSet, shown: int = 3) -> list[Issue]:
