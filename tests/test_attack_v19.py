@@ -1,0 +1,172 @@
+"""detcov on a v19/v20-shaped bundle (synthetic, built from the real 18.1 by ``tests/v19_bundle.py``): loader, tactic
+order, crosswalk from the other side, the whole demo scan with layers and heatmaps, history across 18.1 → 19.0 and
+the quarterly report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from detcov.attack import AttackKB, IdStatus, load_attack
+from detcov.attack.crosswalk import BUNDLE_SOURCE, load_crosswalk
+from detcov.coverage.engine import ScanResult, run_scan
+from detcov.outputs.history.diff import diff_snapshots
+from detcov.outputs.history.history import open_history
+from detcov.outputs.history.store import read_snapshot, record_scan
+from detcov.outputs.navigator import validate_layer
+from detcov.outputs.report.render import build_report
+from detcov.outputs.scan_outputs import write_scan_outputs
+from v19_bundle import MOVES, V20_EXTRA, write_v19
+
+pytestmark = pytest.mark.attack_real
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo-bank"
+
+
+@pytest.fixture(scope="module")
+def bundles(bundle18: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("attack-v19")
+    return {v: write_v19(bundle18, folder, v) for v in ("19.0", "20.0")}
+
+
+@pytest.fixture(scope="module")
+def kb19(bundles: dict[str, Path]) -> AttackKB:
+    return load_attack(bundles["19.0"])
+
+
+def test_loader_reads_the_v19_matrix(kb19: AttackKB, kb18: AttackKB) -> None:
+    assert kb19.version == "19.0" and kb19.info.spec_version == "2.1"
+    names = [t.name for t in kb19.tactics]
+    assert len(names) == len(kb18.tactics) + 1
+    assert names[names.index("Stealth") + 1] == "Defense Impairment"  # matrix order from the bundle, not a table
+    assert "Defense Evasion" not in names
+    assert kb19.tactic("TA0112") is not None and kb19.tactic("TA0112").shortname == "defense-impairment"  # type: ignore[union-attr]
+    # a v18 tactic tag crosses over: TA0005 was renamed
+    assert kb19.tactic("attack.defense-evasion").shortname == "stealth"  # type: ignore[union-attr]
+    moved = kb19.technique("T1685.005")
+    assert moved is not None and moved.tactics == ("defense-impairment",) and moved.parent == "T1685"
+
+
+def test_old_ids_follow_the_bundle_not_the_table(kb19: AttackKB) -> None:
+    for old, new, _ in MOVES:
+        res = kb19.resolve(f"attack.{old.lower()}")
+        assert res.status is IdStatus.REVOKED and res.current == new, old
+    # the table pairs T1562.004 with T1686; this bundle revokes it by T1686.003: the bundle's link wins
+    table = {p.old: p.new for p in load_crosswalk().pairs if p.direction.newer}
+    assert table["T1562.004"] == "T1686"
+    assert kb19.resolve("T1562.004").current == "T1686.003"
+    assert kb19.crosswalk is not None
+    overridden = [p for p in kb19.crosswalk.pairs if p.sources == (BUNDLE_SOURCE,)]
+    assert [(p.old, p.new) for p in overridden] == [("T1562.004", "T1686.003")]
+    assert kb19.ids.loaded_is_newer
+
+
+def test_v20_shape_loads(bundles: dict[str, Path]) -> None:
+    kb20 = load_attack(bundles["20.0"])
+    assert kb20.version == "20.0"
+    assert kb20.technique(V20_EXTRA[0]) is not None
+    assert kb20.resolve("T1070.001").current == "T1685.005"
+
+
+@pytest.fixture(scope="module")
+def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo bank in a tmp folder, its config without the pinned 18.1 (so any bundle may be passed)."""
+    root = tmp_path_factory.mktemp("demo") / "demo-bank"
+    shutil.copytree(DEMO, root)
+    config = root / "detcov.yaml"
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc["attack"] = {}
+    doc["output"], doc["history"] = "out", "history.sqlite"
+    config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    for name, tag in (("fcb_wevtutil_clear_v18_tag", "attack.t1070.001"), ("fcb_defender_off_v19_tag", "attack.t1685")):
+        (root / "rules" / "sigma" / f"{name}.yml").write_text(CROSS_RULE.format(name=name, tag=tag), encoding="utf-8")
+    return config
+
+
+CROSS_RULE = """title: {name}
+id: {name}
+status: test
+tags:
+    - {tag}
+logsource:
+    product: windows
+    category: process_creation
+detection:
+    selection:
+        CommandLine|contains: 'wevtutil cl'
+    condition: selection
+level: high
+"""
+
+
+@pytest.fixture(scope="module")
+def scans(demo_copy: Path, bundles: dict[str, Path], bundle18: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[ScanResult, Path]]:
+    out = {}
+    for version, bundle in (("18.1", bundle18), ("19.0", bundles["19.0"])):
+        result = run_scan(demo_copy, attack_path=bundle)
+        folder = tmp_path_factory.mktemp(f"scan-{version}")
+        write_scan_outputs(result, folder)
+        out[version] = (result, folder)
+    return out
+
+
+def test_scan_and_layers_on_v19(scans: dict[str, tuple[ScanResult, Path]]) -> None:
+    result, out = scans["19.0"]
+    assert result.kb.version == "19.0"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    tactics = [t["name"] for t in summary["per_tactic"]]
+    assert "Stealth" in tactics and "Defense Impairment" in tactics and "Defense Evasion" not in tactics
+    layers = sorted((out / "layers").glob("*.json"))
+    assert len(layers) >= 7
+    for path in layers:
+        layer = json.loads(path.read_text(encoding="utf-8"))
+        problems = [i for i in validate_layer(layer, result.kb) if i.severity.value == "error"]
+        assert not problems, (path.name, problems[:3])
+        assert not any(t["techniqueID"] in {old for old, _, _ in MOVES} for t in layer["techniques"]), path.name
+    heatmaps = (out / "heatmaps.html").read_text(encoding="utf-8")
+    assert "Defense Impairment" in heatmaps and "Stealth" in heatmaps
+
+
+def test_ids_of_either_release_count_on_either_bundle(scans: dict[str, tuple[ScanResult, Path]]) -> None:
+    """One rule tagged with a v18 id (T1070.001), one with a v19 id (T1685): both count on 18.1 and on v19."""
+    (r18, _), (r19, _) = scans["18.1"], scans["19.0"]
+    for result, expected in ((r18, {"fcb_wevtutil_clear_v18_tag": "T1070.001", "fcb_defender_off_v19_tag": "T1562.001"}),
+                             (r19, {"fcb_wevtutil_clear_v18_tag": "T1685.005", "fcb_defender_off_v19_tag": "T1685"})):
+        rules = {r.id: r for r in result.ruleset.rules}
+        for rule_id, technique in expected.items():
+            assert rules[rule_id].technique_ids == (technique,), (result.kb.version, rule_id)
+            assert result.detection[technique].score >= 1, (result.kb.version, technique)
+    note = next(r for r in r18.ruleset.rules if r.id == "fcb_defender_off_v19_tag").techniques[0].note
+    assert note == "T1685 is an ATT&CK v19+ id, newer than the loaded 18.1; counted as T1562.001 here"
+    # every rule counted on 18.1 is counted on the v19 bundle too (through its revoked-by links)
+    counted18 = {r.id for r in r18.ruleset.rules if r.technique_ids}
+    assert counted18 <= {r.id for r in r19.ruleset.rules if r.technique_ids}
+    moved = {old for old, _, _ in MOVES}
+    assert not moved & {t for r in r19.ruleset.rules for t in r.technique_ids}
+
+
+def test_history_and_report_across_18_and_19(scans: dict[str, tuple[ScanResult, Path]], kb19: AttackKB,
+                                             tmp_path: Path) -> None:
+    store = tmp_path / "history.sqlite"
+    record_scan(store, "2026Q3", scans["18.1"][1])
+    record_scan(store, "2026Q4", scans["19.0"][1])
+    old, new = read_snapshot(store, "2026Q3"), read_snapshot(store, "2026Q4")
+    moved = {old_id: new_id for old_id, new_id, _ in MOVES}
+    for kb, label in ((kb19, "19.0"), (None, "18.1 → 19.0 crosswalk")):
+        diff = diff_snapshots(old, new, kb)
+        assert diff.versions_differ and diff.normalised_with == label
+        renamed = dict(diff.renamed)
+        assert renamed and all(k in moved for k in renamed)
+        detection = diff.view("detection")
+        # a technique detected in both quarters under its old and new id is neither lost nor gained
+        for old_id, new_id in renamed.items():
+            assert old_id not in detection.lost and new_id not in detection.lost, (label, old_id)
+    history = open_history(store)
+    assert history.diff("2026Q3", "2026Q4", kb=kb19).normalised_with == "19.0"
+    (html,) = build_report(store, "2026Q4", tmp_path / "report", kb=kb19)
+    text = html.read_text(encoding="utf-8")
+    assert "Defense Impairment" in text and "19.0" in text
