@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from v19_bundle import MOVES, V20_EXTRA, write_v19
 
 from detcov.attack import AttackKB, IdStatus, load_attack
 from detcov.attack.crosswalk import BUNDLE_SOURCE, load_crosswalk
@@ -20,7 +21,6 @@ from detcov.outputs.history.store import read_snapshot, record_scan
 from detcov.outputs.navigator import validate_layer
 from detcov.outputs.report.render import build_report
 from detcov.outputs.scan_outputs import write_scan_outputs
-from v19_bundle import MOVES, V20_EXTRA, write_v19
 
 pytestmark = pytest.mark.attack_real
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo-bank"
@@ -134,8 +134,8 @@ def test_scan_and_layers_on_v19(scans: dict[str, tuple[ScanResult, Path]]) -> No
 def test_ids_of_either_release_count_on_either_bundle(scans: dict[str, tuple[ScanResult, Path]]) -> None:
     """One rule tagged with a v18 id (T1070.001), one with a v19 id (T1685): both count on 18.1 and on v19."""
     (r18, _), (r19, _) = scans["18.1"], scans["19.0"]
-    for result, expected in ((r18, {"fcb_wevtutil_clear_v18_tag": "T1070.001", "fcb_defender_off_v19_tag": "T1562.001"}),
-                             (r19, {"fcb_wevtutil_clear_v18_tag": "T1685.005", "fcb_defender_off_v19_tag": "T1685"})):
+    v18, v19 = "fcb_wevtutil_clear_v18_tag", "fcb_defender_off_v19_tag"
+    for result, expected in ((r18, {v18: "T1070.001", v19: "T1562.001"}), (r19, {v18: "T1685.005", v19: "T1685"})):
         rules = {r.id: r for r in result.ruleset.rules}
         for rule_id, technique in expected.items():
             assert rules[rule_id].technique_ids == (technique,), (result.kb.version, rule_id)
