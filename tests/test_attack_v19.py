@@ -83,7 +83,27 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     for name, tag in (("fcb_wevtutil_clear_v18_tag", "attack.t1070.001"), ("fcb_defender_off_v19_tag", "attack.t1685")):
         (root / "rules" / "sigma" / f"{name}.yml").write_text(CROSS_RULE.format(name=name, tag=tag), encoding="utf-8")
+    (root / "rules" / "sigma" / "mr_fcb_credential_stuffing.yml").write_text(CORRELATION, encoding="utf-8")
     return config
+
+
+CORRELATION = """title: Credential stuffing - many failed logons then a success
+id: fcb_mr_credential_stuffing
+status: test
+tags: [attack.credential-access, attack.t1110.004]
+correlation: {type: temporal_ordered, rules: [fcb_failed, fcb_success], group-by: [IpAddress], timespan: 15m}
+level: high
+---
+title: Failed logon
+name: fcb_failed
+logsource: {product: windows, service: security}
+detection: {selection: {EventID: 4625}, condition: selection}
+---
+title: Successful logon
+name: fcb_success
+logsource: {product: windows, service: security}
+detection: {selection: {EventID: 4624}, condition: selection}
+"""
 
 
 CROSS_RULE = """title: {name}
@@ -147,6 +167,13 @@ def test_ids_of_either_release_count_on_either_bundle(scans: dict[str, tuple[Sca
     assert counted18 <= {r.id for r in r19.ruleset.rules if r.technique_ids}
     moved = {old for old, _, _ in MOVES}
     assert not moved & {t for r in r19.ruleset.rules for t in r.technique_ids}
+
+
+def test_correlation_rules_count_and_newer_ids_are_reported(scans: dict[str, tuple[ScanResult, Path]]) -> None:
+    for result, _ in scans.values():
+        assert result.detection["T1110.004"].score >= 1, result.kb.version  # only the correlation rule covers it
+    issues = [str(i) for i in scans["18.1"][0].issues if "v19+" in str(i)]
+    assert len(issues) == 1 and "T1685.003" in issues[0] and "fcb_defender_tamper_v19_tag.yml" in issues[0]
 
 
 def test_history_and_report_across_18_and_19(scans: dict[str, tuple[ScanResult, Path]], kb19: AttackKB,
