@@ -4,16 +4,23 @@ the quarterly report."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import http.server
 import json
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run_cli
 from v19_bundle import MOVES, V20_EXTRA, write_v19
 
 from detcov.attack import AttackKB, IdStatus, load_attack
 from detcov.attack.crosswalk import BUNDLE_SOURCE, load_crosswalk
+from detcov.attack.download import downloaded_path, latest_pinned_version, untested_warning
 from detcov.coverage.engine import ScanResult, run_scan
 from detcov.outputs.history.diff import diff_snapshots
 from detcov.outputs.history.history import open_history
@@ -197,3 +204,50 @@ def test_history_and_report_across_18_and_19(scans: dict[str, tuple[ScanResult, 
     (html,) = build_report(store, "2026Q4", tmp_path / "report", kb=kb19)
     text = html.read_text(encoding="utf-8")
     assert "Defense Impairment" in text and "19.0" in text
+
+
+@pytest.fixture(scope="module")
+def mirror(bundles: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A bank's internal mirror on 127.0.0.1, in attack-stix-data's layout, serving the v20-shaped bundle."""
+    root = tmp_path_factory.mktemp("mirror")
+    (root / "enterprise-attack").mkdir()
+    shutil.copy(bundles["20.0"], root / "enterprise-attack" / "enterprise-attack-20.0.json")
+    handler = functools.partial(_Quiet, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_download_20_from_a_local_mirror(capsys: pytest.CaptureFixture[str], mirror: str, bundles: dict[str, Path],
+                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DETCOV_CACHE_DIR", str(tmp_path / "cache"))
+    sha = hashlib.sha256(bundles["20.0"].read_bytes()).hexdigest()  # synthetic: MITRE's pin cannot match it
+    code, out, err = run_cli(capsys, "attack", "download", "--attack-version", "20.0", "--url", mirror,
+                             "--sha256", sha)
+    assert code == 0, err
+    saved = downloaded_path("20.0", tmp_path / "cache")
+    assert saved.is_file() and str(saved) in out.replace("\n", "")
+    assert "not one of the releases detcov is tested on with MITRE's real data (17.1, 18.1)" in " ".join(err.split())
+    code, out, err = run_cli(capsys, "attack", "info", "--attack", str(saved))
+    assert code == 0 and "ATT&CK 20.0" in out and "Defense Impairment" in out, err
+
+
+def test_default_download_is_the_newest_pin_with_a_warning(capsys: pytest.CaptureFixture[str], mirror: str,
+                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DETCOV_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DETCOV_ATTACK_URL", mirror)
+    newest = latest_pinned_version()
+    assert newest == "20.0"  # mitreattack-python 6.3.1 pins up to 20.0
+    code, _, err = run_cli(capsys, "attack", "download")
+    text = " ".join(err.split())
+    assert f"warning: ATT&CK {newest} is not one of the releases" in text and "--attack-version 18.1" in text
+    # the mirror serves the synthetic bundle, so MITRE's pinned SHA-256 refuses it and nothing is kept
+    assert code == 2 and "checksum mismatch" in text and "nothing was saved" in text
+    assert not downloaded_path(newest, tmp_path / "cache").exists()
+    assert untested_warning("18.1") is None

@@ -20,6 +20,8 @@ from detcov.fileio import atomic_write
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master"
 STIX_LAYOUT = "enterprise-attack/enterprise-attack-{version}.json"
+TESTED_REAL = ("17.1", "18.1")  # releases detcov's tests run on with MITRE's real bundles
+TESTED_SYNTHETIC = "v19/v20-shaped bundles built from 18.1"  # what newer releases are tested on (tests/v19_bundle.py)
 
 
 def published_checksums() -> dict[str, str]:
@@ -32,6 +34,17 @@ def published_checksums() -> dict[str, str]:
 def latest_pinned_version(checksums: Mapping[str, str] | None = None) -> str:
     pins = checksums if checksums is not None else published_checksums()
     return max(pins, key=lambda v: tuple(int(p) for p in v.split(".") if p.isdigit()))
+
+
+def untested_warning(version: str) -> str | None:
+    """What to tell the user before fetching a release detcov was not tested on with real data (None if it was)."""
+    if version in TESTED_REAL:
+        return None
+    newest = TESTED_REAL[-1]
+    return (f"ATT&CK {version} is not one of the releases detcov is tested on with MITRE's real data "
+            f"({', '.join(TESTED_REAL)}); newer releases are tested on {TESTED_SYNTHETIC} only. It should load; "
+            f"rules tagged with v18 ids count through the crosswalk. Pass --attack-version {newest} for the newest "
+            "release tested on real data.")
 
 
 def bundle_url(version: str, base: str | None = None) -> str:
