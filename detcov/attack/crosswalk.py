@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any, Literal
 
@@ -108,17 +108,17 @@ class Crosswalk:
     def newer_major(self) -> str:
         return self.newer.split(".")[0]
 
-    @property
+    @cached_property
     def to_older(self) -> dict[str, Pair]:
         """New id → the pair that gives its older equivalent."""
         return {p.new: p for p in self.pairs if p.direction.older}
 
-    @property
+    @cached_property
     def to_newer(self) -> dict[str, Pair]:
         """Old id → the pair that gives its v19+ id."""
         return {p.old: p for p in self.pairs if p.direction.newer}
 
-    @property
+    @cached_property
     def new_ids(self) -> frozenset[str]:
         return frozenset(p.new for p in self.pairs) | frozenset(self.no_equivalent)
 
