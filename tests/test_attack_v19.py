@@ -8,6 +8,7 @@ import functools
 import hashlib
 import http.server
 import json
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -235,7 +236,7 @@ def test_download_20_from_a_local_mirror(capsys: pytest.CaptureFixture[str], mir
     assert saved.is_file() and str(saved) in out.replace("\n", "")
     assert "not one of the releases detcov is tested on with MITRE's real data (17.1, 18.1)" in " ".join(err.split())
     code, out, err = run_cli(capsys, "attack", "info", "--attack", str(saved))
-    assert code == 0 and "ATT&CK 20.0" in out and "Defense Impairment" in out, err
+    assert code == 0 and "ATT&CK 20.0" in out and "15: Reconnaissance" in out and "Stealth," in out, err
 
 
 def test_default_download_is_the_newest_pin_with_a_warning(capsys: pytest.CaptureFixture[str], mirror: str,
@@ -251,3 +252,15 @@ def test_default_download_is_the_newest_pin_with_a_warning(capsys: pytest.Captur
     assert code == 2 and "checksum mismatch" in text and "nothing was saved" in text
     assert not downloaded_path(newest, tmp_path / "cache").exists()
     assert untested_warning("18.1") is None
+
+
+def test_crosswalk_command_shows_sources_and_bundle_overrides(capsys: pytest.CaptureFixture[str],
+                                                              bundles: dict[str, Path], bundle18: Path) -> None:
+    code, out, err = run_cli(capsys, "attack", "crosswalk", "--attack", str(bundles["19.0"]))
+    assert code == 0, err
+    flat = " ".join(out.split())
+    assert "(loaded: 19.0)" in flat and "E: elastic/detection-rules" in flat and "S: SigmaHQ/sigma PR #5966" in flat
+    bundle_rows = [line for line in out.splitlines() if re.search(r"│ bundle\s+│", line)]
+    assert len(bundle_rows) == 1 and "T1562.004" in bundle_rows[0] and "T1686.003" in bundle_rows[0]
+    code, out, _ = run_cli(capsys, "attack", "crosswalk", "--attack", str(bundle18))
+    assert code == 0 and not re.search(r"│ bundle\s+│", out) and "T1686.002" in out

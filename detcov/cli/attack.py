@@ -161,6 +161,27 @@ def _print_mitigations(kb: AttackKB, t: Technique) -> None:
 
 
 @attack.command()
+@attack_options
+def crosswalk(attack_path: Path | None, attack_version: str | None) -> None:
+    """The v18 ↔ v19+ id crosswalk as the loaded bundle applies it, with the sources of each pair."""
+    kb, _ = load_kb(attack_path, attack_version)
+    cw = kb.crosswalk
+    assert cw is not None  # Enterprise only, and load_kb loads Enterprise
+    table = Table(title=f"ATT&CK id crosswalk {cw.older} ↔ {cw.newer} (loaded: {kb.version})", title_justify="left")
+    for col in ("old id", "new id", "direction", "sources", "evidence"):
+        table.add_column(col)
+    for p in (*cw.pairs, *cw.tactics):
+        table.add_row(escape(f"{p.old} {p.old_name}"), escape(f"{p.new} {p.new_name}".strip()), p.direction.value,
+                      ", ".join(p.sources), escape(p.evidence))
+    for new, evidence in cw.no_equivalent.items():
+        table.add_row("—", new, "none", "", escape(evidence))
+    console.print(table)
+    for key in sorted(cw.sources):
+        console.print(f"{key}: {escape(cw.sources[key])}")
+    console.print("bundle: the loaded bundle's own revoked-by relationships (they win over the table)")
+
+
+@attack.command()
 @click.option("--attack-version", "version", metavar="VERSION",
               help="Version to fetch (default: the newest that mitreattack-python pins, with a warning when detcov "
                    "was not tested on it with real data).")
