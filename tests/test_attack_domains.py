@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import orjson
 import pytest
 from conftest import run_cli
+from local_mirror import serving
 from stix_factory import build_bundle
+
+from detcov.attack.download import downloaded_path
 
 
 @pytest.fixture(params=["ics-attack", "mobile-attack"])
@@ -37,3 +41,19 @@ def test_enterprise_only_commands_say_so(capsys: pytest.CaptureFixture[str], oth
     assert code == 2 and len(lines) == 1 and "Traceback" not in err
     assert f"is an ATT&CK bundle for {domain}, not enterprise-attack" in lines[0]
     assert "attack info|show" in lines[0] and "profile" in lines[0]
+
+
+def test_download_a_mobile_bundle(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DETCOV_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "mirror" / "mobile-attack").mkdir(parents=True)
+    content = orjson.dumps(build_bundle(domain="mobile-attack"))
+    (tmp_path / "mirror" / "mobile-attack" / "mobile-attack-18.1.json").write_bytes(content)
+    with serving(tmp_path / "mirror") as url:
+        code, out, err = run_cli(capsys, "attack", "download", "--domain", "mobile", "--attack-version", "18.1",
+                                 "--url", url, "--sha256", hashlib.sha256(content).hexdigest())
+    assert code == 0, err
+    saved = downloaded_path("18.1", tmp_path / "cache", "mobile")
+    assert saved.read_bytes() == content and "synthetic data only" in err
+    code, out, _ = run_cli(capsys, "attack", "info", "--attack", str(saved))
+    assert code == 0 and "mobile-attack" in out

@@ -4,19 +4,17 @@ the quarterly report."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import json
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import run_cli
+from local_mirror import serving
 from v19_bundle import MOVES, V20_EXTRA, write_v19
 
 from detcov.attack import AttackKB, IdStatus, load_attack
@@ -213,16 +211,8 @@ def mirror(bundles: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -
     root = tmp_path_factory.mktemp("mirror")
     (root / "enterprise-attack").mkdir()
     shutil.copy(bundles["20.0"], root / "enterprise-attack" / "enterprise-attack-20.0.json")
-    handler = functools.partial(_Quiet, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
+    with serving(root) as url:
+        yield url
 
 
 def test_download_20_from_a_local_mirror(capsys: pytest.CaptureFixture[str], mirror: str, bundles: dict[str, Path],

@@ -185,18 +185,21 @@ def crosswalk(attack_path: Path | None, attack_version: str | None) -> None:
 @click.option("--attack-version", "version", metavar="VERSION",
               help="Version to fetch (default: the newest that mitreattack-python pins, with a warning when detcov "
                    "was not tested on it with real data).")
+@click.option("--domain", type=click.Choice(["enterprise", "mobile", "ics"]), default="enterprise", show_default=True,
+              help="ATT&CK domain (Mobile and ICS serve attack info/show and profiles; the scan needs Enterprise).")
 @click.option("--url", "base_url", metavar="URL", help="Mirror base URL (or set DETCOV_ATTACK_URL).")
 @click.option("--sha256", "expected", metavar="HEX", help="Expected SHA-256, for versions mitreattack does not pin.")
-def download(version: str | None, base_url: str | None, expected: str | None) -> None:
-    """Download an ATT&CK Enterprise bundle (verified SHA-256) into the user cache dir."""
-    from detcov.attack.download import download_bundle, latest_pinned_version, untested_warning
+def download(version: str | None, domain: str, base_url: str | None, expected: str | None) -> None:
+    """Download an ATT&CK bundle (verified SHA-256) into the user cache dir."""
+    from detcov.attack.download import download_bundle, latest_pinned_version, published_checksums, untested_warning
 
-    version = version or latest_pinned_version()
-    warning = untested_warning(version)
+    version = version or latest_pinned_version(published_checksums(domain))
+    warning = untested_warning(version) if domain == "enterprise" else (
+        f"ATT&CK {domain} bundles are tested on synthetic data only; use them with --attack PATH")
     if warning:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}")
-    err_console.print(f"downloading ATT&CK {version} …")
-    path = download_bundle(version, base_url=base_url, expected_sha256=expected)
+    err_console.print(f"downloading ATT&CK {domain} {version} …")
+    path = download_bundle(version, base_url=base_url, expected_sha256=expected, domain=domain)
     console.print(f"saved and verified: {path}")
 
 
