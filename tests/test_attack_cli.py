@@ -66,7 +66,7 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     return files
 
 
-@pytest.mark.parametrize("case", ["missing", "not-json", "not-stix", "truncated", "truncated-gz", "mobile"])
+@pytest.mark.parametrize("case", ["missing", "not-json", "not-stix", "truncated", "truncated-gz"])
 def test_bad_bundle_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str) -> None:
     path, expected = _bad_files(tmp_path)[case]
     code, _, err = run_cli(capsys, "attack", "info", "--attack", str(path))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from local_mirror import serving
 
 from detcov.attack.download import bundle_url, download_bundle, downloaded_path, published_checksums
 from detcov.attack.sources import load_attack_data
@@ -19,19 +17,10 @@ from detcov.errors import DetcovError
 pytestmark = pytest.mark.attack_real
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def server(bundle17: Path) -> Iterator[str]:
-    handler = functools.partial(_Quiet, directory=str(bundle17.parent))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/enterprise-attack-{{version}}.json"
-    httpd.shutdown()
+    with serving(bundle17.parent) as url:
+        yield f"{url}/enterprise-attack-{{version}}.json"
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from detcov.attack import AttackKB
 from detcov.cli.main import _register, cli
 from detcov.coverage.engine import ScanResult, run_scan
 from detcov.rulepack import Candidate, Converted, convert, select_candidates, write_pack
-from detcov.rulepack.newer import newer_table
 from detcov.rulepack.whatif import compare, pack_rules, what_if
 from detcov.rules import Rule, read_rules, sigma_logsource
 from tests.conftest import shared_path
@@ -63,11 +62,11 @@ def test_pack_is_full_and_tagged_with_open_gaps(setup: Setup) -> None:
     assert len(setup.candidates) == TOP
     assert [c.rank for c in setup.candidates] == list(range(1, TOP + 1))
     open_gaps = {g.technique for g in setup.scan.gaps if g.gap.value in ("rule-gap", "broken")}
-    newer = {e.id.lower(): e.loaded for e in newer_table().entries}
+    kb = setup.scan.kb
     for cand in setup.candidates:
         tags = [str(t).lower() for t in _raw(cand)["tags"]]  # type: ignore[attr-defined]
         written = {m.group(1).upper() for t in tags if (m := re.fullmatch(r"attack\.(t\d{4}(?:\.\d{3})?)", t))}
-        counted = written | {newer[t.lower()] for t in written if t.lower() in newer}
+        counted = {kb.resolve(t).current for t in written} - {None}
         assert cand.techniques and set(cand.techniques) <= counted & open_gaps, cand.rule.title
         assert cand.weight == max(setup.scan.weights[t].weight for t in cand.techniques)
 

@@ -43,9 +43,10 @@ def test_sigma_corpus(kb18: AttackKB) -> None:
     statuses = {s: sum(1 for t in texts if re.search(rf"^status: {s}\s*$", t, re.MULTILINE))
                 for s in ("experimental",)}
     assert rs.by_status()["experimental"] == statuses["experimental"]
-    # v19 ids in current SigmaHQ are reported as unknown, never dropped
-    unknown = {tid for (tid, status) in rs.technique_problems() if status == IdStatus.UNKNOWN.value}
-    assert {"T1685", "T1685.001"} <= unknown
+    # v19 ids in current SigmaHQ are counted through the crosswalk or reported, never dropped
+    problems = dict(rs.technique_problems().keys())  # (id, status) pairs
+    assert problems["T1685"] == problems["T1685.001"] == IdStatus.CROSSWALKED.value
+    assert problems["T1686.002"] == IdStatus.UNKNOWN.value
     skipped = [f for f in rs.files if not f.parsed]
     assert all(f.skipped and f.skipped.startswith("not a rule") for f in skipped)
 

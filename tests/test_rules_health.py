@@ -35,7 +35,7 @@ def _telemetry(kb: AttackKB) -> CollectedTelemetry:
     ("test", "attack.t1059.001", "product: windows, category: process_creation", HealthOutcome.HEALTHY),
     ("deprecated", "attack.t1059.001", "product: windows, category: process_creation", HealthOutcome.DISABLED),
     ("test", "attack.execution", "product: windows, category: process_creation", HealthOutcome.UNMAPPED),
-    ("test", "attack.t1685.001", "product: windows, category: process_creation", HealthOutcome.UNKNOWN_TECHNIQUE),
+    ("test", "attack.t1685.003", "product: windows, category: process_creation", HealthOutcome.UNKNOWN_TECHNIQUE),
     ("test", "attack.t1059.004", "product: linux, category: process_creation", HealthOutcome.MISSING_LOG_SOURCE),
     ("test", "attack.t1562.008", "product: aws, service: cloudtrail", HealthOutcome.MISSING_LOG_SOURCE),
     ("test", "attack.t1055", "product: windows, category: pipe_created", HealthOutcome.MISSING_LOG_SOURCE),

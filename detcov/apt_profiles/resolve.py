@@ -31,7 +31,7 @@ def resolve_technique(kb: AttackKB, raw: str, where: Location, issues: IssueColl
     res = kb.resolve(raw)
     if res.status is IdStatus.CURRENT:
         return res.current
-    if res.status is IdStatus.REVOKED and res.current:
+    if res.status in (IdStatus.REVOKED, IdStatus.CROSSWALKED) and res.current:
         issues.warning(res.note, where, f"write {res.current} instead")
         return res.current
     if res.status is IdStatus.DEPRECATED:

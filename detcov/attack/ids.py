@@ -3,7 +3,9 @@
 Rule tags, user files and DeTT&CT files write technique ids in many ways (``T1059.001``, ``t1059.001``,
 ``attack.t1059.001``, `` T1059/001 ``). :func:`parse_technique_id` turns any of them into the canonical
 form; :meth:`IdNormalizer.resolve` then says whether that id is current, revoked (and by what, following
-``revoked-by`` chains to the end), deprecated, or unknown in the loaded ATT&CK version.
+``revoked-by`` chains to the end), deprecated, from another ATT&CK release and counted under its equivalent
+(the crosswalk, :mod:`detcov.attack.crosswalk`), or unknown in the loaded ATT&CK version. This is the single
+place where a technique id from a user or a rule is normalised: every consumer sees the same answer.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
+
+from detcov.attack.crosswalk import Crosswalk, Pair
 
 _TECHNIQUE = re.compile(r"(?<![A-Za-z0-9])t(\d{4})(?:[._/](\d{3}))?(?!\d)", re.IGNORECASE)
 _TECHNIQUE_EXACT = re.compile(r"^\s*(?:attack[._])?t(\d{4})(?:[._/](\d{3}))?\s*$", re.IGNORECASE)
@@ -23,6 +28,7 @@ class IdStatus(StrEnum):
     CURRENT = "current"
     REVOKED = "revoked"  # replaced: ``current`` holds the replacement
     DEPRECATED = "deprecated"  # withdrawn with no successor
+    CROSSWALKED = "crosswalked"  # an id of another ATT&CK release: ``current`` is its equivalent in the loaded one
     UNKNOWN = "unknown"  # well formed, but not in this ATT&CK version (e.g. a newer id)
     INVALID = "invalid"  # not a technique id at all
 
@@ -35,8 +41,10 @@ class IdResolution:
     id: str | None  # canonical form of what was written (T1059.001), None if invalid
     current: str | None  # the id to count coverage against (replacement when revoked), None if unusable
     status: IdStatus
-    chain: tuple[str, ...] = ()  # revoked-by chain, e.g. (T1073, T1574.002, T1574.001)
+    chain: tuple[str, ...] = ()  # revoked-by chain, e.g. (T1073, T1574.002, T1574.001); crosswalk: (T1685, T1562.001)
     suggestions: tuple[str, ...] = ()
+    detail: str = ""  # the explanation, when the normaliser words it itself (ids of another release)
+    release: str | None = None  # "v19+" / "v18 or earlier" / "newer": the release of an id the bundle lacks
 
     @property
     def usable(self) -> bool:
@@ -44,6 +52,8 @@ class IdResolution:
 
     @property
     def note(self) -> str:
+        if self.detail:
+            return self.detail
         if self.status is IdStatus.REVOKED:
             return f"{self.id} is revoked; counted as {' → '.join(self.chain[1:])}"
         if self.status is IdStatus.DEPRECATED:
@@ -87,19 +97,24 @@ def tactic_key(text: str) -> str:
 
 @dataclass(frozen=True)
 class IdNormalizer:
-    """Resolves technique ids against one ATT&CK version."""
+    """Resolves technique ids against one ATT&CK version (and, for ids it lacks, through the crosswalk)."""
 
     status: Mapping[str, IdStatus]  # every technique id in the bundle -> CURRENT / REVOKED / DEPRECATED
     revoked_by: Mapping[str, str]
     names: Mapping[str, str]
+    crosswalk: Crosswalk | None = None
+    version: str | None = None  # the loaded ATT&CK version, for the notes
 
     def resolve(self, raw: str) -> IdResolution:
         tid = parse_technique_id(raw)
         if tid is None:
             return IdResolution(raw, None, None, IdStatus.INVALID)
-        status = self.status.get(tid)
-        if status is None:
-            return IdResolution(raw, tid, None, IdStatus.UNKNOWN, suggestions=tuple(self.suggest(tid)))
+        if tid not in self.status:
+            return self._other_release(raw, tid)
+        return self._in_bundle(raw, tid)
+
+    def _in_bundle(self, raw: str, tid: str) -> IdResolution:
+        status = self.status[tid]
         if status is IdStatus.REVOKED:
             chain = self.revocation_chain(tid)
             final = chain[-1]
@@ -108,6 +123,64 @@ class IdNormalizer:
         if status is IdStatus.DEPRECATED:
             return IdResolution(raw, tid, None, IdStatus.DEPRECATED)
         return IdResolution(raw, tid, tid, IdStatus.CURRENT)
+
+    @cached_property
+    def loaded_is_newer(self) -> bool:
+        """Does the loaded bundle hold the crosswalk's new ids (v19+), rather than its old ones?"""
+        cw = self.crosswalk
+        if cw is None:
+            return False
+        new = sum(self.status.get(p.new) is IdStatus.CURRENT for p in cw.pairs)
+        old = sum(self.status.get(p.old) is IdStatus.CURRENT for p in cw.pairs)
+        return new > old
+
+    @cached_property
+    def _max_number(self) -> int:
+        return max((int(t[1:5]) for t in self.status), default=0)
+
+    @property
+    def _loaded(self) -> str:
+        return f"the loaded {self.version}" if self.version else "the loaded ATT&CK"
+
+    def _other_release(self, raw: str, tid: str) -> IdResolution:
+        """An id the bundle lacks: counted through the crosswalk, or reported as a newer id, or plain unknown."""
+        cw = self.crosswalk
+        pair = None if cw is None else (cw.to_newer if self.loaded_is_newer else cw.to_older).get(tid)
+        if pair is not None and cw is not None:
+            target = pair.new if self.loaded_is_newer else pair.old
+            found = self._in_bundle(target, target) if target in self.status else None
+            if found is not None and found.current is not None:
+                return self._crosswalked(raw, tid, pair, found, cw)
+        newer = not self.loaded_is_newer and (
+            (cw is not None and cw.is_newer_id(tid)) or int(tid[1:5]) > self._max_number)
+        if newer:
+            return self._newer_unmatched(raw, tid, cw)
+        return IdResolution(raw, tid, None, IdStatus.UNKNOWN, suggestions=tuple(self.suggest(tid)))
+
+    def _crosswalked(self, raw: str, tid: str, pair: Pair, found: IdResolution, cw: Crosswalk) -> IdResolution:
+        chain = (tid, *(found.chain or (found.current or "",)))
+        if self.loaded_is_newer:
+            release = f"v{cw.older.split('.')[0]} or earlier"
+            detail = (f"{tid} is an ATT&CK {release} id, not in {self._loaded}; "
+                      f"counted as {found.current} here (crosswalk: {', '.join(pair.sources)})")
+        else:
+            release = f"v{cw.newer_major}+"
+            detail = (f"{tid} is an ATT&CK {release} id, newer than {self._loaded}; "
+                      f"counted as {found.current} here")
+        return IdResolution(raw, tid, found.current, IdStatus.CROSSWALKED, chain, detail=detail, release=release)
+
+    def _newer_unmatched(self, raw: str, tid: str, cw: Crosswalk | None) -> IdResolution:
+        if cw is not None and cw.is_newer_id(tid):
+            release = f"v{cw.newer_major}+"
+            detail = f"{tid} is an ATT&CK {release} id, newer than {self._loaded}, with no known equivalent here"
+            parent = cw.to_older.get(tid.split(".")[0]) if "." in tid else None
+            if parent is not None and self.status.get(parent.old) is IdStatus.CURRENT:
+                detail += f" (its parent {parent.new} counts as {parent.old}: tag the rule with that if it fits)"
+        else:
+            release = "newer"
+            detail = (f"{tid} is numbered past every technique of {self._loaded}: an id of a newer ATT&CK "
+                      "release, with no known equivalent here")
+        return IdResolution(raw, tid, None, IdStatus.UNKNOWN, detail=detail, release=release)
 
     def revocation_chain(self, tid: str) -> tuple[str, ...]:
         chain = [tid]

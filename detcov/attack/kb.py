@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from functools import cached_property
 
+from detcov.attack.crosswalk import Crosswalk, load_crosswalk
 from detcov.attack.ids import IdNormalizer, IdResolution, IdStatus, parse_tactic_id, tactic_key
 from detcov.attack.loader import AttackData
 from detcov.attack.model import (
@@ -77,8 +78,15 @@ class AttackKB:
         return keys
 
     def tactic(self, text: str) -> Tactic | None:
-        """A tactic by id (TA0002), shortname, name, or tag (``attack.defense_evasion``)."""
-        return self._tactic_keys.get(parse_tactic_id(text) or tactic_key(text))
+        """A tactic by id (TA0002), shortname, name, or tag (``attack.defense_evasion``); a tactic of the other side
+        of the crosswalk (``attack.stealth`` with v18 loaded, ``attack.defense-evasion`` with v19) gives its
+        equivalent here."""
+        key = parse_tactic_id(text) or tactic_key(text)
+        found = self._tactic_keys.get(key)
+        if found is None and self.crosswalk is not None:
+            other = self.crosswalk.tactic(key, loaded_is_newer=self.ids.loaded_is_newer)
+            found = self._tactic_keys.get(other) if other else None
+        return found
 
     # ----- techniques ---------------------------------------------------------------------------------------
     @cached_property
@@ -127,12 +135,25 @@ class AttackKB:
         return tuple(sorted(counts, key=lambda p: (-counts[p], p)))
 
     @cached_property
-    def ids(self) -> IdNormalizer:
-        status = {
+    def _id_status(self) -> dict[str, IdStatus]:
+        return {
             t.id: IdStatus.REVOKED if t.revoked else IdStatus.DEPRECATED if t.deprecated else IdStatus.CURRENT
             for t in self.data.techniques
         }
-        return IdNormalizer(status, self.data.revoked_by, {t.id: t.name for t in self.data.techniques})
+
+    @cached_property
+    def crosswalk(self) -> Crosswalk | None:
+        """The v18 ↔ v19+ crosswalk as this bundle says it (its revoked-by links override the table); Enterprise
+        only (None for ICS / Mobile)."""
+        if self.info.domain != "enterprise-attack":
+            return None
+        bundle_only = IdNormalizer(self._id_status, self.data.revoked_by, {})
+        return load_crosswalk().with_bundle(bundle_only.revocation_chain, self._id_status)
+
+    @cached_property
+    def ids(self) -> IdNormalizer:
+        return IdNormalizer(self._id_status, self.data.revoked_by, {t.id: t.name for t in self.data.techniques},
+                            crosswalk=self.crosswalk, version=self.version)
 
     def resolve(self, raw: str) -> IdResolution:
         """Normalise a technique id as a user or a rule wrote it (case, tags, revoked → current, unknown)."""

@@ -154,7 +154,12 @@ def _loc(source: str) -> Location:
     return Location(source)
 
 
-def _domain(buckets: Mapping[str, list[Obj]], source: str, expected: str) -> str:
+DOMAINS = ("enterprise-attack", "mobile-attack", "ics-attack")
+SCAN_DOMAIN = "enterprise-attack"
+
+
+def _domain(buckets: Mapping[str, list[Obj]], source: str, expected: str | None) -> str:
+    """The bundle's ATT&CK domain; ``expected`` None accepts any of Enterprise, Mobile and ICS."""
     matrices = buckets.get("x-mitre-matrix", [])
     domains = {attack_id(m) for m in matrices} | {
         d for m in matrices for d in _strs(m.get("x_mitre_domains"))
@@ -166,13 +171,18 @@ def _domain(buckets: Mapping[str, list[Obj]], source: str, expected: str) -> str
             location=_loc(source),
             hint="pass an ATT&CK Enterprise bundle (enterprise-attack-<version>.json from MITRE's attack-stix-data)",
         )
-    if expected not in domains:
+    known = [d for d in DOMAINS if d in domains]
+    if expected is None and known:
+        return known[0]
+    if expected is None or expected not in domains:
         found = ", ".join(sorted(str(d) for d in domains)) or "unknown"
-        raise DetcovError(
-            f"is an ATT&CK bundle for {found}, not {expected}",
-            location=_loc(source),
-            hint=f"detcov needs the {expected} bundle, e.g. {expected}-18.1.json",
-        )
+        wanted = expected or "Enterprise, Mobile or ICS"
+        hint = f"detcov reads {wanted} bundles, e.g. {expected or SCAN_DOMAIN}-18.1.json"
+        if expected == SCAN_DOMAIN and known:
+            hint = ("the coverage scan, rules and inventories need ATT&CK Enterprise (enterprise-attack-18.1.json); "
+                    "`detcov attack info|show` and `detcov profile` also read Mobile and ICS bundles")
+        raise DetcovError(f"is an ATT&CK bundle for {found}, not {expected or 'a domain detcov reads'}",
+                          location=_loc(source), hint=hint)
     return expected
 
 
@@ -410,10 +420,11 @@ def _bundle_version(buckets: Mapping[str, list[Obj]], source: str) -> str | None
     return version_from_name(source.rsplit("/", 1)[-1])
 
 
-def parse_bundle(bundle: Any, *, source: str, sha256: str, domain: str = "enterprise-attack") -> AttackData:
-    """Build :class:`AttackData` from a parsed STIX 2.0/2.1 bundle. Raises :class:`DetcovError` on bad input."""
+def parse_bundle(bundle: Any, *, source: str, sha256: str, domain: str | None = SCAN_DOMAIN) -> AttackData:
+    """Build :class:`AttackData` from a parsed STIX 2.0/2.1 bundle (``domain`` None: Enterprise, Mobile or ICS,
+    whichever the bundle is). Raises :class:`DetcovError` on bad input."""
     buckets = bucket_objects(bundle, source)
-    _domain(buckets, source, domain)
+    domain = _domain(buckets, source, domain)
     ids = _index_ids(buckets)
     tactics = _matrix_tactics(buckets, domain)
     tactic_rank = {t.shortname: i for i, t in enumerate(tactics)}

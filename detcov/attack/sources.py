@@ -22,7 +22,7 @@ import orjson
 from detcov.attack import cache
 from detcov.attack.download import downloaded_path
 from detcov.attack.kb import AttackKB
-from detcov.attack.loader import AttackData, parse_bundle
+from detcov.attack.loader import SCAN_DOMAIN, AttackData, parse_bundle
 from detcov.errors import DetcovError, Location
 
 _BUNDLE_NAME = re.compile(r"^enterprise-attack-(\d+(?:\.\d+)*)\.json(?:\.gz)?$")
@@ -127,24 +127,27 @@ def paused_gc() -> Iterator[None]:
 
 
 def load_attack_data(
-    path: str | Path | None = None, version: str | None = None, *, use_cache: bool = True
+    path: str | Path | None = None, version: str | None = None, *, use_cache: bool = True,
+    domain: str | None = SCAN_DOMAIN,
 ) -> tuple[AttackData, LoadStats]:
-    """Resolve, read (from the normalised cache when possible) and parse an ATT&CK bundle."""
+    """Resolve, read (from the normalised cache when possible) and parse an ATT&CK bundle. ``domain`` None accepts
+    Mobile and ICS bundles too (``attack info|show``, profiles); the scan needs Enterprise (the default)."""
     with paused_gc():
-        return _load_attack_data(path, version, use_cache)
+        return _load_attack_data(path, version, use_cache, domain)
 
 
-def _load_attack_data(path: str | Path | None, version: str | None, use_cache: bool) -> tuple[AttackData, LoadStats]:
+def _load_attack_data(path: str | Path | None, version: str | None, use_cache: bool,
+                      domain: str | None) -> tuple[AttackData, LoadStats]:
     started = time.perf_counter()
     bundle = resolve_bundle_path(path, version)
     sha = cache.remembered_sha256(bundle) if use_cache else None
     if sha is not None:
         data = cache.read_cache(sha)
-        if data is not None:
+        if data is not None and domain in (None, data.info.domain):
             return data, LoadStats(str(bundle), True, time.perf_counter() - started)
     raw = read_bundle_bytes(bundle)
     sha = hashlib.sha256(raw).hexdigest()
-    data = parse_bundle(parse_json(raw, bundle), source=str(bundle), sha256=sha)
+    data = parse_bundle(parse_json(raw, bundle), source=str(bundle), sha256=sha, domain=domain)
     if version is not None and data.info.version not in (None, version):
         raise DetcovError(f"holds ATT&CK {data.info.version}, not {version}", location=Location(str(bundle)),
                           hint="drop --attack-version or pass the matching bundle")
@@ -161,7 +164,8 @@ def _store(bundle: Path, data: AttackData) -> None:
         pass  # no writable cache dir: every run is a cold run, nothing else breaks
 
 
-def load_attack(path: str | Path | None = None, version: str | None = None, *, use_cache: bool = True) -> AttackKB:
+def load_attack(path: str | Path | None = None, version: str | None = None, *, use_cache: bool = True,
+                domain: str | None = SCAN_DOMAIN) -> AttackKB:
     """The knowledge base for the chosen bundle (see :func:`resolve_bundle_path` for the search order)."""
-    data, _ = load_attack_data(path, version, use_cache=use_cache)
+    data, _ = load_attack_data(path, version, use_cache=use_cache, domain=domain)
     return AttackKB(data)

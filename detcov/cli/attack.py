@@ -25,7 +25,7 @@ def attack() -> None:
 @click.option("--no-cache", is_flag=True, help="Parse the bundle again instead of using the normalised cache.")
 def info(attack_path: Path | None, attack_version: str | None, no_cache: bool) -> None:
     """ATT&CK version, domain, object counts and load time."""
-    kb, stats = load_kb(attack_path, attack_version, use_cache=not no_cache)
+    kb, stats = load_kb(attack_path, attack_version, use_cache=not no_cache, any_domain=True)
     i = kb.info
     techniques = kb.techniques(subtechniques=False)
     table = Table(title=f"ATT&CK {i.version or '(version unknown)'} — {i.domain}", show_header=False)
@@ -48,10 +48,25 @@ def info(attack_path: Path | None, attack_version: str | None, no_cache: bool) -
         ("revoked / deprecated techniques", f"{sum(t.revoked for t in kb.data.techniques)} / "
                                             f"{sum(t.deprecated and not t.revoked for t in kb.data.techniques)}"),
         ("loaded in", f"{stats.seconds:.2f} s ({'from cache' if stats.from_cache else 'cold: bundle parsed'})"),
+        *_crosswalk_rows(kb),
     ]
     for key, value in rows:
         table.add_row(key, escape(value))
     console.print(table)
+
+
+def _crosswalk_rows(kb: AttackKB) -> list[tuple[str, str]]:
+    cw = kb.crosswalk
+    if cw is None:
+        return [("coverage scan", f"Enterprise only: this {kb.info.domain} bundle serves attack info/show and "
+                                  "profiles")]
+    side = f"v{cw.newer_major}+ ids of rules count under their {cw.older} equivalents"
+    if kb.ids.loaded_is_newer:
+        old = cw.older.split(".")[0]
+        side = f"v{old} ids count under their v{cw.newer_major}+ ids (this bundle's revoked-by first)"
+    from_bundle = sum(1 for p in cw.pairs if p.sources == ("bundle",))
+    overridden = f"; {from_bundle} taken from this bundle's revoked-by links" if from_bundle else ""
+    return [("id crosswalk", f"{len(cw.pairs)} technique pairs {cw.older} ↔ {cw.newer}{overridden}: {side}")]
 
 
 def _model_text(kb: AttackKB) -> str:
@@ -65,13 +80,18 @@ def _model_text(kb: AttackKB) -> str:
 @click.argument("technique_id")
 def show(attack_path: Path | None, attack_version: str | None, technique_id: str) -> None:
     """Everything detcov knows about one technique: visibility sources, groups, mitigations."""
-    kb, _ = load_kb(attack_path, attack_version)
+    kb, _ = load_kb(attack_path, attack_version, any_domain=True)
     res = kb.resolve(technique_id)
     if res.status in (IdStatus.INVALID, IdStatus.UNKNOWN):
-        hint = f"did you mean {', '.join(res.suggestions)}?" if res.suggestions else "check the id on attack.mitre.org"
-        raise DetcovError(f"{technique_id!r}: {res.note or 'unknown technique'} (ATT&CK {kb.version})", hint=hint)
+        hint = (f"did you mean {', '.join(res.suggestions)}?" if res.suggestions
+                else "load that release with --attack PATH" if res.release
+                else "check the id on attack.mitre.org")
+        where = "" if res.release else f" (ATT&CK {kb.version})"
+        raise DetcovError(f"{technique_id!r}: {res.note or 'unknown technique'}{where}", hint=hint)
     if res.status is IdStatus.REVOKED:
         err_console.print(f"[yellow]{res.id} was revoked; replaced by {' → '.join(res.chain[1:])}[/]")
+    if res.status is IdStatus.CROSSWALKED:
+        err_console.print(f"[yellow]{escape(res.note)}[/]")
     shown = kb.technique(res.current or res.id or "")
     assert shown is not None
     _print_technique(kb, shown)
@@ -141,16 +161,45 @@ def _print_mitigations(kb: AttackKB, t: Technique) -> None:
 
 
 @attack.command()
-@click.option("--attack-version", "version", metavar="VERSION", help="Version to fetch (default: newest pinned).")
+@attack_options
+def crosswalk(attack_path: Path | None, attack_version: str | None) -> None:
+    """The v18 ↔ v19+ id crosswalk as the loaded bundle applies it, with the sources of each pair."""
+    kb, _ = load_kb(attack_path, attack_version)
+    cw = kb.crosswalk
+    assert cw is not None  # Enterprise only, and load_kb loads Enterprise
+    table = Table(title=f"ATT&CK id crosswalk {cw.older} ↔ {cw.newer} (loaded: {kb.version})", title_justify="left")
+    for col in ("old id", "new id", "direction", "sources", "evidence"):
+        table.add_column(col)
+    for p in (*cw.pairs, *cw.tactics):
+        table.add_row(escape(f"{p.old} {p.old_name}"), escape(f"{p.new} {p.new_name}".strip()), p.direction.value,
+                      ", ".join(p.sources), escape(p.evidence))
+    for new, evidence in cw.no_equivalent.items():
+        table.add_row("—", new, "none", "", escape(evidence))
+    console.print(table)
+    for key in sorted(cw.sources):
+        console.print(f"{key}: {escape(cw.sources[key])}")
+    console.print("bundle: the loaded bundle's own revoked-by relationships (they win over the table)")
+
+
+@attack.command()
+@click.option("--attack-version", "version", metavar="VERSION",
+              help="Version to fetch (default: the newest that mitreattack-python pins, with a warning when detcov "
+                   "was not tested on it with real data).")
+@click.option("--domain", type=click.Choice(["enterprise", "mobile", "ics"]), default="enterprise", show_default=True,
+              help="ATT&CK domain (Mobile and ICS serve attack info/show and profiles; the scan needs Enterprise).")
 @click.option("--url", "base_url", metavar="URL", help="Mirror base URL (or set DETCOV_ATTACK_URL).")
 @click.option("--sha256", "expected", metavar="HEX", help="Expected SHA-256, for versions mitreattack does not pin.")
-def download(version: str | None, base_url: str | None, expected: str | None) -> None:
-    """Download an ATT&CK Enterprise bundle (verified SHA-256) into the user cache dir."""
-    from detcov.attack.download import download_bundle, latest_pinned_version
+def download(version: str | None, domain: str, base_url: str | None, expected: str | None) -> None:
+    """Download an ATT&CK bundle (verified SHA-256) into the user cache dir."""
+    from detcov.attack.download import download_bundle, latest_pinned_version, published_checksums, untested_warning
 
-    version = version or latest_pinned_version()
-    err_console.print(f"downloading ATT&CK {version} …")
-    path = download_bundle(version, base_url=base_url, expected_sha256=expected)
+    version = version or latest_pinned_version(published_checksums(domain))
+    warning = untested_warning(version) if domain == "enterprise" else (
+        f"ATT&CK {domain} bundles are tested on synthetic data only; use them with --attack PATH")
+    if warning:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}")
+    err_console.print(f"downloading ATT&CK {domain} {version} …")
+    path = download_bundle(version, base_url=base_url, expected_sha256=expected, domain=domain)
     console.print(f"saved and verified: {path}")
 
 

@@ -47,9 +47,11 @@ def attack_options(func: F) -> F:
                         help="ATT&CK Enterprise STIX bundle (.json or .json.gz).")(func)
 
 
-def load_kb(attack_path: Path | None, attack_version: str | None, *, use_cache: bool = True
-            ) -> tuple[AttackKB, LoadStats]:
-    data, stats = load_attack_data(attack_path, attack_version, use_cache=use_cache)
+def load_kb(attack_path: Path | None, attack_version: str | None, *, use_cache: bool = True,
+            any_domain: bool = False) -> tuple[AttackKB, LoadStats]:
+    """The knowledge base for a command; ``any_domain`` lets Mobile and ICS bundles in (else Enterprise only)."""
+    data, stats = load_attack_data(attack_path, attack_version, use_cache=use_cache,
+                                   domain=None if any_domain else "enterprise-attack")
     return AttackKB(data), stats
 
 

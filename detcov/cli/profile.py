@@ -75,7 +75,7 @@ def profile() -> None:
 @attack_options
 def list_(attack_path: Path | None, attack_version: str | None) -> None:
     """The profiles shipped with detcov."""
-    kb, _ = load_kb(attack_path, attack_version)
+    kb, _ = load_kb(attack_path, attack_version, any_domain=True)
     table = Table(title=f"Shipped profiles (ATT&CK {kb.version})")
     for col in ("name", "title", "groups", "techniques"):
         table.add_column(col, justify="right" if col in ("groups", "techniques") else "left")
@@ -99,7 +99,7 @@ def show(attack_path: Path | None, attack_version: str | None, route_weights: tu
     DeTT&CT group-administration file, or an ATT&CK group (id, name or alias).
     """
     options = build_weight_options(route_weights, counts, rollup, half_life)
-    kb, _ = load_kb(attack_path, attack_version)
+    kb, _ = load_kb(attack_path, attack_version, any_domain=True)
     p = load_profile_or_group(name, kb)
     print_issues(p.issues)
     weights = p.weights(kb, options)
@@ -183,7 +183,7 @@ def compare(attack_path: Path | None, attack_version: str | None, route_weights:
     clusters. Arguments are profiles (shipped name or file) or ATT&CK groups (id, name or alias).
     """
     options = build_weight_options(route_weights, counts, rollup, half_life)
-    kb, _ = load_kb(attack_path, attack_version)
+    kb, _ = load_kb(attack_path, attack_version, any_domain=True)
     a = load_profile_or_group(first, kb)
     print_issues(a.issues)
     if second is None:

@@ -11,10 +11,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from detcov.attack import AttackKB
-from detcov.cli.common import attack_options, console, err_console, load_kb
+from detcov.cli.common import attack_options, console, err_console, load_kb, print_issues
 from detcov.errors import DetcovError
 from detcov.rules import FORMAT_CHOICES, RuleSet, assess, read_rules
 from detcov.rules.health import HealthScope, RuleHealth
+from detcov.rules.reader import other_release_issues
 from detcov.rules.report import FAIL_ON, gate_failures, health_counts, rules_csv
 
 
@@ -143,6 +144,7 @@ def check(
     ruleset = read_rules(paths, kb, fmt, csv_columns=_parse_columns(csv_columns))
     if ruleset.issues:
         raise DetcovError(issues=ruleset.issues)
+    print_issues(other_release_issues(ruleset))
     health = assess(ruleset.rules, kb, load_scopes(inventory, kb)) if inventory else None
     if csv_path is not None and str(csv_path) == "-":
         click.echo(rules_csv(ruleset.rules, health), nl=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 import click
@@ -61,16 +60,17 @@ def suggest(scan_path: Path, sigma_path: Path, target: str, top: int, per_techni
 
 
 def _print_corpus(corpus: RuleSet, kb: AttackKB) -> None:
-    unknown = Counter(r for rule in corpus.rules for r in rule.unusable_techniques if r.id)
-    newer = {res.id: found for res in unknown if (found := newer_id(res, kb)) is not None}
-    mapped = sorted(f"{i}→{n.loaded}" for i, n in newer.items() if n.loaded)
+    tags = [r for rule in corpus.rules for r in rule.techniques if r.id and newer_id(r, kb) is not None]
+    mapped = sorted({f"{r.id}→{r.current}" for r in tags if r.current})
     console.print(f"Sigma corpus: {len(corpus.files)} files, [bold]{len(corpus)}[/] rules, "
                   f"{corpus.files_skipped} files skipped")
-    if unknown:
-        console.print(f"  {sum(unknown.values())} tags use {len({r.id for r in unknown})} technique ids unknown to "
-                      f"ATT&CK {kb.version}; {len(newer)} are newer-release ids, {len(mapped)} with a known "
-                      f"equivalent ({', '.join(mapped[:4])}{' …' if len(mapped) > 4 else ''}), the others are "
-                      "reported per rule in the index")
+    if tags:
+        unmatched = sorted({r.id or "" for r in tags if not r.current})
+        console.print(f"  {len(tags)} tags use ids of another ATT&CK release than {kb.version}: "
+                      f"{sum(1 for r in tags if r.current)} counted through the crosswalk "
+                      f"({', '.join(mapped[:4])}{' …' if len(mapped) > 4 else ''}), "
+                      f"{sum(1 for r in tags if not r.current)} with no known equivalent "
+                      f"({', '.join(unmatched) or 'none'}), reported per rule in the index")
 
 
 def _print_pack(converted: list[Converted], out_dir: Path, files: int) -> None:

@@ -50,6 +50,7 @@ from detcov.datasources.telemetry import CollectedTelemetry
 from detcov.datasources.visibility import VisibilityScore, score_visibility
 from detcov.errors import DetcovError, Issue, IssueCollector, Location, Severity
 from detcov.rules import FileResult, Rule, RuleHealth, RuleSet, assess, read_rules
+from detcov.rules.reader import other_release_issues
 
 Progress = Callable[[str], None]
 DISPROVED_DETECTION_CAP = 1
@@ -196,7 +197,8 @@ def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, estate: Estate, 
     if extra_rules:  # what-if: rules assumed deployed, accounted for as one pseudo file
         rules += list(extra_rules)
         files.append(FileResult("(what-if: assumed deployed)", None, rules=len(extra_rules)))
-    return RuleSet(tuple(rules), tuple(files), tuple(issues))
+    ruleset = RuleSet(tuple(rules), tuple(files), tuple(issues))
+    return replace(ruleset, issues=(*ruleset.issues, *other_release_issues(ruleset)))  # ids of a newer ATT&CK
 
 
 def _claim_source(catalog: Catalog, kb: AttackKB) -> tuple[ClaimSource, list[tuple[str, str, str, int]] | None]:

@@ -48,22 +48,22 @@ class GapLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class NewerId:
-    """A technique id a rule is tagged with that the loaded ATT&CK does not know yet (a newer release).
+    """A technique id a rule is tagged with that the loaded ATT&CK does not know (another release).
 
-    ``loaded`` is its equivalent in the loaded version (from the shipped ``newer_ids.yaml``), or None when
-    there is no known equivalent (then the tag cannot be matched to a gap, and the index says so)."""
+    ``loaded`` is its equivalent in the loaded version (from the crosswalk, ``detcov/attack/crosswalk.yaml``), or
+    None when there is no known equivalent (then the tag cannot be matched to a gap, and the index says so)."""
 
     id: str
     loaded: str | None
     name: str
-    attack_version: str
+    attack_version: str  # the release of the id: "v19+", "v18 or earlier", "newer"
 
     @property
     def note(self) -> str:
+        name = f"{self.name}, " if self.name else ""
         if self.loaded:
-            return (f"tagged {self.id} ({self.name}, ATT&CK v{self.attack_version} id), "
-                    f"counted as {self.loaded} in the loaded ATT&CK")
-        return f"tagged {self.id}: newer ATT&CK id with no known equivalent in the loaded ATT&CK"
+            return f"tagged {self.id} ({name}ATT&CK {self.attack_version} id), counted as {self.loaded} here"
+        return f"tagged {self.id}: ATT&CK {self.attack_version} id with no known equivalent in the loaded ATT&CK"
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,6 +107,23 @@ class LogSourceReq:
 
 
 @dataclass(frozen=True, slots=True)
+class Correlation:
+    """A Sigma v2 correlation (``event_count``, ``value_count``, ``temporal``, ``temporal_ordered``): the rules it
+    correlates (ids or names as written) and those that were not found among the rules read."""
+
+    type: str
+    rules: tuple[str, ...]
+    group_by: tuple[str, ...] = ()
+    timespan: str = ""
+    unresolved: tuple[str, ...] = ()
+
+    @property
+    def all_required(self) -> bool:
+        """Temporal correlations need every referenced rule to fire; counts need any one of them."""
+        return self.type in ("temporal", "temporal_ordered")
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One detection rule, normalised. Build with keyword arguments; instances are immutable."""
 
@@ -126,6 +143,8 @@ class Rule:
     score: int | None = None  # DeTT&CT detection score (-1..5) when the source gives one
     applicable_to: tuple[str, ...] = ()  # system groups the rule watches (its rule source's), empty: all
     siems: tuple[str, ...] = ()  # SIEM instances it runs on (its rule source's), empty: any
+    name: str | None = None  # Sigma ``name``: how correlations refer to a rule, besides its id
+    correlation: Correlation | None = None  # set on Sigma correlation rules
 
     @property
     def path(self) -> str:
@@ -208,6 +227,16 @@ class RuleSet:
 
     def by_status(self) -> Counter[str]:
         return Counter(r.status.value for r in self.rules)
+
+    def other_release_ids(self) -> dict[str, tuple[IdResolution, tuple[Rule, ...]]]:
+        """Ids of another ATT&CK release with no equivalent in the loaded one (e.g. a v19 id that the crosswalk
+        does not pair): id -> (its resolution, the rules that carry it), in id order."""
+        found: dict[str, tuple[IdResolution, list[Rule]]] = {}
+        for rule in self.rules:
+            for res in rule.techniques:
+                if res.release and not res.usable and res.id:
+                    found.setdefault(res.id, (res, []))[1].append(rule)
+        return {tid: (res, tuple(rules)) for tid, (res, rules) in sorted(found.items())}
 
     def technique_problems(self) -> Counter[tuple[str, str]]:
         """(id as normalised, status) -> number of rules, for revoked / deprecated / unknown / invalid ids."""

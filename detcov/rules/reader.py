@@ -17,10 +17,11 @@ from typing import Any
 import orjson
 
 from detcov.attack import AttackKB
-from detcov.errors import Issue, Location
+from detcov.errors import Issue, Location, Severity
 from detcov.rules import defender, dettect, elastic, sentinel, sigma, splunk, tabular
 from detcov.rules.common import MAX_FILE_BYTES, Parsed, ReadContext, SkipFile, decode, yaml_documents
 from detcov.rules.model import FORMAT_CHOICES, FileResult, Rule, RuleFormat, RuleSet
+from detcov.rules.sigma_correlation import link_correlations
 
 DOC_SUFFIXES = frozenset(
     {".md", ".rst", ".txt", ".html", ".htm", ".pdf", ".png", ".jpg", ".jpeg", ".gif", ".svg"}
@@ -81,7 +82,20 @@ def read_rules(
         result, found = read_file(path, ctx, fmt, csv_columns, max_bytes)
         files.append(result)
         rules.extend(found)
-    return RuleSet(tuple(rules), tuple(files), tuple(issues))
+    return RuleSet(tuple(link_correlations(rules)), tuple(files), tuple(issues))
+
+
+def other_release_issues(ruleset: RuleSet, shown: int = 3) -> list[Issue]:
+    """One warning per id of another ATT&CK release that counts for nothing here, with the rules that carry it
+    (call it once on everything a run read, so each id is reported once)."""
+    out: list[Issue] = []
+    for res, carriers in ruleset.other_release_ids().values():
+        names = ", ".join(f"{r.path} ({r.title})" for r in carriers[:shown])
+        more = f" and {len(carriers) - shown} more" if len(carriers) > shown else ""
+        out.append(Issue(f"{res.note}; not counted in {len(carriers)} rule{'s' if len(carriers) != 1 else ''}: "
+                         f"{names}{more}", None, "retag these rules with an id of the loaded ATT&CK version, or "
+                         "load the ATT&CK release they were written for (--attack PATH)", Severity.WARNING))
+    return out
 
 
 def read_file(

@@ -42,6 +42,9 @@ def broken_files(ruleset: RuleSet) -> list[str]:
     return [f.path for f in ruleset.files if f.skipped and f.skipped.startswith(MALFORMED)]
 
 
+COUNTED = frozenset({IdStatus.REVOKED.value, IdStatus.CROSSWALKED.value})  # not current, but counted
+
+
 def health_counts(health: Iterable[RuleHealth]) -> Counter[str]:
     return Counter(h.outcome.value for h in health)
 
@@ -52,7 +55,7 @@ def gate_failures(ruleset: RuleSet, health: Sequence[RuleHealth] | None, fail_on
     out: list[str] = []
     for gate in fail_on:
         if gate == "unknown":
-            bad = sum(n for (_, status), n in problems.items() if status != IdStatus.REVOKED.value)
+            bad = sum(n for (_, status), n in problems.items() if status not in COUNTED)
             if bad:
                 out.append(
                     f"{bad} technique references are unknown, deprecated or invalid in this ATT&CK version"

@@ -1,4 +1,5 @@
-"""Sigma rules (YAML): single rules and ``action: global`` multi-document collections.
+"""Sigma rules (YAML): single rules, ``action: global`` multi-document collections, and files with Sigma v2
+correlations (read by :mod:`detcov.rules.sigma_correlation`).
 
 ATT&CK lives in ``tags`` mixed with tactics (hyphen or legacy underscore), groups (``attack.g0016``), software
 (``attack.s0002``), data sources (``attack.ds0005``), ``car.*``, ``cve.*`` and ``detection.*`` tags: only
@@ -16,6 +17,7 @@ from typing import Any
 from detcov.errors import Location
 from detcov.rules.common import Parsed, ReadContext, get, severity, strings, text
 from detcov.rules.model import LogSourceReq, Rule, RuleFormat, RuleStatus
+from detcov.rules.sigma_correlation import is_correlation, read_correlations
 
 TECHNIQUE_TAG = re.compile(r"^attack\.t\d{4}(?:\.\d{3})?$", re.IGNORECASE)
 NON_TACTIC_TAG = re.compile(r"^attack\.(?:g|s|ds|c|m)\d{4}$", re.IGNORECASE)
@@ -33,6 +35,7 @@ STATUS = {
 def is_sigma(doc: Any) -> bool:
     return isinstance(doc, Mapping) and (
         ("detection" in doc and ("logsource" in doc or "title" in doc)) or doc.get("action") == "global"
+        or is_correlation(doc)
     )
 
 
@@ -52,6 +55,8 @@ def read_sigma(path: str, source: str, docs: list[Any], ctx: ReadContext) -> Par
                     f"document {index + 1} of the collection is not a Sigma rule", Location(path, line)
                 )
         return out
+    if any(is_correlation(d) for d in docs):
+        return read_correlations(path, source, docs, ctx, sigma_rule)
     for index, doc in enumerate(docs):
         if is_sigma(doc):
             query = detection_text(source) if len(docs) == 1 else ""
@@ -111,6 +116,7 @@ def sigma_rule(
         platforms=need.platforms,
         query=query or _detection_text(doc),
         notes=tuple(notes),
+        name=text(doc.get("name")) or None,
     )
 
 

@@ -1,8 +1,10 @@
 """What changed between two recorded quarters: techniques gained / lost per view, scope, rules, devices, KPIs.
 
 Technique ids of both quarters are passed through the id normaliser of the newer quarter's ATT&CK version when
-that knowledge base is available (a technique revoked since the older scan counts under its replacement);
-otherwise they are compared as written and :attr:`HistoryDiff.versions_differ` tells the reader.
+that knowledge base is available (a technique revoked since the older scan counts under its replacement, and the
+normaliser applies the v18 ↔ v19+ crosswalk). Without it, quarters on either side of the crosswalk (e.g. 18.1 and
+19.0) are compared through the crosswalk table alone (old ids → their v19+ ids); otherwise ids are compared as
+written and :attr:`HistoryDiff.versions_differ` tells the reader.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from detcov.attack import AttackKB
+from detcov.attack.crosswalk import Crosswalk, load_crosswalk
 from detcov.outputs.history.snapshot import DeviceRow, RuleRow, Snapshot, TechniqueRow
 
 VIEWS = ("visibility", "detection", "prevention", "validated")
@@ -48,7 +51,8 @@ class HistoryDiff:
     new: str
     old_attack: str | None
     new_attack: str | None
-    normalised_with: str | None  # ATT&CK version whose id normaliser mapped the ids; None = compared as-is
+    normalised_with: str | None  # ATT&CK version whose id normaliser mapped the ids (or "18.1 → 19.0 crosswalk");
+    # None = compared as written
     renamed: tuple[tuple[str, str], ...]  # (old id, current id) for ids revoked since
     views: tuple[ViewChange, ...]
     scope_added: tuple[str, ...]
@@ -78,10 +82,22 @@ def version_key(version: str | None) -> tuple[int, ...]:
         return ()
 
 
-def id_mapper(kb: AttackKB | None) -> tuple[Mapper, str | None]:
-    """Technique id → current id through ``kb`` (unusable ids stay as written); identity without a kb."""
+def crosses(old: str | None, new: str | None, crosswalk: Crosswalk) -> bool:
+    """Are the two ATT&CK versions on different sides of the crosswalk (one before v19, one from it)?"""
+    first = version_key(crosswalk.newer)
+    keys = [version_key(v) for v in (old, new)]
+    return all(keys) and (keys[0] < first) != (keys[1] < first)
+
+
+def id_mapper(kb: AttackKB | None, old: str | None = None, new: str | None = None) -> tuple[Mapper, str | None]:
+    """Technique id → current id through ``kb`` (unusable ids stay as written). Without a kb: through the crosswalk
+    table when the versions ``old`` and ``new`` straddle it, else the identity."""
     if kb is None:
-        return (lambda tid: tid), None
+        table = load_crosswalk()
+        if not crosses(old, new, table):
+            return (lambda tid: tid), None
+        forward = {old_id: p.new for old_id, p in table.to_newer.items()}
+        return (lambda tid: forward.get(tid, tid)), f"{table.older} → {table.newer} crosswalk"
 
     def current(tid: str) -> str:
         return kb.resolve(tid).current or tid
@@ -121,7 +137,7 @@ def _kpi_change(old: Snapshot, new: Snapshot) -> dict[str, float]:
 
 def diff_snapshots(old: Snapshot, new: Snapshot, kb: AttackKB | None = None) -> HistoryDiff:
     """The change from ``old`` to ``new`` (see the module docstring for how ids are compared)."""
-    mapper, normalised_with = id_mapper(kb)
+    mapper, normalised_with = id_mapper(kb, old.attack_version, new.attack_version)
     renamed = tuple(sorted({(r.technique, m) for r in old.techniques if (m := mapper(r.technique)) != r.technique}))
     views = []
     for view in VIEWS:
