@@ -1,34 +1,22 @@
 """Attack-simulation results (Atomic Red Team runs, purple-team trackers) → validated vs claimed coverage.
 
-CSV columns (header names case-insensitive): ``technique, test, date, detected, blocked`` (yes/no, true/false, 1/0;
-empty = not checked). The newest result of each (technique, test) counts. A contradiction is a claim the test
-disproves: a detection score ≥ 1 but the newest test was not detected, or a blocking score ≥ 1 but it was not blocked.
+The results are read by :mod:`detcov.simulations` (detcov's CSV, Atomic Red Team, ATTiRe, Caldera, VECTR). The
+newest result of each (technique, test) counts. A contradiction is a claim the test disproves: a detection score
+≥ 1 but the newest test was not detected, or a blocking score ≥ 1 but it was not blocked.
 """
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from detcov.attack import AttackKB
-from detcov.errors import DetcovError, Issue, IssueCollector, Location
+from detcov.errors import DetcovError, Issue
+from detcov.simulations import TestResult, read_results
 
-_YES = {"yes", "y", "true", "1", "detected", "blocked", "pass"}
-_NO = {"no", "n", "false", "0", "missed", "fail", "not detected", "not blocked"}
-REQUIRED = ("technique", "test", "date", "detected", "blocked")
-
-
-@dataclass(frozen=True, slots=True)
-class TestResult:
-    technique: str
-    test: str
-    date: str
-    detected: bool | None
-    blocked: bool | None
-    location: str
+__all__ = ["TestResult", "ValidationOutcome", "assess_validation", "load_validation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,43 +32,13 @@ class ValidationOutcome:
         return "blocked" if self.blocked else "detected" if self.detected else "missed"
 
 
-def _flag(value: str, where: Location, column: str, issues: IssueCollector) -> bool | None:
-    v = value.strip().lower()
-    if not v:
-        return None
-    if v in _YES:
-        return True
-    if v in _NO:
-        return False
-    issues.error(f"{column} is {value!r}", where, "use yes/no (or true/false, 1/0), or leave it empty")
-    return None
-
-
 def load_validation(path: str | Path, kb: AttackKB) -> tuple[list[TestResult], list[Issue]]:
-    p = Path(path)
+    """Thin wrapper over :func:`detcov.simulations.read_results` (any supported format, auto-detected); bad input
+    comes back as error issues so the engine reports them with the rest of the run."""
     try:
-        text = p.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise DetcovError(f"cannot read validation results ({exc.strerror})", location=Location(str(p)),
-                          hint="check the 'validation:' path in the scan config") from exc
-    reader = csv.DictReader(text.splitlines())
-    header = {h.strip().lower(): h for h in reader.fieldnames or []}
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise DetcovError(f"validation CSV lacks column(s) {', '.join(missing)}", location=Location(str(p), 1, 1),
-                          hint=f"the header must name: {', '.join(REQUIRED)}")
-    issues = IssueCollector()
-    out: list[TestResult] = []
-    for n, row in enumerate(reader, start=2):
-        where = Location(str(p), n)
-        res = kb.resolve(row[header["technique"]] or "")
-        if res.current is None:
-            issues.warning(f"technique {res.raw!r}: {res.note or 'not usable'}", where, "fix the technique id")
-            continue
-        out.append(TestResult(res.current, (row[header["test"]] or "").strip(), (row[header["date"]] or "").strip(),
-                              _flag(row[header["detected"]] or "", where, "detected", issues),
-                              _flag(row[header["blocked"]] or "", where, "blocked", issues), str(where)))
-    return out, list(issues)
+        return read_results(Path(path), kb)
+    except DetcovError as exc:
+        return [], list(exc.issues)
 
 
 def assess_validation(results: list[TestResult], detection: Mapping[str, int],
