@@ -137,7 +137,7 @@ def test_unknown_json_and_csv_shapes_name_the_formats(kb18: AttackKB, tmp_path: 
     (tmp_path / "x.json").write_text('{"results": []}', encoding="utf-8")
     (tmp_path / "x.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     for name in ("x.json", "x.csv"):
-        with pytest.raises(DetcovError, match="not a known simulation result format|matches no known") as err:
+        with pytest.raises(DetcovError, match=r"not a known simulation result format|matches no known") as err:
             read_results(tmp_path / name, kb18)
         assert "format" in (err.value.issues[0].hint or "")
 

@@ -199,8 +199,8 @@ class _Resolver:
     def technique(self, raw: str, where: Where) -> str | None:
         res = self.kb.resolve(raw)
         if res.current is None:
-            self.issues.append(Issue(f"technique {raw}: {res.note or 'not usable'} in ATT&CK {self.kb.version}",
-                                     where(), "the claim skips it with this ATT&CK version", Severity.WARNING))
+            self.issues.append(Issue(res.note or f"technique {raw} is not usable", where(),
+                                     f"the claim skips it with ATT&CK {self.kb.version}", Severity.WARNING))
         elif res.id != res.current:
             self.issues.append(Issue(f"technique {raw} → {res.current}: {res.note}", where(), None, Severity.INFO))
         return res.current
