@@ -19,7 +19,7 @@ from detcov.simulations.model import (
     TestResult,
     join_notes,
     parse_flag,
-    parse_time,
+    required_time,
     resolve_technique,
     text_or_none,
 )
@@ -53,9 +53,8 @@ def read(path: Path, text: str, kb: AttackKB, issues: IssueCollector) -> list[Te
     for row in read_rows(path, text, SPEC, REQUIRED, "atomic-red-team", issues):
         where = Location(str(path), row.line)
         tid, moved = resolve_technique(kb, row.get("technique"), where, issues)
-        date = parse_time(row.get("time"), where, "Execution Time (UTC)", issues)
-        if date is None and not row.get("time"):
-            issues.error("Execution Time (UTC) is empty", where, "keep the log as Invoke-AtomicRedTeam wrote it")
+        date = required_time(row.get("time"), where, "Execution Time (UTC)",
+                             "keep the log as Invoke-AtomicRedTeam wrote it", issues)
         detected = parse_flag(row.get("detected"), where, "Detected", issues)
         blocked = parse_flag(row.get("blocked"), where, "Blocked", issues)
         if tid is None or date is None:

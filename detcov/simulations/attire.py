@@ -21,8 +21,8 @@ from detcov.simulations.model import (
     NO_OUTCOME,
     TestResult,
     join_notes,
-    parse_time,
     report_unknown,
+    required_time,
     resolve_technique,
     text_or_none,
 )
@@ -72,10 +72,8 @@ def _procedure(proc: dict[str, Any], steps: list[dict[str, Any]], where: Any, ho
                kb: AttackKB, issues: IssueCollector) -> TestResult | None:
     tid, moved = resolve_technique(kb, proc.get("mitre-technique-id"), where, issues)
     started = next((s.get("time-start") for s in steps if s.get("time-start")), generated)
-    date = parse_time(started, where, "time-start", issues)
-    if date is None and not started:
-        issues.error("procedure has no time-start and the log no time-generated", where,
-                     "use the JSON that Attire-ExecutionLogger wrote")
+    date = required_time(started, where, "time-start (and the log's time-generated)",
+                         "use the JSON that Attire-ExecutionLogger wrote", issues)
     outcome = outcome_of(proc, where, issues)
     if tid is None or date is None:
         return None

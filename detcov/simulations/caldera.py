@@ -31,8 +31,8 @@ from detcov.simulations.model import (
     NO_OUTCOME,
     TestResult,
     join_notes,
-    parse_time,
     report_unknown,
+    required_time,
     resolve_technique,
     text_or_none,
 )
@@ -130,9 +130,8 @@ def _host(agent: dict[str, Any]) -> str | None:
 
 def _result(link: Link, where: Location, kb: AttackKB, issues: IssueCollector) -> TestResult | None:
     tid, moved = resolve_technique(kb, link.technique, where, issues)
-    date = parse_time(link.when, where, "run time", issues)
-    if date is None and not link.when:
-        issues.error("link has no run/delegated time", where, "download the operation results again from Caldera")
+    date = required_time(link.when, where, "run/delegated time", "download the operation results again from Caldera",
+                         issues)
     outcome = outcome_of(link.obj, where, issues)
     if tid is None or date is None:
         return None

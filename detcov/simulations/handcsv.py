@@ -10,7 +10,7 @@ from pathlib import Path
 
 from detcov.attack import AttackKB
 from detcov.errors import IssueCollector, Location
-from detcov.simulations.model import TestResult, join_notes, parse_flag, parse_time, resolve_technique, text_or_none
+from detcov.simulations.model import TestResult, join_notes, parse_flag, required_time, resolve_technique, text_or_none
 from detcov.simulations.table import Spec, read_rows
 
 SPEC: Spec = {
@@ -32,9 +32,7 @@ def read(path: Path, text: str, kb: AttackKB, issues: IssueCollector) -> list[Te
     for row in read_rows(path, text, SPEC, REQUIRED, "csv", issues):
         where = Location(str(path), row.line)
         tid, moved = resolve_technique(kb, row.get("technique"), where, issues)
-        date = parse_time(row.get("date"), where, "date", issues)
-        if date is None and not row.get("date"):
-            issues.error("date is empty", where, "give the day the test ran (2025-11-12)")
+        date = required_time(row.get("date"), where, "date", "give the day the test ran (2025-11-12)", issues)
         detected = parse_flag(row.get("detected"), where, "detected", issues)
         blocked = parse_flag(row.get("blocked"), where, "blocked", issues)
         if tid is None or date is None:

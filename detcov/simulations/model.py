@@ -81,6 +81,14 @@ def parse_time(value: object, where: Location, field: str, issues: IssueCollecto
     return _utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC))
 
 
+def required_time(value: object, where: Location, field: str, hint: str, issues: IssueCollector) -> str | None:
+    """:func:`parse_time`, with an error (and the fix ``hint``) when the value is missing."""
+    if value is None or not str(value).strip():
+        issues.error(f"{field} is empty", where, hint)
+        return None
+    return parse_time(value, where, field, issues)
+
+
 def _utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

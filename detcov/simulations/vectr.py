@@ -21,6 +21,7 @@ from detcov.simulations.model import (
     join_notes,
     parse_flag,
     parse_time,
+    required_time,
     resolve_technique,
     text_or_none,
 )
@@ -74,9 +75,8 @@ def read(path: Path, text: str, kb: AttackKB, issues: IssueCollector) -> list[Te
 
 def _result(row: Row, where: Location, kb: AttackKB, issues: IssueCollector) -> TestResult | None:
     tid, moved = resolve_technique(kb, row.get("technique"), where, issues)
-    date = parse_time(row.get("start") or row.get("stop"), where, "Start Time", issues)
-    if date is None and not (row.get("start") or row.get("stop")):
-        issues.error("Start Time is empty", where, "record when the test case ran (Start Time)")
+    date = required_time(row.get("start") or row.get("stop"), where, "Start Time",
+                         "record when the test case ran (Start Time)", issues)
     outcome = OUTCOMES.get(fold(row.get("outcome")))
     if outcome is None:
         issues.error(f"Outcome is {row.get('outcome')!r}", where,
