@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
 import yaml
@@ -305,8 +306,8 @@ def _merge(files: Sequence[tuple[Path, BlockingFile]], kb: AttackKB, catalog: Ca
         errors += r.errors
     if errors:
         raise DetcovError(issues=errors)
-    return BlockingCatalog({k: tuple(v) for k, v in claims.items()}, {k: tuple(v) for k, v in hardening.items()},
-                           tuple(issues), policy)
+    return BlockingCatalog(MappingProxyType({k: tuple(v) for k, v in claims.items()}),
+                           MappingProxyType({k: tuple(v) for k, v in hardening.items()}), tuple(issues), policy)
 
 
 @lru_cache(maxsize=8)
