@@ -182,3 +182,18 @@ def test_demo_simulations_read_cleanly_and_every_result_can_be_placed(kb18: Atta
     for path in [*files, DEMO / "validation.csv"]:
         for r in read_results(path, kb18)[0]:
             assert r.host or r.system_group, r.location
+
+
+def test_scan_with_bad_results_exits_2_with_every_error(capsys: pytest.CaptureFixture[str], bundle18: Path,
+                                                        tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    demo = tmp_path / "demo-bank"
+    shutil.copytree(DEMO, demo)
+    shutil.copy(DATA / "bad-flags.csv", demo / "validation.csv")
+    code, _, err = run_cli(capsys, "scan", str(demo / "detcov.yaml"), "--attack", str(bundle18),
+                           "--out", str(tmp_path / "out"))
+    assert code == 2 and "Traceback" not in err
+    assert f"{demo / 'validation.csv'}:3: detected is 'maybe'" in err
+    assert f"{demo / 'validation.csv'}:4: date '12/11/2025'" in err
+    assert not (tmp_path / "out").exists()
