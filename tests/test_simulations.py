@@ -88,17 +88,27 @@ def test_caldera_event_logs(kb18: AttackKB) -> None:
     assert not any("not read by detcov" in w for w in warnings)
 
 
-def test_vectr_outcomes(kb18: AttackKB) -> None:
+def test_vectr_export(kb18: AttackKB) -> None:
     results, warnings = _read(kb18, "vectr-export.csv")
     assert [(r.technique, r.detected, r.blocked, r.host) for r in results] == [
         ("T1021.001", True, False, "swift-jump-01"),
-        ("T1078", False, False, "swift-aa-01"),      # Not Detected (activity logged: telemetry, no alert)
-        ("T1105", False, True, "swift-aa-01"),       # Blocked, Alert Triggered = No
+        ("T1078", False, False, "swift-aa-01"),      # NotDetected (activity logged: telemetry, no alert)
+        ("T1105", False, True, "swift-aa-01"),       # Blocked, Alert Triggered = No; two targets → two results
+        ("T1105", False, True, "swift-gw-01"),
         ("T1486", None, None, "swift-aa-01")]        # TBD: kept, proves nothing
-    assert "detected at 2025-11-20T02:06:00Z" in results[0].note
-    assert NO_OUTCOME.split(" (")[0] in results[3].note
+    assert results[0].date == "2025-11-20T02:00:00Z" and "detected at 2025-11-20T02:06:00Z" in results[0].note
+    assert "activity logged: Yes" in results[1].note and "target 2 of 2" in results[3].note
+    assert NO_OUTCOME.split(" (")[0] in results[4].note
     unknown = [w for w in warnings if "not read by detcov" in w]
-    assert len(unknown) == 1 and "Risk Score" in unknown[0]
+    assert len(unknown) == 1 and "Risk Score" in unknown[0]  # every real VECTR column is known
+    assert any("1 VECTR test case(s) have no MitreID" in w for w in warnings)
+
+
+def test_vectr_epoch_time_when_the_text_time_is_missing(kb18: AttackKB, tmp_path: Path) -> None:
+    (tmp_path / "v.csv").write_text("Variant,MitreID,Outcome,Start Time,Start Time Epoch\n"
+                                    "x,T1078,NotDetected,,1763665200000\n", encoding="utf-8")
+    results, _ = read_results(tmp_path / "v.csv", kb18)
+    assert results[0].date == "2025-11-20T19:00:00Z" and results[0].tool == "vectr"
 
 
 def test_hand_csv_optional_columns_and_revoked_ids(kb18: AttackKB) -> None:
@@ -123,7 +133,7 @@ def test_bad_input_collects_every_error_with_location_and_fix(kb18: AttackKB) ->
     ("bad-missing-column.csv", "auto", "csv CSV lacks column(s) blocked"),
     ("bad-truncated.json", "auto", "is not valid JSON"),
     ("bad-vectr-outcome.csv", "auto", "Outcome is 'Detectd'"),
-    ("art-default-log.csv", "vectr", "vectr CSV lacks column(s) MitreId, Variant, Outcome, Start Time"),
+    ("art-default-log.csv", "vectr", "vectr CSV lacks column(s) MitreID, Variant, Outcome, Start Time"),
     ("vectr-export.csv", "attire", "is not valid JSON"),
     ("hand.csv", "splunk", "unknown simulation result format 'splunk'")])
 def test_bad_files_one_clear_error(kb18: AttackKB, name: str, fmt: str, expected: str) -> None:

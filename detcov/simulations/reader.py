@@ -67,9 +67,9 @@ def _detect_csv(path: Path, text: str) -> str:
         return "atomic-red-team"
     if header >= {"technique", "test"}:  # detcov's own CSV (missing columns are then reported by name)
         return "csv"
-    if header >= vectr.SIGNATURE and header & {fold(n) for n in vectr.SPEC["technique"]}:
+    if header >= vectr.SIGNATURE:
         return "vectr"
     raise DetcovError("CSV header matches no known simulation result format", location=Location(str(path), 1, 1),
                       hint="detcov's CSV needs technique, test, date, detected, blocked; Atomic Red Team logs "
                            "'Execution Time (UTC)', 'Technique', 'Test Number', 'Test Name'; VECTR exports "
-                           "'MitreId' and 'Outcome' (or name the format)")
+                           "'MitreID', 'Variant', 'Outcome' (or name the format)")

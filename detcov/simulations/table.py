@@ -16,8 +16,9 @@ Spec = Mapping[str, Sequence[str]]  # canonical field -> accepted header names (
 
 
 def fold(name: str) -> str:
-    """Header names compare case-, space- and punctuation-insensitively: ``Alert ID`` == ``alert_id``."""
-    return re.sub(r"[^a-z0-9()]+", " ", name.strip().lower()).strip()
+    """Names compare case-, space- and punctuation-insensitively: ``Alert ID`` == ``alert_id`` == ``AlertId``,
+    ``TargetAssets`` == ``Target Assets``, ``NotDetected`` == ``Not Detected``."""
+    return re.sub(r"[^a-z0-9()]+", "", name.strip().lower())
 
 
 @dataclass(frozen=True, slots=True)
