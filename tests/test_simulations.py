@@ -152,6 +152,13 @@ def test_unknown_json_and_csv_shapes_name_the_formats(kb18: AttackKB, tmp_path: 
         assert "format" in (err.value.issues[0].hint or "")
 
 
+@pytest.mark.parametrize("name", ["missing.csv", "missing.json"])
+def test_missing_file_is_one_clear_error(kb18: AttackKB, tmp_path: Path, name: str) -> None:
+    with pytest.raises(DetcovError, match="cannot read simulation results") as err:
+        read_results(tmp_path / name, kb18)
+    assert str(tmp_path / name) in str(err.value) and err.value.issues[0].hint
+
+
 def test_utf16_powershell_log_reads(kb18: AttackKB, tmp_path: Path) -> None:
     text = (DATA / "art-default-log.csv").read_text(encoding="utf-8")
     (tmp_path / "log.csv").write_bytes(text.encode("utf-16"))  # Windows PowerShell 5 Out-File default

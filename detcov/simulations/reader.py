@@ -9,7 +9,7 @@ from detcov.errors import DetcovError, Issue, IssueCollector, Location, Severity
 from detcov.simulations import atomic, attire, caldera, handcsv, vectr
 from detcov.simulations.jsondoc import load_json
 from detcov.simulations.model import TestResult, report_without_outcome
-from detcov.simulations.table import decode, fold, header_of
+from detcov.simulations.table import decode, fold, header_of, read_raw
 
 FORMATS: tuple[str, ...] = ("csv", "atomic-red-team", "attire", "caldera", "vectr")
 _CSV = {"csv": handcsv.read, "atomic-red-team": atomic.read, "vectr": vectr.read}
@@ -23,12 +23,7 @@ def read_results(path: Path, kb: AttackKB, fmt: str = "auto") -> tuple[list[Test
                           hint=f"use one of: auto, {', '.join(FORMATS)}")
     issues = IssueCollector()
     if fmt in _JSON or (fmt == "auto" and _looks_json(path)):
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise DetcovError(f"cannot read simulation results ({exc.strerror})", location=Location(str(path)),
-                              hint="check the validation path in the scan config") from exc
-        doc = load_json(path, raw)
+        doc = load_json(path, read_raw(path))
         chosen = fmt if fmt != "auto" else _detect_json(path, doc)
         results = _JSON[chosen](path, doc, kb, issues)
     else:

@@ -40,12 +40,16 @@ class Table:
         return tuple(fold(h) for h in self.headers)
 
 
-def decode(path: Path) -> str:
+def read_raw(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise DetcovError(f"cannot read simulation results ({exc.strerror})", location=Location(str(path)),
                           hint="check the validation path in the scan config") from exc
+
+
+def decode(path: Path) -> str:
+    raw = read_raw(path)
     # PowerShell's Export-Csv/Out-File may write UTF-16 with a BOM; everything else is UTF-8 (BOM optional).
     encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:
