@@ -202,3 +202,12 @@ def test_cli_lists_and_explains(capsys: pytest.CaptureFixture[str], bundle18: Pa
     assert code == 0 and "T1190 Exploit Public-Facing Application" in out and "azure_web_application_firewall" in out
     code, _, err = run_cli(capsys, "catalog", "blocking", "wafx", "--attack", str(bundle18))
     assert code == 2 and "did you mean waf" in err and "Traceback" not in err
+
+
+def test_mitigation_selector_only_except_and_platforms(kb18: AttackKB, tmp_path: Path) -> None:
+    path = _write(tmp_path, "types:\n- type: ngfw\n  claims:\n  - position: perimeter\n    mitigation: {id: M1031, "
+                            "only: [T1071.004, T1046, T1557.001], except: [T1046]}\n    platforms: [Linux]\n"
+                            "    strength: 1\n    evidence: [{attack: M1031}]\n")
+    added = load_blocking_catalog(kb18, [path]).claims("ngfw")[-1]
+    assert added.techniques == ("T1071.004",)  # T1046 excepted; T1557.001 runs on Windows only
+    assert added.platforms == ("Linux",) and added.evidence == "ATT&CK M1031 mitigation relationship text"
