@@ -1,4 +1,4 @@
-"""``detcov catalog list|show|check``: browse the vendor-neutral device catalogue."""
+"""``detcov catalog list|show|check|blocking``: browse the vendor-neutral device catalogue and what it blocks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from detcov.attack import AttackKB
 from detcov.cli.common import attack_options, console, load_kb, print_issues
+from detcov.coverage.blocking_catalog import STRENGTH, BlockingCatalog, load_blocking_catalog
 from detcov.datasources.catalog import EVIDENCE, check_catalog, load_catalog
 from detcov.errors import DetcovError, Severity
 
@@ -80,6 +82,65 @@ def check(attack_path: Path | None, attack_version: str | None) -> None:
                   f"against ATT&CK {kb.version}")
     if errors:
         raise SystemExit(1)
+
+
+@catalog.command("blocking")
+@click.argument("type_id", required=False)
+@attack_options
+def blocking(type_id: str | None, attack_path: Path | None, attack_version: str | None) -> None:
+    """What device types technically block, claim by claim with evidence (hardening shown apart)."""
+    kb, _ = load_kb(attack_path, attack_version)
+    bc = load_blocking_catalog(kb)
+    print_issues(i for i in bc.issues if i.severity is not Severity.INFO)
+    if type_id is None:
+        _blocking_summary(bc)
+        return
+    key = type_id.strip().lower()
+    if key not in bc.types and not bc.hardening(key):
+        cat = load_catalog()
+        if cat.get(key) is not None:
+            raise DetcovError(f"device type {type_id!r} blocks nothing in the blocking catalogue",
+                              hint="types with claims: " + ", ".join(bc.types))
+        close = cat.suggest(key)
+        raise DetcovError(f"unknown device type {type_id!r}",
+                          hint=f"did you mean {', '.join(close)}?" if close else "see `detcov catalog blocking`")
+    _blocking_detail(bc, key, kb)
+
+
+def _blocking_summary(bc: BlockingCatalog) -> None:
+    table = Table(title=f"detcov blocking catalogue ({len(bc.types)} device types)")
+    for col in ("type", "claims", "techniques", "strength", "positions", "hardening"):
+        table.add_column(col, overflow="fold")
+    for t in bc.types:
+        claims = bc.claims(t)
+        low, high = min(c.strength for c in claims), max(c.strength for c in claims)
+        table.add_row(t, str(len(claims)), str(len(bc.techniques(t))), f"{low}" if low == high else f"{low}-{high}",
+                      ", ".join(dict.fromkeys(c.position.value for c in claims)),
+                      " ".join(h.mitigation for h in bc.hardening(t)))
+    console.print(table)
+    console.print("strength on CTID's scale: 1 minimal, 2 partial, 3 significant. Hardening = policy mitigations, "
+                  "never counted as blocking. `detcov catalog blocking TYPE` shows each claim with its evidence.")
+
+
+def _blocking_detail(bc: BlockingCatalog, type_id: str, kb: AttackKB) -> None:
+    console.print(f"[bold]{type_id}[/] — {len(bc.techniques(type_id))} techniques in {len(bc.claims(type_id))} "
+                  f"claim(s), ATT&CK {kb.version}")
+    for n, c in enumerate(bc.claims(type_id), start=1):
+        where = ", ".join(c.platforms) if c.platforms else "any platform of its groups"
+        needs = f"; needs setting [bold]{c.requires}[/]" if c.requires else ""
+        console.print(f"\n[bold]{n}. {c.position.value}[/] — {STRENGTH[c.strength]} ({c.strength}); {where}{needs}")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(justify="right", style="dim", no_wrap=True)
+        grid.add_column(overflow="fold")
+        grid.add_row("blocks", escape("; ".join(f"{t} {tech.name}" if (tech := kb.technique(t)) else t
+                                                 for t in c.techniques)))
+        grid.add_row("evidence", escape(c.evidence))
+        if c.note:
+            grid.add_row("note", escape(c.note))
+        console.print(grid)
+    for h in bc.hardening(type_id):
+        console.print(f"\nhardening, not blocking: [bold]{h.mitigation}[/] {escape(h.name)} "
+                      f"({len(h.techniques)} techniques in ATT&CK) — {escape(h.evidence)}")
 
 
 COMMANDS = (catalog,)

@@ -25,13 +25,12 @@ from detcov.attack import AttackKB
 from detcov.attack.model import Technique
 from detcov.attack.sources import load_attack_data
 from detcov.config import ScanConfig, load_scan_config, resolve
+from detcov.coverage.blocking_catalog import BlockingCatalog, load_blocking_catalog
 from detcov.coverage.detection import DetectionScore, ManualScore, by_technique, load_manual_scores, score_group
 from detcov.coverage.gaps import Gap, GapClass, classify, priority, severity
 from detcov.coverage.kpis import build_summary
 from detcov.coverage.prevention import (
     BlockCredit,
-    ClaimSource,
-    MitigationClaims,
     PreventionScore,
     ProtectRow,
     device_credits,
@@ -201,21 +200,10 @@ def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, estate: Estate, 
     return replace(ruleset, issues=(*ruleset.issues, *other_release_issues(ruleset)))  # ids of a newer ATT&CK
 
 
-def _claim_source(catalog: Catalog, kb: AttackKB) -> tuple[ClaimSource, list[tuple[str, str, str, int]] | None]:
-    """The reviewed blocking catalogue when present, else the interim mitigation claims."""
-    try:
-        from detcov.coverage.blocking_catalog import load_blocking_catalog  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return MitigationClaims(catalog, kb), None
-    return load_blocking_catalog(kb), []
-
-
-def _hardening(inventory: Inventory, source: ClaimSource) -> list[tuple[str, str, str, int]]:
-    out = []
-    for d in inventory.devices:
-        if d.type and hasattr(source, "hardening"):
-            out += [(d.name, h.mitigation, h.name, len(h.techniques)) for h in source.hardening(d.type)]
-    return out
+def _hardening(inventory: Inventory, catalog: BlockingCatalog) -> list[tuple[str, str, str, int]]:
+    """Policy mitigations the enforcing devices configure: the hardening view, never counted as blocking."""
+    return [(d.name, h.mitigation, h.name, len(h.techniques)) for d in inventory.devices if d.blocking and d.type
+            for h in catalog.hardening(d.type)]
 
 
 # ----- cells --------------------------------------------------------------------------------------------------
@@ -431,13 +419,9 @@ def _load_tests(config: ScanConfig, base: Path, kb: AttackKB, issues: IssueColle
     out: list[TestResult] = []
     for source in validation_sources(config):
         path = resolve(base, source.path)
-        try:
-            from detcov.simulations import read_results  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            rows, found = load_validation(path, kb)
-        else:
-            rows, found = read_results(path, kb, source.format)
-        out += rows
+        rows, found = load_validation(path, kb, source.format)
+        # explanations name the file as the config does (no absolute local paths in shared outputs)
+        out += [replace(r, location=r.location.replace(str(path), source.path, 1)) for r in rows]
         issues.extend(found)
     return out
 
@@ -501,7 +485,8 @@ def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_versi
                                              tuple(mapping.applicable_to))
         protect += rows
         issues.extend(map_issues)
-    claims, _ = _claim_source(catalog, kb)
+    claims = load_blocking_catalog(kb)
+    issues.extend(claims.issues)
     credits = merge_credits(device_credits(inventory.devices, claims, estate.groups, kb),
                             protect_credits(protect, estate.groups, kb))
     tests = _load_tests(config, base, kb, issues)

@@ -123,9 +123,15 @@ def device_credits(devices: Iterable[Device], catalog: ClaimSource, groups: Sequ
             if claim.requires and not d.settings.get(claim.requires, True):
                 continue
             for g in groups:
-                if d.covers(g.applicable_to):
+                if d.covers(g.applicable_to) and _faces(claim, g):
                     _credit(out, d.name, claim, g, kb)
     return out
+
+
+def _faces(claim: Claim, group: SystemGroup) -> bool:
+    """Where a control acts decides where its claim holds: inbound-web enforcement (a WAF, a reverse proxy) only
+    protects groups that are reachable from the internet."""
+    return str(getattr(claim.position, "value", claim.position)) != "inbound-web" or group.internet_facing
 
 
 def _credit(out: dict[tuple[str, str], list[BlockCredit]], device: str, claim: Claim, group: SystemGroup,
@@ -172,35 +178,3 @@ def merge_credits(*parts: Mapping[tuple[str, str], list[BlockCredit]]) -> dict[t
             out[key].extend(credits)
     return out
 
-
-# Policy / hardening mitigations: configuration that makes an attack harder, not a control that stops it in flight.
-POLICY_MITIGATIONS = frozenset({"M1018", "M1026", "M1027", "M1032", "M1028", "M1047", "M1017", "M1054", "M1052",
-                                "M1022", "M1024", "M1025", "M1029", "M1015"})
-
-
-@dataclass(frozen=True, slots=True)
-class _MitigationClaim:
-    techniques: tuple[str, ...]
-    platforms: tuple[str, ...] | None
-    strength: int
-    requires: str | None
-    evidence: str
-    position: str
-
-
-class MitigationClaims:
-    """Interim claim source until the reviewed blocking catalogue is present: the device catalogue's technical
-    mitigations only (policy ones dropped), on the type's platforms, at minimal strength."""
-
-    def __init__(self, catalog: Any, kb: AttackKB) -> None:
-        self._claims: dict[str, tuple[_MitigationClaim, ...]] = {}
-        for dtype in catalog:
-            if dtype.blocking is None:
-                continue
-            self._claims[dtype.id] = tuple(
-                _MitigationClaim(tuple(m.technique for m in kb.techniques_mitigated_by(mid)), dtype.platforms, 1,
-                                 None, f"ATT&CK {mid} (device catalogue)", "device")
-                for mid in dtype.blocking.mitigations if mid not in POLICY_MITIGATIONS)
-
-    def claims(self, device_type: str) -> Sequence[Claim]:
-        return self._claims.get(device_type, ())

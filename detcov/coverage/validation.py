@@ -1,18 +1,16 @@
-"""Attack-simulation results (Atomic Red Team runs, purple-team trackers) → validated vs claimed coverage.
+"""Attack-simulation results → evidence per technique × system group: proven, disproved, or only claimed.
 
-CSV columns (header names case-insensitive): ``technique, test, date, detected, blocked`` (yes/no, true/false, 1/0;
-empty = not checked), optionally ``host``, ``system_group``, ``alert_id``, ``notes``.
+The results are read by :mod:`detcov.simulations` (detcov's CSV, Atomic Red Team, ATTiRe, Caldera, VECTR).
 
 Evidence per technique × system group (:func:`assess_cells`): a result applies to the group it names (or whose
 ``host_patterns`` match its host; a result naming neither applies to every group the technique runs in, with a
 warning). The newest result of each test counts. Any failed test *disproves* the claim (detection is capped at 1,
 blocking at 0, and the gap is "contradicted") until a newer run of that test passes; a pass within the validation
-window *proves* it; an older pass leaves it *claimed*.
+window *proves* it; an older pass leaves it *claimed*; a result without a recorded outcome proves nothing.
 """
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,73 +18,19 @@ from pathlib import Path
 
 from detcov.attack import AttackKB
 from detcov.coverage.scope import Evidence
-from detcov.errors import DetcovError, Issue, IssueCollector, Location
+from detcov.errors import DetcovError, Issue
+from detcov.simulations import TestResult, read_results
 
-_YES = {"yes", "y", "true", "1", "detected", "blocked", "pass"}
-_NO = {"no", "n", "false", "0", "missed", "fail", "not detected", "not blocked"}
-REQUIRED = ("technique", "test", "date", "detected", "blocked")
-
-
-@dataclass(frozen=True, slots=True)
-class TestResult:
-    technique: str
-    test: str
-    date: str
-    detected: bool | None
-    blocked: bool | None
-    location: str
-    host: str | None = None
-    system_group: str | None = None
-    alert_id: str | None = None
-    tool: str = "csv"
-    note: str = ""
+__all__ = ["CellValidation", "TestResult", "assess_cells", "load_validation", "validation_text"]
 
 
-def _flag(value: str, where: Location, column: str, issues: IssueCollector) -> bool | None:
-    v = value.strip().lower()
-    if not v:
-        return None
-    if v in _YES:
-        return True
-    if v in _NO:
-        return False
-    issues.error(f"{column} is {value!r}", where, "use yes/no (or true/false, 1/0), or leave it empty")
-    return None
-
-
-def _opt(row: dict[str, str | None], header: dict[str, str], column: str) -> str | None:
-    name = header.get(column)
-    value = (row.get(name) or "").strip() if name else ""
-    return value or None
-
-
-def load_validation(path: str | Path, kb: AttackKB) -> tuple[list[TestResult], list[Issue]]:
-    p = Path(path)
+def load_validation(path: str | Path, kb: AttackKB, fmt: str = "auto") -> tuple[list[TestResult], list[Issue]]:
+    """Thin wrapper over :func:`detcov.simulations.read_results` (any supported format); bad input comes back as
+    error issues so the engine reports them with the rest of the run."""
     try:
-        text = p.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise DetcovError(f"cannot read validation results ({exc.strerror})", location=Location(str(p)),
-                          hint="check the 'validation:' path in the scan config") from exc
-    reader = csv.DictReader(text.splitlines())
-    header = {h.strip().lower(): h for h in reader.fieldnames or []}
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise DetcovError(f"validation CSV lacks column(s) {', '.join(missing)}", location=Location(str(p), 1, 1),
-                          hint=f"the header must name: {', '.join(REQUIRED)}")
-    issues = IssueCollector()
-    out: list[TestResult] = []
-    for n, row in enumerate(reader, start=2):
-        where = Location(str(p), n)
-        res = kb.resolve(row[header["technique"]] or "")
-        if res.current is None:
-            issues.warning(f"technique {res.raw!r}: {res.note or 'not usable'}", where, "fix the technique id")
-            continue
-        out.append(TestResult(res.current, (row[header["test"]] or "").strip(), (row[header["date"]] or "").strip(),
-                              _flag(row[header["detected"]] or "", where, "detected", issues),
-                              _flag(row[header["blocked"]] or "", where, "blocked", issues), str(where),
-                              _opt(row, header, "host"), _opt(row, header, "system_group"),
-                              _opt(row, header, "alert_id"), "csv", _opt(row, header, "notes") or ""))
-    return out, list(issues)
+        return read_results(Path(path), kb, fmt)
+    except DetcovError as exc:
+        return [], list(exc.issues)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ Typical use::
     inv = load_inventory("inventory.yaml", kb, catalog)
     inv.telemetry(kb, catalog)              # CollectedTelemetry (SIEM devices only)
     inv.group_telemetry(kb, catalog)        # per system group and platform, with devices and quality
-    inv.blocking_devices(catalog)           # for the blocking view
+    detcov.coverage.scope.build_estate(inv, kb, catalog)  # groups × SIEMs × products, for every scorer
 """
 
 from __future__ import annotations
