@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import ipaddress
 import ssl
 import time
@@ -46,18 +47,24 @@ class TlsOptions:
     ca_bundle: Path | None = None
 
     def context(self) -> ssl.SSLContext:
-        if not self.verify:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            return ctx
-        return ssl.create_default_context(cafile=str(self.ca_bundle) if self.ca_bundle else None)
+        return _ssl_context(self)
 
     @property
     def describe(self) -> str:
         if not self.verify:
             return "NOT verified (--insecure)"
         return f"verified (CA bundle {self.ca_bundle})" if self.ca_bundle else "verified (system CAs)"
+
+
+@functools.lru_cache(maxsize=8)
+def _ssl_context(tls: TlsOptions) -> ssl.SSLContext:
+    """One context per TLS setting (loading the system CAs takes a tenth of a second)."""
+    if not tls.verify:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    return ssl.create_default_context(cafile=str(tls.ca_bundle) if tls.ca_bundle else None)
 
 
 @dataclass
