@@ -49,7 +49,7 @@ class Credentials:
     """Looks credentials up; ``env`` and ``keyring`` are injectable for tests."""
 
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    keyring: Callable[[str], str | None] = _keyring_lookup
+    keyring: Callable[[str], str | None] = field(default_factory=lambda: _keyring_lookup)
     found: list[Secret] = field(default_factory=list)
     derived: list[str] = field(default_factory=list, repr=False)  # values made from secrets (basic-auth headers)
 

@@ -216,12 +216,19 @@ def _operator() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+RULE_NOUNS = {"splunk": "saved searches", "elastic": "detection rules", "sentinel": "analytics rules",
+              "defender-xdr": "custom detections"}
+FLOW_NOUNS = {"splunk": "index/sourcetype pairs", "elastic": "indices / data streams", "sentinel": "tables",
+              "defender-xdr": "tables"}
+
+
 def summary_lines(manifest: PullManifest) -> list[str]:
     """What a pull did, for the terminal."""
     lines = []
     for name, part in manifest.parts.items():
         if part.status == "ok":
-            what = "rules" if name == "rules" else "index/sourcetype/table observations"
+            nouns = RULE_NOUNS if name == "rules" else FLOW_NOUNS
+            what = nouns.get(manifest.product, name)
             lines.append(f"{name}: {part.count} {what} → {part.file} ({part.pulled_at})")
         elif part.status == "failed":
             lines.append(f"{name}: FAILED — {part.error}")
