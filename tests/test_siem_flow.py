@@ -173,3 +173,19 @@ def test_evidence_time_and_unknown_siems() -> None:
     assert evidence_time(observations, "sentinel") is None
     (warning,) = unknown_siems(observations, ["splunk", "sentinel"])
     assert "'splunk-es'" in str(warning) and warning.severity is Severity.WARNING
+
+
+def test_a_folder_of_pulls_reads_only_their_flow_files(tmp_path: Path) -> None:
+    for siem in ("splunk", "sentinel"):
+        pull = tmp_path / siem
+        (pull / "rules").mkdir(parents=True)
+        (pull / "flow").mkdir()
+        (pull / "rules" / "sentinel-alert-rules.json").write_text('{"resources": []}', encoding="utf-8")
+        (pull / "flow" / f"{siem}.csv").write_bytes(flow_csv([_obs("edr", None, None, AS_OF, siem=siem)]))
+        (pull / "manifest.json").write_bytes(orjson.dumps({"parts": {"flow": {"file": f"flow/{siem}.csv"}}}))
+    (tmp_path / "splunk.extra.csv").write_text("index,sourcetype,count,lastTime\nfw,pan,1,1764547140\n",
+                                               encoding="utf-8")
+    observations, issues = load_flow([tmp_path])
+    assert not issues
+    assert sorted((o.siem, o.index) for o in observations) == [("sentinel", "edr"), ("splunk", "edr"),
+                                                               ("splunk", "fw")]

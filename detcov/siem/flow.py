@@ -130,17 +130,21 @@ def siem_of_file(path: Path) -> str:
 
 
 def iter_flow_files(paths: Sequence[Path]) -> Iterator[Path]:
-    """Every flow file under the paths; a folder with a pull manifest contributes the flow files it lists."""
+    """Every flow file under the paths. A folder holding a pull manifest (``detcov pull --out``) contributes the
+    flow file its manifest lists and nothing else (its rules/ are not flow evidence)."""
     for path in paths:
         if not path.is_dir():
             yield path
             continue
-        manifest = path / MANIFEST_NAME
-        if manifest.is_file():
-            yield from _manifest_flow_files(path, manifest)
-            continue
-        found = [Path(folder, name) for folder, _, names in os.walk(path) for name in names]
-        yield from sorted(p for p in found if p.suffix.lower() in FLOW_SUFFIXES and p.name != MANIFEST_NAME)
+        found: list[Path] = []
+        for folder, dirs, names in os.walk(path):
+            dirs.sort()
+            if MANIFEST_NAME in names:
+                dirs[:] = []
+                found.extend(_manifest_flow_files(Path(folder), Path(folder, MANIFEST_NAME)))
+                continue
+            found.extend(Path(folder, n) for n in sorted(names) if Path(n).suffix.lower() in FLOW_SUFFIXES)
+        yield from found
 
 
 def _manifest_flow_files(folder: Path, manifest: Path) -> Iterator[Path]:
