@@ -351,3 +351,14 @@ def test_manifest_has_provenance_and_no_secret(tmp_path: Path) -> None:
     line = manifest.provenance()
     assert line.startswith(f"splunk (splunk) pulled from {api.url} [app -, owner -] by ")
     assert "5 rules at" in line and "2 flow observations at" in line
+
+
+def test_credentials_environment_then_keyring_and_masked() -> None:
+    store = {"SPLUNK_TOKEN": "from-keyring-1234"}
+    creds = Credentials(env={"ELASTIC_API_KEY": "from-env-5678"}, keyring=store.get)
+    env_secret, ring_secret = creds.get("ELASTIC_API_KEY"), creds.get("SPLUNK_TOKEN")
+    assert env_secret is not None and ring_secret is not None and creds.get("AZURE_CLIENT_SECRET") is None
+    assert (env_secret.origin, ring_secret.origin) == ("environment", "keyring")
+    assert "from-env-5678" not in repr(env_secret) + str(env_secret) and str(ring_secret) == "***"
+    assert creds.described == ["ELASTIC_API_KEY from the environment", "SPLUNK_TOKEN from the keyring"]
+    assert set(creds.values) == {"from-env-5678", "from-keyring-1234"}

@@ -8,9 +8,12 @@ a log line or an error message; the manifest records only *where* a credential c
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
+from detcov.siem.http import SiemError
 
 KEYRING_SERVICE = "detcov"
 
@@ -83,8 +86,6 @@ class Credentials:
 def basic_auth(creds: Credentials, user_name: str, password_name: str) -> dict[str, str] | None:
     """An ``Authorization: Basic`` header from a user name (environment) and a password (environment or keyring);
     None when either is missing. The header value is scrubbed from messages like the password."""
-    import base64
-
     user = creds.plain(user_name)
     password = creds.get(password_name) if user else None
     if not (user and password):
@@ -92,3 +93,16 @@ def basic_auth(creds: Credentials, user_name: str, password_name: str) -> dict[s
     encoded = base64.b64encode(f"{user}:{password.value}".encode()).decode()
     creds.derived.append(encoded)
     return {"Authorization": f"Basic {encoded}"}
+
+
+def token_or_basic(creds: Credentials, token_name: str, scheme: str, user_name: str, password_name: str,
+                   product: str, hint: str) -> dict[str, str]:
+    """``Authorization: {scheme} {token}`` when ``token_name`` is set, else HTTP basic from the user name and
+    password; a :class:`~detcov.siem.http.SiemError` saying what to set when neither is there."""
+    token = creds.get(token_name)
+    if token:
+        return {"Authorization": f"{scheme} {token.value}"}
+    basic = basic_auth(creds, user_name, password_name)
+    if basic:
+        return basic
+    raise SiemError(f"{product}: no credentials", f"set {hint}, or `keyring set detcov {token_name}`")

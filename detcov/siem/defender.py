@@ -15,13 +15,12 @@ Shapes follow the Microsoft Graph reference (List detectionRule objects, runHunt
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 import yaml
 
 from detcov.siem.credentials import Credentials
-from detcov.siem.flow import FlowObservation, parse_time
+from detcov.siem.flow import table_observation
 from detcov.siem.http import TlsOptions
 from detcov.siem.sentinel import AzureApi
 from detcov.siem.snapshot import FlowSnapshot, Progress, RulesSnapshot, json_items
@@ -64,17 +63,8 @@ class DefenderConnector:
         progress("hunting query", 0, None)
         doc = self.graph.client.post_json("v1.0/security/runHuntingQuery", {"Query": query})
         rows = json_items(doc, "results")
-        out = [_observation(self.siem, row) for row in rows]
+        out = [table_observation(self.siem, row, "Table", "Count", 0, "defender advanced hunting") for row in rows]
         progress("hunting query", len(rows), len(rows))
         warnings = (f"the window was cut to {MAX_HUNTING_DAYS} days (advanced hunting keeps 30)",) \
             if window_days > MAX_HUNTING_DAYS else ()
         return FlowSnapshot(tuple(o for o in out if o is not None), warnings, query)
-
-
-def _observation(siem: str, row: Mapping[str, Any]) -> FlowObservation | None:
-    table = row.get("Table")
-    if not isinstance(table, str) or not table:
-        return None
-    count = row.get("Count")
-    return FlowObservation(siem, None, None, table, parse_time(row.get("LastSeen")),
-                           int(count) if isinstance(count, int | float) else 0, "defender advanced hunting")

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from detcov.siem.credentials import Credentials, basic_auth
+from detcov.siem.credentials import Credentials, token_or_basic
 from detcov.siem.flow import FlowObservation, parse_time, stream_name
 from detcov.siem.http import HttpClient, SiemError, TlsOptions
 from detcov.siem.snapshot import FlowSnapshot, Progress, RulesSnapshot, json_items
@@ -39,7 +39,9 @@ class ElasticConnector:
         self.siem, self.space, self.index, self.page_size = siem, space, index, page_size
         self.timestamp_field = timestamp_field
         self.creds = creds
-        headers = _auth_headers(creds)
+        headers = token_or_basic(creds, "ELASTIC_API_KEY", "ApiKey", "ELASTIC_USERNAME", "ELASTIC_PASSWORD", "Elastic",
+                          "ELASTIC_API_KEY (Stack Management → API keys, the encoded value) or ELASTIC_USERNAME "
+                          "and ELASTIC_PASSWORD")
         hint = ("check ELASTIC_API_KEY (or ELASTIC_USERNAME / ELASTIC_PASSWORD) and that the key may read "
                 "Security rules and the indices")
         self.kibana = HttpClient(kibana_url, "Kibana", {**headers, "elastic-api-version": API_VERSION},
@@ -98,17 +100,6 @@ class ElasticConnector:
         progress("index flow", len(observations), len(observations))
         return FlowSnapshot(tuple(observations), tuple(_partial(doc, agg)),
                             f"terms(_index) + max({self.timestamp_field}) on {self.index} over now-{window_days}d")
-
-
-def _auth_headers(creds: Credentials) -> dict[str, str]:
-    key = creds.get("ELASTIC_API_KEY")
-    if key:
-        return {"Authorization": f"ApiKey {key.value}"}
-    basic = basic_auth(creds, "ELASTIC_USERNAME", "ELASTIC_PASSWORD")
-    if basic:
-        return basic
-    raise SiemError("Elastic: no credentials", "set ELASTIC_API_KEY (Stack Management → API keys, the encoded "
-                    "value) or ELASTIC_USERNAME and ELASTIC_PASSWORD, or `keyring set detcov ELASTIC_API_KEY`")
 
 
 def _fold(siem: str, buckets: list[Mapping[str, Any]]) -> list[FlowObservation]:

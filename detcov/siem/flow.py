@@ -321,6 +321,16 @@ def _data_stream_stats(path: Path, streams: list[Any], siem: str, lines: Callabl
     return out, issues
 
 
+def table_observation(siem: str, row: Mapping[str, Any], table_key: str, count_key: str, default_count: int,
+                      source: str) -> FlowObservation | None:
+    """A query-result row (``{table_key: name, count_key: n, "LastSeen": time}``) → a table observation."""
+    table, count = row.get(table_key), row.get(count_key)
+    if not isinstance(table, str) or not table:
+        return None
+    return FlowObservation(siem, None, None, table, parse_time(row.get("LastSeen")),
+                           int(count) if isinstance(count, int | float) else default_count, source)
+
+
 # ----- the connectors' snapshot -----------------------------------------------------------------------------
 def flow_csv(observations: Iterable[FlowObservation]) -> bytes:
     """detcov's flow CSV, one observation a row (what ``detcov pull`` writes, and what :func:`load_flow` reads)."""

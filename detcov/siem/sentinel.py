@@ -24,7 +24,7 @@ import orjson
 
 from detcov.siem.azure import bearer_token
 from detcov.siem.credentials import Credentials
-from detcov.siem.flow import FlowObservation, parse_time
+from detcov.siem.flow import table_observation
 from detcov.siem.http import HttpClient, SiemError, TlsOptions
 from detcov.siem.snapshot import FlowSnapshot, Progress, RulesSnapshot, json_items
 
@@ -117,7 +117,7 @@ class SentinelConnector:
         doc = self.logs.client.post_json(f"v1/workspaces/{self.workspace_id}/query",
                                          {"query": query, "timespan": f"P{window_days}D"})
         rows = table_rows(doc)
-        out = [_observation(self.siem, row) for row in rows]
+        out = [table_observation(self.siem, row, "DataType", "Records", 1, "log analytics Usage") for row in rows]
         error = doc.get("error") if isinstance(doc, Mapping) else None
         warnings = (f"partial answer: {error.get('message') or error.get('code')}",) \
             if isinstance(error, Mapping) else ()
@@ -135,14 +135,6 @@ def table_rows(doc: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=False)) for row in rows if isinstance(row, list)] \
         if isinstance(rows, list) else []
 
-
-def _observation(siem: str, row: Mapping[str, Any]) -> FlowObservation | None:
-    table = row.get("DataType")
-    if not isinstance(table, str) or not table:
-        return None
-    records = row.get("Records")
-    return FlowObservation(siem, None, None, table, parse_time(row.get("LastSeen")),
-                           int(records) if isinstance(records, int | float) else 1, "log analytics Usage")
 
 
 def arm_template(rules: list[Mapping[str, Any]], workspace: str) -> bytes:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from detcov.siem.credentials import Credentials, basic_auth
+from detcov.siem.credentials import Credentials, token_or_basic
 from detcov.siem.flow import FlowObservation, parse_time
 from detcov.siem.http import HttpClient, SiemError, TlsOptions
 from detcov.siem.snapshot import FlowSnapshot, Progress, RulesSnapshot, json_items
@@ -38,7 +38,9 @@ class SplunkConnector:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.siem, self.app, self.owner, self.page_size = siem, app, owner, page_size
         self.creds = creds
-        headers = _auth_headers(creds)
+        headers = token_or_basic(creds, "SPLUNK_TOKEN", "Bearer", "SPLUNK_USERNAME", "SPLUNK_PASSWORD", "Splunk",
+                          "SPLUNK_TOKEN (Settings → Tokens) or SPLUNK_USERNAME and SPLUNK_PASSWORD in the "
+                          "environment")
         self.http = HttpClient(url, "Splunk", headers, creds.values, tls, timeout, sleep=sleep,
                                auth_hint="check SPLUNK_TOKEN (or SPLUNK_USERNAME / SPLUNK_PASSWORD) and that the "
                                          "account may list saved searches and run tstats")
@@ -82,17 +84,6 @@ class SplunkConnector:
         out = [_observation(self.siem, row) for row in rows]
         progress("tstats", len(rows), len(rows))
         return FlowSnapshot(tuple(o for o in out if o is not None), warnings, f"{TSTATS} (earliest=-{window_days}d)")
-
-
-def _auth_headers(creds: Credentials) -> dict[str, str]:
-    token = creds.get("SPLUNK_TOKEN")
-    if token:
-        return {"Authorization": f"Bearer {token.value}"}
-    basic = basic_auth(creds, "SPLUNK_USERNAME", "SPLUNK_PASSWORD")
-    if basic:
-        return basic
-    raise SiemError("Splunk: no credentials", "set SPLUNK_TOKEN (Settings → Tokens) or SPLUNK_USERNAME and "
-                    "SPLUNK_PASSWORD in the environment, or `keyring set detcov SPLUNK_TOKEN`")
 
 
 def _observation(siem: str, row: Mapping[str, Any]) -> FlowObservation | None:
