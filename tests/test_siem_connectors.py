@@ -362,3 +362,11 @@ def test_credentials_environment_then_keyring_and_masked() -> None:
     assert "from-env-5678" not in repr(env_secret) + str(env_secret) and str(ring_secret) == "***"
     assert creds.described == ["ELASTIC_API_KEY from the environment", "SPLUNK_TOKEN from the keyring"]
     assert set(creds.values) == {"from-env-5678", "from-keyring-1234"}
+
+
+def test_pull_never_writes_into_a_folder_of_user_files(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "savedsearches.conf").write_text("[mine]\nsearch = x\n", encoding="utf-8")
+    with fk.serve(fk.splunk_api(_splunk_entries(), TSTATS)) as api, pytest.raises(SiemError, match="not a pull"):
+        run_pull(_splunk(api), tmp_path, TLS.describe)
+    assert (tmp_path / "rules" / "savedsearches.conf").read_text(encoding="utf-8") == "[mine]\nsearch = x\n"

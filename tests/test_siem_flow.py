@@ -189,3 +189,20 @@ def test_a_folder_of_pulls_reads_only_their_flow_files(tmp_path: Path) -> None:
     assert not issues
     assert sorted((o.siem, o.index) for o in observations) == [("sentinel", "edr"), ("splunk", "edr"),
                                                                ("splunk", "fw")]
+
+
+def test_indexed_matching_equals_a_scan_of_every_row() -> None:
+    from detcov.siem.flow import feed_matches
+
+    names = ["edr", "EDR-2", "fw", "fw_dmz", "proxy", "[x]", "a?c", "abc", "wineventlog", "win"]
+    observations = [_obs(n, f"st:{i % 3}", f"T{i % 4}" if i % 2 else None, AS_OF - timedelta(hours=i), line=i)
+                    for i, n in enumerate(names * 3)]
+    patterns = ["edr*", "EDR*", "*dmz", "fw", "f?", "[ab]?c", "a[?]c", "win*", "*", "[[]x]", "zzz", "Proxy"]
+    devices = [(f"d{i}", "splunk", [{"index": p}, {"index": p, "sourcetype": "st:1"}, {"table": "t*", "index": p}])
+               for i, p in enumerate(patterns)]
+    got = match_flow(devices, observations, AS_OF, DAY)
+    for name, _, feeds in devices:
+        matched = [o for f in feeds for o in observations if feed_matches(f, o)]
+        newest = max((o.last_seen for o in matched if o.last_seen), default=None)
+        assert got[name, "splunk"].last_seen == newest, name
+        assert (got[name, "splunk"].state is FlowState.NEVER_SEEN) == (not matched), name

@@ -16,7 +16,10 @@ says, per (device, SIEM): flowing, silent since, never seen, or unknown, with th
 
 from __future__ import annotations
 
+import bisect
 import csv
+import fnmatch
+import functools
 import io
 import os
 import re
@@ -24,7 +27,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -358,9 +360,43 @@ def feed_matches(feed: Mapping[str, str], obs: FlowObservation) -> bool:
         return False
     for key, pattern in given:
         value = getattr(obs, key)
-        if value is None or not fnmatchcase(value.lower(), pattern.lower()):
+        if value is None or _glob(pattern)(value.lower()) is None:
             return False
     return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _glob(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    return re.compile(fnmatch.translate(pattern.lower())).match
+
+
+class _ObservationIndex:
+    """One SIEM's observations sorted per field, so a feed's candidates are found by the literal prefix of its
+    pattern (bisect) instead of a scan of every row: 300 devices against a 5,000-row tstats export stay fast."""
+
+    def __init__(self, observations: Sequence[FlowObservation]) -> None:
+        self.observations = observations
+        self.sorted: dict[str, tuple[list[str], list[FlowObservation]]] = {}
+        for key in FEED_KEYS:
+            pairs = sorted(((v.lower(), o) for o in observations if (v := getattr(o, key))), key=lambda p: p[0])
+            self.sorted[key] = ([p[0] for p in pairs], [p[1] for p in pairs])
+
+    def candidates(self, feed: Mapping[str, str]) -> Sequence[FlowObservation]:
+        best: Sequence[FlowObservation] = self.observations
+        for key in FEED_KEYS:
+            pattern = feed.get(key)
+            if not pattern:
+                continue
+            prefix = re.split(r"[*?\[]", pattern.lower(), maxsplit=1)[0]
+            values, obs = self.sorted[key]
+            lo = bisect.bisect_left(values, prefix)
+            hi = bisect.bisect_left(values, prefix + "\U0010ffff") if prefix else len(values)
+            if hi - lo < len(best):
+                best = obs[lo:hi]
+        return best
+
+    def matching(self, feed: Mapping[str, str]) -> list[FlowObservation]:
+        return [o for o in self.candidates(feed) if feed_matches(feed, o)]
 
 
 def _newest(observations: Sequence[FlowObservation]) -> FlowObservation | None:
@@ -399,14 +435,13 @@ _RANK = {FlowState.FLOWING: 0, FlowState.SILENT: 1, FlowState.UNKNOWN: 2, FlowSt
 
 
 def _device_status(device: str, siem: str, feeds: Sequence[Mapping[str, str]],
-                   observations: Sequence[FlowObservation], as_of: datetime, silent_after: timedelta) -> FlowStatus:
+                   observations: _ObservationIndex | None, as_of: datetime, silent_after: timedelta) -> FlowStatus:
     if not feeds:
         return FlowStatus(device, siem, FlowState.UNKNOWN, None,
                           f"no feeds declared for SIEM {siem} (add feeds: with its index / sourcetype / table)")
-    if not observations:
+    if observations is None:
         return FlowStatus(device, siem, FlowState.UNKNOWN, None, f"no log-flow evidence loaded for SIEM {siem}")
-    per_feed = [_feed_status(f, [o for o in observations if feed_matches(f, o)], as_of, silent_after)
-                for f in feeds]
+    per_feed = [_feed_status(f, observations.matching(f), as_of, silent_after) for f in feeds]
     # the device reaches the SIEM when any of its feeds does: its state is its best feed's, the others are noted
     best = min(per_feed, key=lambda s: (_RANK[s[0]], -(s[1].timestamp() if s[1] else 0)))
     others = [text for state, _, text in per_feed if text != best[2] and state is not FlowState.FLOWING]
@@ -434,7 +469,8 @@ def match_flow(
     by_siem: dict[str, list[FlowObservation]] = {}
     for obs in observations:
         by_siem.setdefault(obs.siem, []).append(obs)
-    return {(name, siem): _device_status(name, siem, feeds, by_siem.get(siem, ()), as_of, silent_after)
+    indexes = {siem: _ObservationIndex(found) for siem, found in by_siem.items()}
+    return {(name, siem): _device_status(name, siem, feeds, indexes.get(siem), as_of, silent_after)
             for name, siem, feeds in devices}
 
 

@@ -159,6 +159,9 @@ def run_pull(connector: Connector, out: Path, tls: str, *, parts: tuple[str, ...
              progress: Progress = no_progress) -> tuple[PullManifest, list[Issue]]:
     """Pull ``parts`` into ``out`` (or reuse a fresh cached pull); return the manifest and the problems."""
     now = now or datetime.now(UTC)
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST_NAME).is_file():
+        raise SiemError(f"{out} is not empty and is not a pull folder (no {MANIFEST_NAME}): detcov would write "
+                        "rules/ and flow/ among your files", "choose a new or empty --out folder")
     previous, issues = load_manifest(out)
     if _fresh(previous, connector, parts, max_age, now):
         assert previous is not None
