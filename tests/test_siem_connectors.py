@@ -370,3 +370,16 @@ def test_pull_never_writes_into_a_folder_of_user_files(tmp_path: Path) -> None:
     with fk.serve(fk.splunk_api(_splunk_entries(), TSTATS)) as api, pytest.raises(SiemError, match="not a pull"):
         run_pull(_splunk(api), tmp_path, TLS.describe)
     assert (tmp_path / "rules" / "savedsearches.conf").read_text(encoding="utf-8") == "[mine]\nsearch = x\n"
+
+
+def test_find_manifests_behind_scan_inputs(tmp_path: Path) -> None:
+    from detcov.siem.snapshot import find_manifests
+
+    with fk.serve(fk.splunk_api(_splunk_entries(), TSTATS)) as api:
+        run_pull(_splunk(api), tmp_path / "pulled" / "splunk", TLS.describe)
+        run_pull(SplunkConnector("splunk-dr", api.url, _creds(SPLUNK_TOKEN=fk.SPLUNK_TOKEN), TLS),
+                 tmp_path / "pulled" / "dr", TLS.describe, parts=("rules",))
+    found, issues = find_manifests([tmp_path / "pulled" / "splunk" / "rules", tmp_path / "pulled",
+                                    tmp_path / "pulled" / "splunk" / "flow" / "splunk.csv", tmp_path / "elsewhere"])
+    assert not issues
+    assert [m.siem for m in found] == ["splunk", "splunk-dr"]  # each pull once

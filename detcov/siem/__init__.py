@@ -13,7 +13,7 @@ from detcov.siem.flow import (
     match_flow,
     unknown_siems,
 )
-from detcov.siem.snapshot import PullManifest, flow_as_of, load_manifest
+from detcov.siem.snapshot import PullManifest, find_manifests, flow_as_of, load_manifest
 
-__all__ = ["FlowObservation", "FlowState", "FlowStatus", "PullManifest", "evidence_time", "flow_as_of",
-           "load_flow", "load_manifest", "match_flow", "unknown_siems"]
+__all__ = ["FlowObservation", "FlowState", "FlowStatus", "PullManifest", "evidence_time", "find_manifests",
+           "flow_as_of", "load_flow", "load_manifest", "match_flow", "unknown_siems"]

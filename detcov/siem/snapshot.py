@@ -17,7 +17,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -143,6 +143,31 @@ def load_manifest(folder: Path) -> tuple[PullManifest | None, list[Issue]]:
                             "pull again with `detcov pull ... --refresh`")]
 
 
+def find_manifests(paths: Sequence[Path]) -> tuple[list[PullManifest], list[Issue]]:
+    """The pulls behind some scan inputs (rule paths, log_flow paths): a pull folder, a file or folder inside one
+    (``pulled/splunk/rules``), or a folder of pull folders. Each pull once, in path order."""
+    folders: dict[Path, None] = {}
+    for path in paths:
+        here = path if path.is_dir() else path.parent
+        for candidate in (here, here.parent):
+            if (candidate / MANIFEST_NAME).is_file():
+                folders.setdefault(candidate.resolve())
+                break
+        else:
+            if here.is_dir():
+                for child in sorted(here.iterdir()):
+                    if (child / MANIFEST_NAME).is_file():
+                        folders.setdefault(child.resolve())
+    manifests: list[PullManifest] = []
+    issues: list[Issue] = []
+    for folder in folders:
+        manifest, problems = load_manifest(folder)
+        issues.extend(problems)
+        if manifest is not None:
+            manifests.append(manifest)
+    return manifests, issues
+
+
 def _fresh(manifest: PullManifest | None, connector: Connector, parts: tuple[str, ...], max_age: timedelta,
            now: datetime) -> bool:
     if manifest is None or max_age <= timedelta(0) or manifest.endpoint != connector.endpoint():
@@ -234,7 +259,8 @@ def summary_lines(manifest: PullManifest) -> list[str]:
             what = nouns.get(manifest.product, name)
             lines.append(f"{name}: {part.count} {what} → {part.file} ({part.pulled_at})")
         elif part.status == "failed":
-            lines.append(f"{name}: FAILED — {part.error}")
+            kept = f"; the previous {part.file} of {part.pulled_at} is kept" if part.file else ""
+            lines.append(f"{name}: FAILED (see the error below){kept}")
     return lines
 
 
@@ -254,4 +280,5 @@ def json_items(doc: Any, key: str) -> list[Mapping[str, Any]]:
 
 
 __all__ = ["PARTS", "Connector", "FlowSnapshot", "PartRecord", "Progress", "PullManifest", "RulesSnapshot",
-           "flow_as_of", "format_time", "json_items", "load_manifest", "no_progress", "run_pull", "summary_lines"]
+           "find_manifests", "flow_as_of", "format_time", "json_items", "load_manifest", "no_progress", "run_pull",
+           "summary_lines"]
