@@ -39,9 +39,8 @@ system_groups:
 devices:
   - name: EDR
     type: edr
-    vendor: Microsoft
-    product: Defender for Endpoint P2
-    product_id: mde
+    vendor: {edr_vendor}
+    product: {edr_product}
     applicable_to: [all]
     siem: [{siem}]
     feeds: [{edr_feed}]
@@ -73,6 +72,7 @@ Pull = Callable[[datetime], AbstractContextManager[list[str]]]
 class Vendor:
     name: str
     product: str
+    edr: tuple[str, str]  # vendor, product: a vendor's own EDR rules need that product (Elastic Defend)
     edr_feed: str
     other_type: str
     other_feed: str
@@ -130,16 +130,17 @@ def _defender(edr_last: datetime) -> Iterator[list[str]]:
         yield ["defender", "--graph-url", api.url]
 
 
+MDE = ("Microsoft", "Defender for Endpoint P2")
 AZURE_ENV = {"AZURE_TENANT_ID": fk.TENANT, "AZURE_CLIENT_ID": "00000000-aaaa-bbbb-cccc-000000000001",
              "AZURE_CLIENT_SECRET": fk.CLIENT_SECRET}
 VENDORS = [
-    Vendor("splunk", "splunk", '{siem: splunk, index: edr, sourcetype: "mde:*"}', "ngfw",
+    Vendor("splunk", "splunk", MDE, '{siem: splunk, index: edr, sourcetype: "mde:*"}', "ngfw",
            '{siem: splunk, index: fw, sourcetype: "pan:*"}', {"SPLUNK_TOKEN": fk.SPLUNK_TOKEN}, _splunk),
-    Vendor("elastic", "elastic", '{siem: elastic, index: "logs-endpoint.events.*"}', "ngfw",
-           '{siem: elastic, index: "logs-panw.*"}', {"ELASTIC_API_KEY": fk.ELASTIC_KEY}, _elastic),
-    Vendor("sentinel", "sentinel", "{siem: sentinel, table: DeviceProcessEvents}", "ngfw",
+    Vendor("elastic", "elastic", ("Elastic", "Elastic Defend"), '{siem: elastic, index: "logs-endpoint.events.*"}',
+           "ngfw", '{siem: elastic, index: "logs-panw.*"}', {"ELASTIC_API_KEY": fk.ELASTIC_KEY}, _elastic),
+    Vendor("sentinel", "sentinel", MDE, "{siem: sentinel, table: DeviceProcessEvents}", "ngfw",
            "{siem: sentinel, table: CommonSecurityLog}", AZURE_ENV, _sentinel),
-    Vendor("defender", "defender-xdr", "{siem: defender, table: DeviceProcessEvents}", "email-gateway",
+    Vendor("defender", "defender-xdr", MDE, "{siem: defender, table: DeviceProcessEvents}", "email-gateway",
            "{siem: defender, table: EmailEvents}", {"DETCOV_GRAPH_TOKEN": fk.ACCESS_TOKEN}, _defender),
 ]
 
@@ -151,7 +152,8 @@ def bank(request: pytest.FixtureRequest, tmp_path: Path, bundle18: Path,
     for key, value in vendor.env.items():
         monkeypatch.setenv(key, value)
     (tmp_path / "inventory.yaml").write_text(INVENTORY.format(
-        siem=vendor.name, product=vendor.product, edr_feed=vendor.edr_feed, other_type=vendor.other_type,
+        siem=vendor.name, product=vendor.product, edr_vendor=vendor.edr[0], edr_product=vendor.edr[1],
+        edr_feed=vendor.edr_feed, other_type=vendor.other_type,
         other_feed=vendor.other_feed), encoding="utf-8")
     (tmp_path / "detcov.yaml").write_text(CONFIG.format(attack=bundle18, siem=vendor.name), encoding="utf-8")
     yield tmp_path, vendor
