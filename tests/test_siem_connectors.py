@@ -153,7 +153,10 @@ def test_pull_is_cached(tmp_path: Path) -> None:
         sent = len(api.seen)
         again, _ = run_pull(_splunk(api), tmp_path, TLS.describe, max_age=timedelta(hours=1))
         assert again.cached and again.pulled_at == first.pulled_at and len(api.seen) == sent
-        later, _ = run_pull(_splunk(api), tmp_path, TLS.describe, max_age=timedelta(hours=1),
+        other_window, _ = run_pull(_splunk(api), tmp_path, TLS.describe, max_age=timedelta(hours=1), window_days=7)
+        assert not other_window.cached
+        sent = len(api.seen)
+        later, _ = run_pull(_splunk(api), tmp_path, TLS.describe, max_age=timedelta(hours=1), window_days=7,
                             now=datetime.now(UTC) + timedelta(hours=2))
         assert not later.cached and len(api.seen) > sent
 

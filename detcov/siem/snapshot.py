@@ -169,8 +169,10 @@ def find_manifests(paths: Sequence[Path]) -> tuple[list[PullManifest], list[Issu
 
 
 def _fresh(manifest: PullManifest | None, connector: Connector, parts: tuple[str, ...], max_age: timedelta,
-           now: datetime) -> bool:
+           now: datetime, window_days: int) -> bool:
     if manifest is None or max_age <= timedelta(0) or manifest.endpoint != connector.endpoint():
+        return False
+    if "flow" in parts and manifest.window_days != window_days:
         return False
     if manifest.siem != connector.siem or not all(manifest.parts.get(p, PartRecord("x")).status == "ok"
                                                   for p in parts):
@@ -188,7 +190,7 @@ def run_pull(connector: Connector, out: Path, tls: str, *, parts: tuple[str, ...
         raise SiemError(f"{out} is not empty and is not a pull folder (no {MANIFEST_NAME}): detcov would write "
                         "rules/ and flow/ among your files", "choose a new or empty --out folder")
     previous, issues = load_manifest(out)
-    if _fresh(previous, connector, parts, max_age, now):
+    if _fresh(previous, connector, parts, max_age, now, window_days):
         assert previous is not None
         return replace(previous, cached=True), issues
     same = previous is not None and previous.siem == connector.siem and previous.endpoint == connector.endpoint()
