@@ -181,6 +181,9 @@ def test_a_silent_edr_breaks_its_rules_and_caps_visibility(capsys: pytest.Captur
 
     assert health(flowing) == "healthy"
     assert health(silent) != "healthy"
+    (broken,) = [h for h in silent.healths if h.rule.title == "Encoded PowerShell"]
+    assert "silent" in broken.detail and "EDR" in broken.detail  # the rule says why: its source went quiet
+    assert "silent" in silent.visibility["T1059.001"].explanation
     assert flowing.visibility["T1059.001"].score > silent.visibility["T1059.001"].score
     assert flowing.detection["T1059.001"].score > silent.detection["T1059.001"].score
     if vendor.name != "splunk":  # the output path is the same for every SIEM: checked once

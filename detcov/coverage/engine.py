@@ -135,6 +135,7 @@ class ScanResult:
     hardening: list[tuple[str, str, str, int]] = field(default_factory=list)  # device, M id, name, techniques
     tests: list[TestResult] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    provenance: list[str] = field(default_factory=list)  # the SIEM pulls behind the log-flow evidence
     inventory_sha256: str = ""
     rules_sha256: str = ""
     as_of: str = ""
@@ -426,24 +427,36 @@ def _load_tests(config: ScanConfig, base: Path, kb: AttackKB, issues: IssueColle
     return out
 
 
-def _silent_sources(config: ScanConfig, base: Path, inventory: Inventory, as_of: dt.date,
-                    issues: IssueCollector) -> dict[tuple[str, str], str]:
-    """(device, siem) -> why its logs do not count (log-flow evidence: silent or never seen)."""
+def _silent_sources(config: ScanConfig, base: Path, inventory: Inventory, issues: IssueCollector
+                    ) -> tuple[dict[tuple[str, str], str], list[str]]:
+    """(device, siem) -> why its logs do not count (log-flow evidence: silent or never seen), and the provenance of
+    the pulls behind the evidence. Silence is measured against the scan's ``as_of`` when the config sets one, else
+    against the moment the evidence was taken (the pull, or the newest event of that SIEM's export) — a week-old
+    pull must not make every source look silent."""
     from detcov.config import log_flow_paths
 
     paths = [resolve(base, p) for p in log_flow_paths(config)]
     if not paths:
-        return {}
-    from detcov.siem.flow import FlowState, load_flow, match_flow  # type: ignore[import-not-found,unused-ignore]
+        return {}, []
+    from detcov.siem.flow import FlowState, evidence_time, load_flow, match_flow, unknown_siems
+    from detcov.siem.snapshot import find_manifests, flow_as_of
 
     observations, found = load_flow(paths)
     issues.extend(found)
-    devices = [(d.name, s, [f.model_dump(exclude_none=True) for f in d.feeds if f.siem == s])
-               for d in inventory.devices for s in d.siem_ids(inventory.siem_ids)]
-    when = dt.datetime.combine(as_of, dt.time(23, 59, 59), tzinfo=dt.UTC)
-    status = match_flow(devices, observations, when, dt.timedelta(hours=config.log_flow_silent_hours))
-    return {key: f"{st.state.value}: {st.evidence}" for key, st in status.items()
-            if st.state in (FlowState.SILENT, FlowState.NEVER_SEEN)}
+    issues.extend(unknown_siems(observations, inventory.siem_ids))
+    manifests, manifest_issues = find_manifests(paths)
+    issues.extend(manifest_issues)
+    pulled = {m.siem: flow_as_of(m) for m in manifests}
+    out: dict[tuple[str, str], str] = {}
+    for siem in inventory.siem_ids:
+        devices = [(d.name, siem, [f.model_dump(exclude_none=True) for f in d.feeds if f.siem == siem])
+                   for d in inventory.devices if siem in d.siem_ids(inventory.siem_ids)]
+        when = (dt.datetime.combine(config.as_of, dt.time(23, 59, 59), tzinfo=dt.UTC) if config.as_of
+                else pulled.get(siem) or evidence_time(observations, siem) or dt.datetime.now(dt.UTC))
+        status = match_flow(devices, observations, when, dt.timedelta(hours=config.log_flow_silent_hours))
+        out |= {key: f"{st.state.value}: {st.evidence}" for key, st in status.items()
+                if st.state in (FlowState.SILENT, FlowState.NEVER_SEEN)}
+    return out, [m.provenance() for m in manifests]
 
 
 def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_version: str | None = None,
@@ -461,7 +474,7 @@ def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_versi
     inventory_path = resolve(base, config.inventory)
     inventory, inv_warnings, _ = load_inventory_with_issues(inventory_path, kb, catalog)
     issues.extend(inv_warnings)
-    silent = _silent_sources(config, base, inventory, as_of, issues)
+    silent, provenance = _silent_sources(config, base, inventory, issues)
     estate = build_estate(inventory, kb, catalog, retention_days=config.requirements.retention_days, silent=silent)
     progress("loading threat profiles")
     profiles = [load_profile(p if not _is_file(base, p) else str(resolve(base, p)), kb) for p in config.profiles]
@@ -504,7 +517,7 @@ def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_versi
         telemetry=estate.estate_telemetry, ruleset=ruleset, healths=healths, profiles=profiles, weights=weights,
         visibility_scores=vis_scores, cells=cells, visibility=_rollup_visibility(cells, head), detection=detection,
         prevention=prevention, validation=_validation_rollup(vals, head), gaps=[], onboarding=[], hints={},
-        hardening=_hardening(inventory, claims), tests=tests, issues=list(issues),
+        hardening=_hardening(inventory, claims), tests=tests, issues=list(issues), provenance=provenance,
         inventory_sha256=_fingerprint([inventory_path]),
         rules_sha256=_fingerprint([resolve(base, s.path) for s in config.rules]), as_of=as_of.isoformat(),
     )

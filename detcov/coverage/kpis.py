@@ -192,6 +192,7 @@ def build_summary(result: ScanResult) -> Summary:
         distribution=_distribution(cells),
         hardening=[HardeningItem(device=d, mitigation=m, name=n, techniques=k) for d, m, n, k in result.hardening],
         as_of=result.as_of or None,
+        provenance=list(result.provenance),
     )
 
 

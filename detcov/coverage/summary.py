@@ -163,3 +163,4 @@ class Summary(_Model):
     distribution: dict[str, dict[str, int]] = Field(default_factory=dict)  # kpi -> score -> cells
     hardening: list[HardeningItem] = Field(default_factory=list)
     as_of: str | None = None
+    provenance: list[str] = Field(default_factory=list)  # SIEM pulls behind the scan's evidence (no secrets)

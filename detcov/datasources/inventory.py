@@ -379,7 +379,7 @@ def build_group_telemetry(group: SystemGroup, devices: tuple[ResolvedDevice, ...
                 if d.siem:
                     comps[platform][dc].append(Delivery(d.name, d.quality, d.quality_known, d.cap))
                 else:
-                    idle[platform][dc].append(d.name)
+                    idle[platform][dc].append(f"{d.name} ({'; '.join(d.silent)})" if d.silent else d.name)
             if d.siem and (d.log_source_platforms is None or platform in d.log_source_platforms):
                 logs[platform].update(d.log_sources)
     return GroupTelemetry(
@@ -399,8 +399,12 @@ def collected_telemetry(groups: Iterable[GroupTelemetry], siem: str | None = Non
     type_devices: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     comp_devices: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     products: dict[str, str | None] = {}
+    silent: dict[str, str] = {}
     for gt in groups:
         for d in gt.devices:
+            quiet = [text for text in d.silent if siem is None or text.startswith(f"{siem}: ")]
+            if quiet:
+                silent[d.name] = "; ".join(quiet)
             if not d.siems or (siem is not None and siem not in d.siems):
                 continue
             products[d.name] = d.product
@@ -418,7 +422,7 @@ def collected_telemetry(groups: Iterable[GroupTelemetry], siem: str | None = Non
         frozenset(t for m in type_devices.values() for t in m),
         {p: {t: frozenset(v) for t, v in m.items()} for p, m in type_devices.items()},
         {p: {dc: frozenset(v) for dc, v in m.items()} for p, m in comp_devices.items()},
-        products, facts)
+        products, facts, silent)
 
 
 def load_inventory_with_issues(path: str | Path, kb: AttackKB, catalog: Catalog

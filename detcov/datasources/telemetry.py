@@ -42,6 +42,7 @@ class CollectedTelemetry:
     component_devices: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)  # platform→dc→devices
     device_products: Mapping[str, str | None] = field(default_factory=dict)  # device -> product key (None: unknown)
     siem: SiemFacts | None = None  # the SIEM the telemetry reaches (rule health per SIEM), None: any
+    silent: Mapping[str, str] = field(default_factory=dict)  # device -> log-flow evidence: declared but silent
 
     @property
     def types_on(self) -> Mapping[str, frozenset[str]]:

@@ -182,9 +182,11 @@ def _in_scope(mapped: Sequence[LogSourceReq], platforms: tuple[str, ...], scope:
     if unverified:
         return GroupHealth(scope.group, scope.siem, HealthOutcome.UNVERIFIED, "; ".join(unverified))
     missing = tuple(describe_missing(req, scope.telemetry, where, kb) for req in mapped)
-    return GroupHealth(scope.group, scope.siem, HealthOutcome.MISSING_LOG_SOURCE,
-                       f"{missing[0]}; {scope.group} has none" if len(missing) == 1 else
-                       f"none of its {len(missing)} log sources is delivered in {scope.group}", missing)
+    detail = (f"{missing[0]}; {scope.group} has none" if len(missing) == 1 else
+              f"none of its {len(missing)} log sources is delivered in {scope.group}")
+    if scope.telemetry.silent:  # log-flow evidence: a declared source that stopped sending
+        detail += " — silent: " + "; ".join(f"{d} ({why})" for d, why in sorted(scope.telemetry.silent.items()))
+    return GroupHealth(scope.group, scope.siem, HealthOutcome.MISSING_LOG_SOURCE, detail, missing)
 
 
 @dataclass(frozen=True, slots=True)
