@@ -181,7 +181,8 @@ def test_scan_with_the_shared_sigma_and_elastic_corpora(scan: tuple[ScanResult, 
         head.replace("inventory: inventory.yaml", f"inventory: {DEMO / 'inventory.yaml'}")
         + f"rules:\n  - path: {sigma}\n  - path: {elastic}\nprofiles:\n"
         + tail.replace("technique-scores.yaml", str(DEMO / "technique-scores.yaml"))
-              .replace("validation.csv", str(DEMO / "validation.csv")), encoding="utf-8")
+              .replace("validation.csv", str(DEMO / "validation.csv"))
+              .replace("simulations/", f"{DEMO / 'simulations'}/"), encoding="utf-8")
     big = run_scan(tmp_path / "detcov.yaml", attack_path=bundle18)
     assert sum(f.rules for f in big.ruleset.files) == len(big.ruleset.rules) > 4000
     assert big.summary.kpis.detection.covered > scan[0].summary.kpis.detection.covered
