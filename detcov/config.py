@@ -71,6 +71,7 @@ class ScanConfig(UserModel):
     technique_scores: str | None = None  # DeTT&CT technique-administration YAML (manual scores, newest wins)
     validation: str | tuple[ValidationSource, ...] | None = None  # attack-simulation results
     validation_window_days: int = Field(default=365, gt=0)  # a passing test older than this proves nothing
+    subtechnique_credit: Literal["none", "sub-to-parent", "parent-to-sub"] = "none"  # see coverage.detection
     as_of: date | None = None  # the evaluation date (validation window, log-flow silence); default: today
     requirements: Requirements = Field(default_factory=Requirements)
     log_flow: str | tuple[str, ...] | None = None  # log-flow evidence files or folders (detcov pull)

@@ -108,8 +108,10 @@ def auto_score(counting: list[tuple[RuleHealth, GroupHealth]]) -> tuple[int, tup
     return min(AUTO_CAP, max(rule_points(h) for h, _ in counting) + bonus), sources
 
 
-def score_group(tid: str, group: str, healths: Iterable[RuleHealth], manual: ManualScore | None) -> DetectionScore:
-    """The detection score of one technique in one system group (``healths``: the rules tagged with it)."""
+def score_group(tid: str, group: str, healths: Iterable[RuleHealth], manual: ManualScore | None,
+                derived: Iterable[RuleHealth] = ()) -> DetectionScore:
+    """The detection score of one technique in one system group (``healths``: the rules tagged with it;
+    ``derived``: rules credited through the sub-technique ↔ parent rule, at most 1 point each, never broken)."""
     counting: list[tuple[RuleHealth, GroupHealth]] = []
     broken: list[str] = []
     unverified: list[str] = []
@@ -130,7 +132,11 @@ def score_group(tid: str, group: str, healths: Iterable[RuleHealth], manual: Man
         else:
             broken.append(f"{_label(h)}: {gh.outcome.value} ({gh.detail})")
     score, sources = auto_score(counting)
-    rules = tuple(_label(h) for h, _ in counting)
+    via = [(h, gh) for h in derived if (gh := h.in_group(group)) is not None and gh.healthy]
+    if via and score < 1:
+        score, sources = 1, independent_sources(g.devices for _, g in via)
+    rules = tuple(_label(h) for h, _ in counting) + tuple(f"{_label(h)} (via {', '.join(h.rule.technique_ids)})"
+                                                         for h, _ in via)
     text = _explain(group, score, rules, tuple(broken), tuple(unverified), sources)
     if elsewhere:
         text += " | no data here for: " + "; ".join(elsewhere[:3])
@@ -152,6 +158,27 @@ def by_technique(healths: Iterable[RuleHealth]) -> dict[str, list[RuleHealth]]:
     for h in healths:
         for tid in h.rule.technique_ids:
             out[tid].append(h)
+    return out
+
+
+def derived_credit(rules: Mapping[str, list[RuleHealth]], credit: str) -> dict[str, list[RuleHealth]]:
+    """The sub-technique ↔ parent rule, one direction at most (``credit`` from the scan config):
+
+    * ``none`` (default, DeTT&CT's rule): a technique counts only its own rules;
+    * ``sub-to-parent``: a rule for T1059.001 also detects *some* T1059 — the parent gets at most 1 ("poor") from it;
+    * ``parent-to-sub``: a rule tagged T1059 also counts, at most 1, for each sub-technique.
+    """
+    out: dict[str, list[RuleHealth]] = defaultdict(list)
+    if credit == "sub-to-parent":
+        for tid, hs in rules.items():
+            if "." in tid:
+                out[tid.split(".")[0]] += [h for h in hs if tid.split(".")[0] not in h.rule.technique_ids]
+    elif credit == "parent-to-sub":
+        parents = {t for t in rules if "." not in t}
+        for h in (h for t in parents for h in rules[t]):
+            for sub in {t for t in rules if t.split(".")[0] in h.rule.technique_ids and "." in t}:
+                if sub not in h.rule.technique_ids:
+                    out[sub].append(h)
     return out
 
 

@@ -26,7 +26,14 @@ from detcov.attack.model import Technique
 from detcov.attack.sources import load_attack_data
 from detcov.config import ScanConfig, load_scan_config, resolve
 from detcov.coverage.blocking_catalog import BlockingCatalog, load_blocking_catalog
-from detcov.coverage.detection import DetectionScore, ManualScore, by_technique, load_manual_scores, score_group
+from detcov.coverage.detection import (
+    DetectionScore,
+    ManualScore,
+    by_technique,
+    derived_credit,
+    load_manual_scores,
+    score_group,
+)
 from detcov.coverage.gaps import Gap, GapClass, classify, priority, severity
 from detcov.coverage.kpis import build_summary
 from detcov.coverage.prevention import (
@@ -215,6 +222,7 @@ class _Inputs:
     weights: Mapping[str, TechniqueWeight]
     visibility: Mapping[tuple[str, str], VisibilityScore]
     rules: Mapping[str, list[RuleHealth]]
+    derived: Mapping[str, list[RuleHealth]]
     manual: Mapping[str, ManualScore]
     blocking: Mapping[tuple[str, str], list[BlockCredit]]
     validation: Mapping[tuple[str, str], CellValidation]
@@ -223,7 +231,7 @@ class _Inputs:
 def _cell(inp: _Inputs, technique: Technique, group: SystemGroup) -> tuple[Cell, DetectionScore, PreventionScore]:
     tid, name = technique.id, group.applicable_to
     crit = group.level
-    det = score_group(tid, name, inp.rules.get(tid, ()), inp.manual.get(tid))
+    det = score_group(tid, name, inp.rules.get(tid, ()), inp.manual.get(tid), inp.derived.get(tid, ()))
     prev = score_cell(technique, name, inp.blocking.get((tid, name), ()))
     if not inp.estate.applicable(technique, group):
         reason = (f"{name}: not applicable ({tid} needs an internet-facing system)" if set(technique.platforms)
@@ -509,8 +517,9 @@ def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_versi
     progress("cells, gaps and recommendations")
     in_scope = {t: w.weight for t, w in weights.items() if w.weight > 0}
     techniques = [t for tid in in_scope if (t := kb.technique(tid)) is not None]
+    rules = by_technique(healths)
     inp = _Inputs(kb, estate, weights, {(s.technique, s.system_group): s for s in vis_scores},
-                  by_technique(healths), manual, credits, vals)
+                  rules, derived_credit(rules, config.subtechnique_credit), manual, credits, vals)
     cells, head, detection, prevention = _build_cells(inp, techniques)
     result = ScanResult(
         config=config, base=base, kb=kb, catalog=catalog, inventory=inventory, estate=estate,
