@@ -1,0 +1,135 @@
+"""``detcov sector merge``: many shares → the sector table, with DuckDB (embedded) over the Parquet files.
+
+One scan of the files counts institutions per (ATT&CK version, technique, scope class) and band; the few
+thousand distinct ids are then resolved in Python against the merge's ATT&CK (revocations, the crosswalk) and
+the counts summed per resolved id — exact, because no member holds two ids that map to one. When some do (a
+crosswalk merge of two ids), the rows are first collapsed per member to the worst score, so nobody counts twice.
+Counts of fewer than ``k`` institutions are suppressed (NULL, ``suppressed = true``). The SQL is plain: the same
+queries run on Spark SQL over the same folder of Parquet files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from detcov.attack import AttackKB
+from detcov.errors import DetcovError, Issue
+from detcov.sector.inputs import IdMapping, Member, discover, map_ids, mapping_issues
+from detcov.sector.model import ALL, BANDS, KPIS, RULE_FAMILIES
+
+DEFAULT_K = 5
+_SHORT = {"visibility": "vis", "detection": "det", "blocking": "blk"}
+
+
+def band_columns() -> list[tuple[str, str, int]]:
+    """(column name, score column, band) for every band: ``vis_blind`` = visibility band 0, …"""
+    return [(f"{_SHORT[score]}_{name}", score, i) for score, names in BANDS.items() for i, name in enumerate(names)]
+
+
+def count_columns() -> list[tuple[str, str]]:
+    """(column, condition on a share row) of every institution count in the sector table."""
+    out = [(col, f"{score} = {i}") for col, score, i in band_columns()]
+    out += [("proven", "evidence = 2"), ("disproved", "evidence = 3")]
+    out += [(f"rules_{f}", f"rules_{f} > 0") for f in RULE_FAMILIES]
+    return [*out, ("blind_or_undetected", "visibility = 0 OR detection = 0")]
+
+
+def _listed(files: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+
+
+def _histogram_sql(source: str) -> str:
+    counts = ",\n  ".join(f"count(*) FILTER (WHERE {cond}) AS {col}" for col, cond in count_columns())
+    return f"""
+SELECT attack_version, technique, scope_class, count(*) AS members, sum(threat_weight)::DOUBLE AS weight_sum,
+  {counts}
+FROM {source} GROUP BY attack_version, technique, scope_class"""
+
+
+def _collapsed_sql(files: Sequence[str]) -> str:
+    """Share rows with ids mapped, collapsed per member to the worst value (only when the mapping merges ids)."""
+    rules = ", ".join(f"max(p.rules_{f}) AS rules_{f}" for f in RULE_FAMILIES)
+    return f"""(
+SELECT '' AS attack_version, i.current AS technique, p.scope_class, min(p.visibility) AS visibility,
+  min(p.detection) AS detection, min(p.blocking) AS blocking,
+  CASE WHEN bool_or(p.evidence = 3) THEN 3 WHEN bool_and(p.evidence = 2) THEN 2 ELSE 1 END AS evidence,
+  {rules}, max(p.threat_weight) AS threat_weight
+FROM read_parquet({_listed(files)}) AS p
+JOIN idmap AS i ON i.attack_version = p.attack_version AND i.technique = p.technique
+GROUP BY p.submission, i.current, p.scope_class)"""
+
+
+def _sector_sql(k: int) -> str:
+    counts = ",\n  ".join(f"CASE WHEN sum(h.members) >= {k} THEN sum(h.{c})::BIGINT END AS {c}"
+                          for c, _ in count_columns())
+    return f"""
+SELECT i.current AS technique, h.scope_class, sum(h.members)::BIGINT AS members,
+  sum(h.members) < {k} AS suppressed, (sum(h.weight_sum) / sum(h.members))::DOUBLE AS weight,
+  {counts}
+FROM histogram AS h JOIN idmap AS i ON i.attack_version = h.attack_version AND i.technique = h.technique
+GROUP BY i.current, h.scope_class ORDER BY i.current, h.scope_class"""
+
+
+@dataclass(frozen=True)
+class Sector:
+    """The merged sector: per-technique and per-technique × scope-class aggregates, the KPI values."""
+
+    attack_version: str
+    members: int
+    k: int
+    techniques: pa.Table  # institution-wide (each member's worst scope class)
+    classes: pa.Table  # per scope class
+    kpis: dict[str, list[float]]  # KPI -> every member's value (whole percent), sorted, not linked to members
+    versions: dict[str, int]  # ATT&CK version -> members
+    issues: list[Issue] = field(default_factory=list)
+
+
+def connect(threads: int | None = None) -> Any:
+    try:
+        import duckdb
+    except ModuleNotFoundError as exc:  # the [sector] extra
+        raise DetcovError("the sector merge needs DuckDB", hint="pip install 'detcov[sector]'") from exc
+    return duckdb.connect(":memory:", config={"threads": threads or min(2, os.cpu_count() or 1)})
+
+
+def _idmap(mapping: IdMapping, identity: bool = False) -> pa.Table:
+    rows = [("", c, c) for c in sorted({r[2] for r in mapping.rows})] if identity else mapping.rows
+    return pa.table({n: pa.array([r[i] for r in rows], pa.string())
+                     for i, n in enumerate(("attack_version", "technique", "current"))})
+
+
+def merge_members(members: Sequence[Member], kb: AttackKB, *, k: int = DEFAULT_K, threads: int | None = None
+                  ) -> Sector:
+    """Aggregate the members' shares (validated by :func:`~detcov.sector.inputs.discover`)."""
+    con = connect(threads)
+    files = [str(m.parquet) for m in members]
+    histogram = con.sql(_histogram_sql(f"read_parquet({_listed(files)})")).to_arrow_table()
+    pairs = set(zip(histogram["attack_version"].to_pylist(), histogram["technique"].to_pylist(), strict=True))
+    mapping = map_ids(kb, sorted(pairs))
+    con.register("idmap", _idmap(mapping))
+    if not mapping.injective:
+        histogram = con.sql(_histogram_sql(_collapsed_sql(files))).to_arrow_table()
+        con.unregister("idmap")
+        con.register("idmap", _idmap(mapping, identity=True))
+    con.register("histogram", histogram)
+    table = con.sql(_sector_sql(k)).to_arrow_table()
+    con.close()
+    institution = pc.equal(table["scope_class"], ALL)
+    versions: dict[str, int] = {}
+    for m in members:
+        versions[m.manifest.attack_version] = versions.get(m.manifest.attack_version, 0) + 1
+    kpis = {kpi: sorted(m.manifest.kpis[kpi] for m in members if kpi in m.manifest.kpis) for kpi in KPIS}
+    return Sector(kb.version or "", len(members), k, table.filter(institution).drop_columns(["scope_class"]),
+                  table.filter(pc.invert(institution)), kpis, versions, mapping_issues(kb, mapping, members))
+
+
+def merge_folder(folder: Path, kb: AttackKB, *, k: int = DEFAULT_K, threads: int | None = None) -> Sector:
+    """Every share under ``folder``, validated and merged."""
+    return merge_members(discover(folder), kb, k=k, threads=threads)

@@ -1,0 +1,166 @@
+"""``detcov share``: one institution's coverage → an anonymised share (Parquet rows + a JSON manifest).
+
+Pure part: :func:`scope_classes` (groups → scope classes, generalising small ones) and :func:`share_rows`
+(cells → one row per technique × scope class, scores as bands, rule counts top-coded). I/O: :func:`write_share`.
+The rules are explained in :mod:`detcov.sector`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from detcov import __version__
+from detcov.fileio import atomic_write
+from detcov.sector.model import (
+    ALL,
+    COLUMNS,
+    EVIDENCE,
+    KINDS,
+    RULE_FAMILIES,
+    RULE_TOP_CODE,
+    Anonymisation,
+    Group,
+    Manifest,
+    MemberCell,
+    MemberCoverage,
+    blocking_band,
+    detection_band,
+    tier,
+    visibility_band,
+)
+
+DEFAULT_MIN_HOSTS = 5
+OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class ClassPlan:
+    """Which scope class each group goes to, and how many classes were generalised or suppressed."""
+
+    of_group: Mapping[str, str]  # group name -> scope class; a suppressed group is absent
+    generalised: int
+    suppressed: int
+
+
+def _class_of(group: Group, tiers: bool) -> str:
+    kind = group.kind if group.kind in KINDS else OTHER
+    return f"{kind}/{tier(group.criticality)}" if tiers else kind
+
+
+def _hosts(groups: Iterable[Group]) -> int | None:
+    """Hosts of a class; None when no group of it counts hosts (cloud tenants, network zones)."""
+    counted = [g.hosts for g in groups if g.hosts is not None]
+    return sum(counted) if counted else None
+
+
+def _small(groups: Sequence[Group], min_hosts: int) -> bool:
+    hosts = _hosts(groups)
+    return hosts is not None and hosts < min_hosts
+
+
+def scope_classes(groups: Sequence[Group], *, tiers: bool = False, min_hosts: int = DEFAULT_MIN_HOSTS) -> ClassPlan:
+    """Group kind (× criticality tier) per group. A class with fewer than ``min_hosts`` hosts loses its tier,
+    then is folded into ``other``; if ``other`` is still too small, its groups are left out (suppressed)."""
+    members: dict[str, list[Group]] = defaultdict(list)
+    for g in groups:
+        members[_class_of(g, tiers)].append(g)
+    generalised = 0
+    for step in (lambda c: c.split("/")[0], lambda c: OTHER):
+        for cls in sorted(members):
+            coarser = step(cls)
+            if coarser != cls and _small(members[cls], min_hosts):
+                members[coarser].extend(members.pop(cls))
+                generalised += 1
+    suppressed = [c for c in members if _small(members[c], min_hosts)]
+    for cls in suppressed:
+        members.pop(cls)
+    return ClassPlan({g.name: cls for cls, gs in members.items() for g in gs}, generalised, len(suppressed))
+
+
+def _evidence(values: Iterable[str]) -> int:
+    """Of a class: disproved if any group's is, proven if every group's is, claimed if any is claimed/proven."""
+    seen = set(values)
+    if "disproved" in seen:
+        return EVIDENCE.index("disproved")
+    if seen == {"proven"}:
+        return EVIDENCE.index("proven")
+    return EVIDENCE.index("claimed") if seen & {"claimed", "proven"} else 0
+
+
+def share_rows(coverage: MemberCoverage, plan: ClassPlan, submission: str) -> pa.Table:
+    """One row per technique × scope class over the applicable, observable cells: the class's worst band
+    (visibility, detection, blocking), its evidence, distinct healthy rules per family (top-coded), the weight;
+    plus one row per technique for the institution as a whole (scope class ``all``: its worst class)."""
+    per: dict[tuple[str, str], list[MemberCell]] = defaultdict(list)
+    for cell in coverage.cells:
+        cls = plan.of_group.get(cell.group)
+        if cls is not None and cell.applicable and cell.observable:
+            per[(cell.technique, cls)].append(cell)
+            per[(cell.technique, ALL)].append(cell)
+    cols: dict[str, list[object]] = {c: [] for c in COLUMNS}
+    for (tid, cls), cells in sorted(per.items()):
+        rules: dict[str, set[str]] = defaultdict(set)
+        for cell in cells:
+            for family, key in cell.rules:
+                rules[family].add(key)
+        row: dict[str, object] = {
+            "submission": submission, "attack_version": coverage.attack_version, "technique": tid,
+            "scope_class": cls, "visibility": min(visibility_band(c.visibility) for c in cells),
+            "detection": min(detection_band(c.detection) for c in cells),
+            "blocking": min(blocking_band(c.blocking) for c in cells),
+            "evidence": _evidence(c.evidence for c in cells),
+            "threat_weight": round(coverage.weights.get(tid, 0.0), 3),
+        }
+        row.update({f"rules_{f}": min(len(rules.get(f, ())), RULE_TOP_CODE) for f in RULE_FAMILIES})
+        for c in COLUMNS:
+            cols[c].append(row[c])
+    return pa.table({c: pa.array(v, type=SCHEMA.field(c).type) for c, v in cols.items()}, schema=SCHEMA)
+
+
+SCHEMA = pa.schema([
+    ("submission", pa.string()), ("attack_version", pa.string()), ("technique", pa.string()),
+    ("scope_class", pa.string()), ("visibility", pa.int8()), ("detection", pa.int8()), ("blocking", pa.int8()),
+    ("evidence", pa.int8()), *((f"rules_{f}", pa.int8()) for f in RULE_FAMILIES), ("threat_weight", pa.float32()),
+])
+
+
+def build_share(coverage: MemberCoverage, *, tiers: bool = False, min_hosts: int = DEFAULT_MIN_HOSTS,
+                submission: str | None = None, today: dt.date | None = None) -> tuple[pa.Table, Manifest]:
+    """The share's rows and manifest (nothing written)."""
+    submission = submission or secrets.token_hex(8)
+    plan = scope_classes(coverage.groups, tiers=tiers, min_hosts=min_hosts)
+    table = share_rows(coverage, plan, submission)
+    manifest = Manifest(
+        submission=submission, created=(today or dt.datetime.now(dt.UTC).date()).isoformat(),
+        detcov_version=__version__, attack_version=coverage.attack_version, rows=table.num_rows,
+        scope_classes=sorted(set(plan.of_group.values())),
+        kpis={k: float(round(v)) for k, v in coverage.kpis.items()},
+        anonymisation=Anonymisation(min_hosts=min_hosts, tiers=tiers, generalised=plan.generalised,
+                                    suppressed=plan.suppressed),
+    )
+    return table, manifest
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def write_share(out_dir: Path, table: pa.Table, manifest: Manifest) -> tuple[Path, Path]:
+    """``share-<submission>.parquet`` and ``.json`` in ``out_dir`` (atomically; never overwrites another share)."""
+    stem = out_dir / f"share-{manifest.submission}"
+    parquet, meta = stem.with_suffix(".parquet"), stem.with_suffix(".json")
+    atomic_write(parquet, parquet_bytes(table))
+    atomic_write(meta, orjson.dumps(manifest.model_dump(), option=orjson.OPT_INDENT_2) + b"\n")
+    return parquet, meta
