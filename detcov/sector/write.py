@@ -1,0 +1,92 @@
+"""Writing a merged sector: Parquet tables, ``sector.json``, a heatmap page and a Navigator layer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from detcov import __version__
+from detcov.attack import AttackKB
+from detcov.fileio import atomic_write
+from detcov.outputs.colors import GAPS_GRADIENT, ViewScale
+from detcov.outputs.navigator import View, build_layer, write_layer
+from detcov.rulepack.model import Candidate
+from detcov.sector.merge import Sector
+from detcov.sector.model import SCHEMA_VERSION
+from detcov.sector.position import SECTOR_FILE, SECTOR_FILE_TYPE
+from detcov.sector.share import parquet_bytes
+from detcov.sector.table import SectorTechnique, gap_record, heatmap_cells
+
+SECTOR_SCALE = ViewScale("Institutions blind or without detection", 0, 100, GAPS_GRADIENT,
+                         low_label="0 % of institutions", high_label="100 % of institutions")
+HEATMAP_TITLE = "Sector: share of institutions blind or without detection, per technique"
+
+
+def _enriched(rows: Sequence[SectorTechnique], table: pa.Table) -> pa.Table:
+    """The per-technique table with name, tactics, shares and gap score added (for readers of the Parquet)."""
+    extra = {
+        "name": pa.array([r.name for r in rows], pa.string()),
+        "tactics": pa.array([",".join(r.tactics) for r in rows], pa.string()),
+        "share_blind": pa.array([r.blind for r in rows], pa.float64()),
+        "share_undetected": pa.array([r.undetected for r in rows], pa.float64()),
+        "share_blind_or_undetected": pa.array([r.blind_or_undetected for r in rows], pa.float64()),
+        "gap_score": pa.array([r.gap_score for r in rows], pa.float64()),
+    }
+    for name, column in extra.items():
+        table = table.append_column(name, column)
+    return table
+
+
+def _kpi_table(kpis: Mapping[str, Sequence[float]]) -> pa.Table:
+    return pa.table({"kpi": pa.array([k for k, vs in kpis.items() for _ in vs], pa.string()),
+                     "percent": pa.array([v for vs in kpis.values() for v in vs], pa.float64())})
+
+
+def sector_document(sector: Sector, gaps: Sequence[SectorTechnique], picks: Mapping[str, Sequence[Candidate]],
+                    corpus: bool) -> dict[str, Any]:
+    return {
+        "file_type": SECTOR_FILE_TYPE, "schema_version": SCHEMA_VERSION, "detcov_version": __version__,
+        "created": dt.datetime.now(dt.UTC).date().isoformat(), "attack_version": sector.attack_version,
+        "members": sector.members, "member_attack_versions": sector.versions, "k": sector.k,
+        "suppressed_techniques": sum(1 for s in sector.techniques["suppressed"].to_pylist() if s),
+        "suppressed_cells": sum(1 for s in sector.classes["suppressed"].to_pylist() if s),
+        "kpis": sector.kpis if sector.members >= sector.k else {},
+        "gap_score": "financial threat weight x share of institutions blind or without detection "
+                     "(each institution by its worst scope class)",
+        "rule_pack": "Sigma candidates from the given corpus" if corpus else "no Sigma corpus given (--sigma)",
+        "top_gaps": [gap_record(g, picks.get(g.technique, ())) for g in gaps],
+        "notes": [str(i) for i in sector.issues],
+    }
+
+
+def write_sector(out: Path, sector: Sector, kb: AttackKB, rows: Sequence[SectorTechnique],
+                 gaps: Sequence[SectorTechnique], picks: Mapping[str, Sequence[Candidate]], *, corpus: bool,
+                 html: bool = True) -> list[Path]:
+    """Every output of a merge into ``out``; each file written atomically."""
+    files = {
+        "sector-techniques.parquet": parquet_bytes(_enriched(rows, sector.techniques)),
+        "sector-classes.parquet": parquet_bytes(sector.classes),
+        "sector-kpis.parquet": parquet_bytes(_kpi_table(sector.kpis if sector.members >= sector.k else {})),
+        SECTOR_FILE: orjson.dumps(sector_document(sector, gaps, picks, corpus), option=orjson.OPT_INDENT_2) + b"\n",
+    }
+    written = []
+    for name, content in files.items():
+        atomic_write(out / name, content)
+        written.append(out / name)
+    cells = heatmap_cells(rows, sector.k)
+    description = f"{sector.members} institutions, ATT&CK {sector.attack_version}; {SECTOR_SCALE.name}"
+    layer = build_layer(kb, View.GAPS, cells, name="Sector gaps", description=description, scale=SECTOR_SCALE)
+    written.append(write_layer(out / "sector-layer.json", layer))
+    if html:
+        from detcov.outputs.heatmap import matrix_figure, render_html
+
+        figure = matrix_figure(kb, cells, View.GAPS, title=HEATMAP_TITLE, scale=SECTOR_SCALE)
+        page = render_html([(description, figure)], title=HEATMAP_TITLE)
+        atomic_write(out / "sector-heatmap.html", page.encode("utf-8"))
+        written.append(out / "sector-heatmap.html")
+    return written
