@@ -99,6 +99,13 @@ def connect(threads: int | None = None) -> Any:
     return duckdb.connect(":memory:", config={"threads": threads or min(2, os.cpu_count() or 1)})
 
 
+def _arrow(relation: Any) -> pa.Table:
+    """A query result as an Arrow table (``to_arrow_table`` since DuckDB 1.4, ``fetch_arrow_table`` before)."""
+    fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+    table: pa.Table = fetch()
+    return table
+
+
 def _idmap(mapping: IdMapping, identity: bool = False) -> pa.Table:
     rows = [("", c, c) for c in sorted({r[2] for r in mapping.rows})] if identity else mapping.rows
     return pa.table({n: pa.array([r[i] for r in rows], pa.string())
@@ -110,16 +117,16 @@ def merge_members(members: Sequence[Member], kb: AttackKB, *, k: int = DEFAULT_K
     """Aggregate the members' shares (validated by :func:`~detcov.sector.inputs.discover`)."""
     con = connect(threads)
     files = [str(m.parquet) for m in members]
-    histogram = con.sql(_histogram_sql(f"read_parquet({_listed(files)})")).to_arrow_table()
+    histogram = _arrow(con.sql(_histogram_sql(f"read_parquet({_listed(files)})")))
     pairs = set(zip(histogram["attack_version"].to_pylist(), histogram["technique"].to_pylist(), strict=True))
     mapping = map_ids(kb, sorted(pairs))
     con.register("idmap", _idmap(mapping))
     if not mapping.injective:
-        histogram = con.sql(_histogram_sql(_collapsed_sql(files))).to_arrow_table()
+        histogram = _arrow(con.sql(_histogram_sql(_collapsed_sql(files))))
         con.unregister("idmap")
         con.register("idmap", _idmap(mapping, identity=True))
     con.register("histogram", histogram)
-    table = con.sql(_sector_sql(k)).to_arrow_table()
+    table = _arrow(con.sql(_sector_sql(k)))
     con.close()
     institution = pc.equal(table["scope_class"], ALL)
     versions: dict[str, int] = {}

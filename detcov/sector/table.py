@@ -110,7 +110,7 @@ def heatmap_cells(rows: Sequence[SectorTechnique], k: int) -> dict[str, Techniqu
 def sector_telemetry(kb: AttackKB) -> CollectedTelemetry:
     """Every data component on every platform: the sector has no one telemetry, so a candidate only needs a log
     source the mapping tables know (each member then checks its own with ``detcov suggest``)."""
-    return CollectedTelemetry(components={ANY_PLATFORM: frozenset(dc.id for dc in kb.data_components())})
+    return CollectedTelemetry(components={ANY_PLATFORM: frozenset(dc.stix_id for dc in kb.data_components())})
 
 
 def suggestions(kb: AttackKB, gaps: Sequence[SectorTechnique], corpus: Path, per_technique: int = 3
