@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,9 +52,8 @@ class ClassPlan:
     suppressed: int
 
 
-def _class_of(group: Group, tiers: bool) -> str:
-    kind = group.kind if group.kind in KINDS else OTHER
-    return f"{kind}/{tier(group.criticality)}" if tiers else kind
+def _kind(group: Group) -> str:
+    return group.kind if group.kind in KINDS else OTHER
 
 
 def _hosts(groups: Iterable[Group]) -> int | None:
@@ -68,23 +67,34 @@ def _small(groups: Sequence[Group], min_hosts: int) -> bool:
     return hosts is not None and hosts < min_hosts
 
 
-def scope_classes(groups: Sequence[Group], *, tiers: bool = False, min_hosts: int = DEFAULT_MIN_HOSTS) -> ClassPlan:
-    """Group kind (× criticality tier) per group. A class with fewer than ``min_hosts`` hosts loses its tier,
-    then is folded into ``other``; if ``other`` is still too small, its groups are left out (suppressed)."""
-    members: dict[str, list[Group]] = defaultdict(list)
+def _by(groups: Iterable[Group], key: Callable[[Group], str]) -> dict[str, list[Group]]:
+    out: dict[str, list[Group]] = defaultdict(list)
     for g in groups:
-        members[_class_of(g, tiers)].append(g)
+        out[key(g)].append(g)
+    return out
+
+
+def scope_classes(groups: Sequence[Group], *, tiers: bool = False, min_hosts: int = DEFAULT_MIN_HOSTS) -> ClassPlan:
+    """Group kind (× criticality tier) per group, generalised until every class has ``min_hosts`` hosts: a kind
+    with a too-small tier is shared without tiers; a kind still too small is folded into ``other``; an ``other``
+    still too small is left out (suppressed). A class whose groups count no hosts is not checked."""
+    kinds = _by(groups, _kind)
     generalised = 0
-    for step in (lambda c: c.split("/")[0], lambda c: OTHER):
-        for cls in sorted(members):
-            coarser = step(cls)
-            if coarser != cls and _small(members[cls], min_hosts):
-                members[coarser].extend(members.pop(cls))
-                generalised += 1
-    suppressed = [c for c in members if _small(members[c], min_hosts)]
-    for cls in suppressed:
-        members.pop(cls)
-    return ClassPlan({g.name: cls for cls, gs in members.items() for g in gs}, generalised, len(suppressed))
+    for kind in [k for k in sorted(kinds) if k != OTHER]:
+        if _small(kinds[kind], min_hosts):
+            kinds[OTHER].extend(kinds.pop(kind))
+            generalised += 1
+    of_group: dict[str, str] = {}
+    suppressed = 0
+    for kind, members in kinds.items():
+        if _small(members, min_hosts):
+            suppressed += 1
+            continue
+        classes = _by(members, lambda g: f"{kind}/{tier(g.criticality)}") if tiers else {kind: members}
+        if len(classes) > 1 and any(_small(gs, min_hosts) for gs in classes.values()):
+            classes, generalised = {kind: members}, generalised + 1
+        of_group.update({g.name: cls for cls, gs in classes.items() for g in gs})
+    return ClassPlan(of_group, generalised, suppressed)
 
 
 def _evidence(values: Iterable[str]) -> int:
