@@ -110,7 +110,7 @@ def build_report(store: Path, quarter: str, out_dir: Path, *, lang: str = "en",
     (never downloaded) and the heatmaps are left out, with a note, when it is not there. ``sector``: a merged
     sector (``detcov sector merge`` output) to show the institution's percentile against.
     """
-    from detcov.sector.report_block import load_sector, sector_table
+    from detcov.outputs.report.sector import load_sector, sector_table
 
     wanted = parse_formats(formats)
     sector_kpis = load_sector(sector)
