@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from detcov.attack import AttackKB
 from detcov.errors import DetcovError, Issue
@@ -96,7 +95,9 @@ def connect(threads: int | None = None) -> Any:
         import duckdb
     except ModuleNotFoundError as exc:  # the [sector] extra
         raise DetcovError("the sector merge needs DuckDB", hint="pip install 'detcov[sector]'") from exc
-    return duckdb.connect(":memory:", config={"threads": threads or min(2, os.cpu_count() or 1)})
+    con = duckdb.connect(":memory:", config={"threads": threads or min(2, os.cpu_count() or 1)})
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def _arrow(relation: Any) -> pa.Table:
@@ -106,10 +107,12 @@ def _arrow(relation: Any) -> pa.Table:
     return table
 
 
-def _idmap(mapping: IdMapping, identity: bool = False) -> pa.Table:
-    rows = [("", c, c) for c in sorted({r[2] for r in mapping.rows})] if identity else mapping.rows
-    return pa.table({n: pa.array([r[i] for r in rows], pa.string())
-                     for i, n in enumerate(("attack_version", "technique", "current"))})
+def _load_idmap(con: Any, rows: Sequence[tuple[str, str, str]]) -> None:
+    """The id mapping as a DuckDB table, from three list parameters (registering an Arrow table would import
+    pandas; inserting row by row is slow)."""
+    columns = [[r[i] for r in rows] for i in range(3)]
+    con.execute("CREATE OR REPLACE TEMP TABLE idmap AS SELECT unnest($1::VARCHAR[]) AS attack_version, "
+                "unnest($2::VARCHAR[]) AS technique, unnest($3::VARCHAR[]) AS current", columns)
 
 
 def merge_members(members: Sequence[Member], kb: AttackKB, *, k: int = DEFAULT_K, threads: int | None = None
@@ -117,24 +120,23 @@ def merge_members(members: Sequence[Member], kb: AttackKB, *, k: int = DEFAULT_K
     """Aggregate the members' shares (validated by :func:`~detcov.sector.inputs.discover`)."""
     con = connect(threads)
     files = [str(m.parquet) for m in members]
-    histogram = _arrow(con.sql(_histogram_sql(f"read_parquet({_listed(files)})")))
-    pairs = set(zip(histogram["attack_version"].to_pylist(), histogram["technique"].to_pylist(), strict=True))
-    mapping = map_ids(kb, sorted(pairs))
-    con.register("idmap", _idmap(mapping))
+    con.execute(f"CREATE TEMP TABLE histogram AS {_histogram_sql(f'read_parquet({_listed(files)})')}")
+    pairs = con.execute("SELECT DISTINCT attack_version, technique FROM histogram ORDER BY ALL").fetchall()
+    mapping = map_ids(kb, pairs)
+    _load_idmap(con, mapping.rows)
     if not mapping.injective:
-        histogram = _arrow(con.sql(_histogram_sql(_collapsed_sql(files))))
-        con.unregister("idmap")
-        con.register("idmap", _idmap(mapping, identity=True))
-    con.register("histogram", histogram)
-    table = _arrow(con.sql(_sector_sql(k)))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE histogram AS {_histogram_sql(_collapsed_sql(files))}")
+        _load_idmap(con, [("", c, c) for c in sorted({r[2] for r in mapping.rows})])
+    con.execute(f"CREATE TEMP TABLE sector AS {_sector_sql(k)}")
+    techniques = _arrow(con.sql(f"SELECT * EXCLUDE (scope_class) FROM sector WHERE scope_class = '{ALL}'"))
+    classes = _arrow(con.sql(f"SELECT * FROM sector WHERE scope_class <> '{ALL}'"))
     con.close()
-    institution = pc.equal(table["scope_class"], ALL)
     versions: dict[str, int] = {}
     for m in members:
         versions[m.manifest.attack_version] = versions.get(m.manifest.attack_version, 0) + 1
     kpis = {kpi: sorted(m.manifest.kpis[kpi] for m in members if kpi in m.manifest.kpis) for kpi in KPIS}
-    return Sector(kb.version or "", len(members), k, table.filter(institution).drop_columns(["scope_class"]),
-                  table.filter(pc.invert(institution)), kpis, versions, mapping_issues(kb, mapping, members))
+    return Sector(kb.version or "", len(members), k, techniques, classes, kpis, versions,
+                  mapping_issues(kb, mapping, members))
 
 
 def merge_folder(folder: Path, kb: AttackKB, *, k: int = DEFAULT_K, threads: int | None = None) -> Sector:

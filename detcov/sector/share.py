@@ -13,6 +13,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -67,6 +68,10 @@ def _small(groups: Sequence[Group], min_hosts: int) -> bool:
     return hosts is not None and hosts < min_hosts
 
 
+def _tiered(kind: str, group: Group) -> str:
+    return f"{kind}/{tier(group.criticality)}"
+
+
 def _by(groups: Iterable[Group], key: Callable[[Group], str]) -> dict[str, list[Group]]:
     out: dict[str, list[Group]] = defaultdict(list)
     for g in groups:
@@ -90,7 +95,7 @@ def scope_classes(groups: Sequence[Group], *, tiers: bool = False, min_hosts: in
         if _small(members, min_hosts):
             suppressed += 1
             continue
-        classes = _by(members, lambda g: f"{kind}/{tier(g.criticality)}") if tiers else {kind: members}
+        classes = _by(members, partial(_tiered, kind)) if tiers else {kind: members}
         if len(classes) > 1 and any(_small(gs, min_hosts) for gs in classes.values()):
             classes, generalised = {kind: members}, generalised + 1
         of_group.update({g.name: cls for cls, gs in classes.items() for g in gs})
