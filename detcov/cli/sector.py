@@ -78,13 +78,18 @@ def merge(folder: Path, out_dir: Path, k: int, top: int, sigma_path: Path | None
     console.print(f"{result.members} institutions (ATT&CK {versions}) merged into ATT&CK {result.attack_version}; "
                   f"k = {k}")
     table = Table(title="Top sector gaps (threat weight × share blind or without detection)", title_justify="left")
-    for col in ("technique", "weight", "blind", "no detection", "gap score", "Sigma candidates"):
-        table.add_column(col, justify="left" if col in ("technique", "Sigma candidates") else "right")
+    table.add_column("technique", min_width=24)
+    for col in ("weight", "blind", "no detection", "gap score"):
+        table.add_column(col, justify="right", no_wrap=True)
     for g in gaps:
-        titles = "; ".join(c.rule.title for c in picks.get(g.technique, ()))
         table.add_row(f"{g.technique} {escape(g.name)}", f"{g.weight:.2f}", f"{100 * (g.blind or 0):.0f} %",
-                      f"{100 * (g.undetected or 0):.0f} %", f"{g.gap_score:.2f}", escape(titles[:80]))
+                      f"{100 * (g.undetected or 0):.0f} %", f"{g.gap_score:.2f}")
     console.print(table)
+    if sigma_path:
+        console.print("Sigma candidates (rule-pack selector, best first):")
+        for g in gaps:
+            titles = "; ".join(c.rule.title for c in picks.get(g.technique, ())) or "none in the corpus"
+            console.print(f"  {g.technique}: {escape(titles)}")
     for path in written:
         console.print(escape(str(path)))
 
