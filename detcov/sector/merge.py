@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from detcov.attack import AttackKB
 from detcov.errors import DetcovError, Issue
-from detcov.sector.inputs import IdMapping, Member, discover, map_ids, mapping_issues
+from detcov.sector.inputs import Member, discover, map_ids, mapping_issues
 from detcov.sector.model import ALL, BANDS, KPIS, RULE_FAMILIES
 
 DEFAULT_K = 5
