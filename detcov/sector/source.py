@@ -21,8 +21,13 @@ FINANCIAL_PROFILE = "financial-sector"
 
 def groups_of(result: Any) -> list[Group]:
     """The inventory's system groups with their kind, criticality and hosts (defaults before the scope model)."""
-    return [Group(g.applicable_to, str(getattr(g, "kind", None) or "other"), int(getattr(g, "criticality", 3) or 3),
-                  g.hosts) for g in result.inventory.system_groups]
+    return [Group(g.applicable_to, str(getattr(g, "kind", None) or "other"), _criticality(g), g.hosts)
+            for g in result.inventory.system_groups]
+
+
+def _criticality(group: Any) -> int:
+    """The group's criticality 1..5: the scope model's ``level`` (its default when unstated), else 3."""
+    return int(getattr(group, "level", None) or getattr(group, "criticality", None) or 3)
 
 
 def _applies(health: RuleHealth, group: str) -> bool:
