@@ -120,3 +120,15 @@ def test_percentile_is_mid_rank_in_whole_percent() -> None:
     assert percentile(5, values) == 0.0 and percentile(99, values) == 100.0
     (pos,) = sector_position({"detection": 30.0}, {"detection": values, "visibility": values})
     assert (pos.kpi, pos.percentile, pos.median, pos.members) == ("detection", 70.0, 20.0, 5)
+
+
+def test_report_block_labels_from_the_catalogue_and_percentiles_from_the_sector() -> None:
+    from detcov.outputs.report import catalogue
+    from detcov.outputs.report.sector import sector_table
+
+    sector = {"detection": [10.0, 20.0, 30.0, 40.0], "visibility": [25.0]}
+    table = sector_table({"visibility": 25.0, "detection": 25.0, "blocking": 9.0}, sector, catalogue("zh-TW"))
+    assert table.columns[-1] == catalogue("zh-TW")("sector.percentile")
+    assert table.rows == ((catalogue("zh-TW")("kpi.visibility"), 25.0, 25.0, 50.0),
+                          (catalogue("zh-TW")("kpi.detection"), 25.0, 25.0, 50.0))
+    assert "4" in table.title

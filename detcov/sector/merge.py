@@ -58,7 +58,8 @@ def _collapsed_sql(files: Sequence[str]) -> str:
     return f"""(
 SELECT '' AS attack_version, i.current AS technique, p.scope_class, min(p.visibility) AS visibility,
   min(p.detection) AS detection, min(p.blocking) AS blocking,
-  CASE WHEN bool_or(p.evidence = 3) THEN 3 WHEN bool_and(p.evidence = 2) THEN 2 ELSE 1 END AS evidence,
+  CASE WHEN bool_or(p.evidence = 3) THEN 3 WHEN bool_and(p.evidence = 2) THEN 2
+    WHEN bool_or(p.evidence IN (1, 2)) THEN 1 ELSE 0 END AS evidence,
   {rules}, max(p.threat_weight) AS threat_weight
 FROM read_parquet({_listed(files)}) AS p
 JOIN idmap AS i ON i.attack_version = p.attack_version AND i.technique = p.technique

@@ -110,7 +110,7 @@ def build_report(store: Path, quarter: str, out_dir: Path, *, lang: str = "en",
     (never downloaded) and the heatmaps are left out, with a note, when it is not there. ``sector``: a merged
     sector (``detcov sector merge`` output) to show the institution's percentile against.
     """
-    from detcov.outputs.report.sector import load_sector, sector_table
+    from detcov.outputs.report.sector import headline_kpis, load_sector, sector_table
 
     wanted = parse_formats(formats)
     sector_kpis = load_sector(sector)
@@ -124,7 +124,7 @@ def build_report(store: Path, quarter: str, out_dir: Path, *, lang: str = "en",
     written: list[Path] = []
     html_path = stem.with_suffix(".html")
     if "html" in wanted or "pdf" in wanted:
-        block = sector_table(data.summary, sector_kpis, t) if sector_kpis else None
+        block = sector_table(headline_kpis(data.summary), sector_kpis, t) if sector_kpis else None
         html_path.write_text(render_html(data, t, report_kb(data, kb), block), encoding="utf-8")
         if "html" in wanted:
             written.append(html_path)

@@ -12,9 +12,13 @@ from detcov.sector.model import KPIS
 from detcov.sector.position import load_sector_kpis, sector_position
 
 
-def sector_table(summary: Summary, sector: Mapping[str, Sequence[float]], t: Catalogue) -> ReportTable:
+def headline_kpis(summary: Summary) -> dict[str, float]:
+    """The institution's headline percent per KPI, as its share carries them."""
+    return {k: float(getattr(summary.kpis, k).percent) for k in KPIS}
+
+
+def sector_table(kpis: Mapping[str, float], sector: Mapping[str, Sequence[float]], t: Catalogue) -> ReportTable:
     """KPI, this institution's percent, the sector median and its percentile (one row per KPI)."""
-    kpis = {k: float(getattr(summary.kpis, k).percent) for k in KPIS}
     rows = tuple((t(f"kpi.{p.kpi}"), p.value, p.median, p.percentile) for p in sector_position(kpis, sector))
     members = max((len(v) for v in sector.values()), default=0)
     return ReportTable("sector", t("sector.intro", members=members),
