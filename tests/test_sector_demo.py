@@ -21,7 +21,6 @@ from detcov.sector.share import build_share, write_share
 from detcov.sector.source import member_coverage
 from detcov.sector.synthetic import write_sector_shares
 
-pytest.importorskip("duckdb")
 pytestmark = pytest.mark.slow
 DEMO = REPO / "examples" / "demo-bank" / "detcov.yaml"
 

@@ -19,8 +19,6 @@ from detcov.sector.share import build_share, write_share
 from detcov.sector.synthetic import member, write_sector_shares
 from detcov.sector.table import technique_rows, top_gaps
 
-pytest.importorskip("duckdb")
-
 TECHNIQUES = ("T1059.001", "T1003.001", "T1021.001", "T1566.001", "T1486", "T1190", "T1078", "T1055")
 
 
