@@ -17,7 +17,7 @@ from detcov.sector.merge import band_columns, merge_folder
 from detcov.sector.model import ALL, Group, MemberCell, MemberCoverage
 from detcov.sector.share import build_share, write_share
 from detcov.sector.synthetic import member, write_sector_shares
-from detcov.sector.table import technique_rows, top_gaps
+from detcov.sector.table import technique_rows, top_gaps, weighted_shares
 
 TECHNIQUES = ("T1059.001", "T1003.001", "T1021.001", "T1566.001", "T1486", "T1190", "T1078", "T1055")
 
@@ -62,6 +62,10 @@ def test_the_top_gaps_rank_by_weight_times_share_blind_or_undetected(tmp_path: P
     for g in gaps:
         assert g.gap_score == pytest.approx(g.weight * g.counts["blind_or_undetected"] / g.members)
         assert g.name == kb18.technique(g.technique).name  # type: ignore[union-attr]
+    weighted = weighted_shares(rows)
+    used = [r for r in rows if r.weight > 0]
+    expected = sum(r.weight * r.counts["vis_blind"] for r in used) / sum(r.weight * r.members for r in used)
+    assert weighted["blind"] == pytest.approx(expected) and 0 < expected < 1
 
 
 def test_fewer_than_k_institutions_are_suppressed(tmp_path: Path, kb18: AttackKB) -> None:

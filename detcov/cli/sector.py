@@ -64,7 +64,7 @@ def merge(folder: Path, out_dir: Path, k: int, top: int, sigma_path: Path | None
     """Merge every share under FOLDER: per technique the band distribution and the share of institutions blind
     or without detection, weighted by the financial threat profile; a heatmap, a layer, the top gaps."""
     from detcov.sector.merge import merge_folder
-    from detcov.sector.table import suggestions, technique_rows, top_gaps
+    from detcov.sector.table import suggestions, technique_rows, top_gaps, weighted_shares
     from detcov.sector.write import write_sector
 
     kb = load_kb(attack_path, attack_version)[0]
@@ -77,6 +77,10 @@ def merge(folder: Path, out_dir: Path, k: int, top: int, sigma_path: Path | None
     versions = ", ".join(f"{v} ({n})" for v, n in sorted(result.versions.items()))
     console.print(f"{result.members} institutions (ATT&CK {versions}) merged into ATT&CK {result.attack_version}; "
                   f"k = {k}")
+    shares = weighted_shares(rows)
+    if shares["blind_or_undetected"] is not None:
+        console.print("threat-weighted, over the financial profile: "
+                      + ", ".join(f"{100 * (v or 0):.0f} % {n.replace('_', ' ')}" for n, v in shares.items()))
     table = Table(title="Top sector gaps (threat weight × share blind or without detection)", title_justify="left")
     table.add_column("technique", min_width=24)
     for col in ("weight", "blind", "no detection", "gap score"):

@@ -83,6 +83,16 @@ def top_gaps(rows: Sequence[SectorTechnique], n: int = 15) -> list[SectorTechniq
     return sorted(ranked, key=lambda r: (-r.gap_score, r.technique))[:n]
 
 
+def weighted_shares(rows: Sequence[SectorTechnique]) -> dict[str, float | None]:
+    """Sector-wide shares weighted by the financial threat profile: Σ weight × institutions counted / Σ weight ×
+    institutions, over the profile's unsuppressed techniques (None when there are none)."""
+    used = [r for r in rows if r.weight > 0 and not r.suppressed]
+    total = sum(r.weight * r.members for r in used)
+    return {name: (sum(r.weight * r.counts.get(col, 0) for r in used) / total if total else None)
+            for name, col in (("blind", "vis_blind"), ("undetected", "det_none"),
+                              ("blind_or_undetected", "blind_or_undetected"))}
+
+
 def band_line(row: SectorTechnique) -> str:
     """``visibility blind 40 / partial 50 / good 10 %; detection none 35 / …`` (percent of institutions)."""
     if row.suppressed:

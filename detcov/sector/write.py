@@ -20,7 +20,7 @@ from detcov.sector.merge import Sector
 from detcov.sector.model import SCHEMA_VERSION
 from detcov.sector.position import SECTOR_FILE, SECTOR_FILE_TYPE
 from detcov.sector.share import parquet_bytes
-from detcov.sector.table import SectorTechnique, gap_record, heatmap_cells
+from detcov.sector.table import SectorTechnique, gap_record, heatmap_cells, weighted_shares
 
 SECTOR_SCALE = ViewScale("Institutions blind or without detection", 0, 100, GAPS_GRADIENT,
                          low_label="0 % of institutions", high_label="100 % of institutions")
@@ -47,8 +47,8 @@ def _kpi_table(kpis: Mapping[str, Sequence[float]]) -> pa.Table:
                      "percent": pa.array([v for vs in kpis.values() for v in vs], pa.float64())})
 
 
-def sector_document(sector: Sector, gaps: Sequence[SectorTechnique], picks: Mapping[str, Sequence[Candidate]],
-                    corpus: bool) -> dict[str, Any]:
+def sector_document(sector: Sector, rows: Sequence[SectorTechnique], gaps: Sequence[SectorTechnique],
+                    picks: Mapping[str, Sequence[Candidate]], corpus: bool) -> dict[str, Any]:
     return {
         "file_type": SECTOR_FILE_TYPE, "schema_version": SCHEMA_VERSION, "detcov_version": __version__,
         "created": dt.datetime.now(dt.UTC).date().isoformat(), "attack_version": sector.attack_version,
@@ -56,6 +56,7 @@ def sector_document(sector: Sector, gaps: Sequence[SectorTechnique], picks: Mapp
         "suppressed_techniques": sum(1 for s in sector.techniques["suppressed"].to_pylist() if s),
         "suppressed_cells": sum(1 for s in sector.classes["suppressed"].to_pylist() if s),
         "kpis": sector.kpis if sector.members >= sector.k else {},
+        "weighted": weighted_shares(rows),
         "gap_score": "financial threat weight x share of institutions blind or without detection "
                      "(each institution by its worst scope class)",
         "rule_pack": "Sigma candidates from the given corpus" if corpus else "no Sigma corpus given (--sigma)",
@@ -68,11 +69,12 @@ def write_sector(out: Path, sector: Sector, kb: AttackKB, rows: Sequence[SectorT
                  gaps: Sequence[SectorTechnique], picks: Mapping[str, Sequence[Candidate]], *, corpus: bool,
                  html: bool = True) -> list[Path]:
     """Every output of a merge into ``out``; each file written atomically."""
+    document = sector_document(sector, rows, gaps, picks, corpus)
     files = {
         "sector-techniques.parquet": parquet_bytes(_enriched(rows, sector.techniques)),
         "sector-classes.parquet": parquet_bytes(sector.classes),
         "sector-kpis.parquet": parquet_bytes(_kpi_table(sector.kpis if sector.members >= sector.k else {})),
-        SECTOR_FILE: orjson.dumps(sector_document(sector, gaps, picks, corpus), option=orjson.OPT_INDENT_2) + b"\n",
+        SECTOR_FILE: orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n",
     }
     written = []
     for name, content in files.items():
