@@ -134,3 +134,15 @@ def test_synthetic_members_vary_and_are_reproducible() -> None:
     a = member(random.Random(5), TECHNIQUES, {}, "18.1")
     b = member(random.Random(5), TECHNIQUES, {}, "18.1")
     assert a == b and 4 <= len(a.groups) <= 8 and a.cells
+
+
+def test_cli_bad_share_folder_is_exit_2_with_the_file_named(tmp_path: Path, bundle18: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import run_cli
+
+    bad = _share(tmp_path, [MemberCell("T1059.001", "g", 2, 2, 1)])
+    bad.write_bytes(orjson.dumps({**orjson.loads(bad.read_bytes()), "schema_version": 0}))
+    code, _, err = run_cli(capsys, "sector", "merge", str(tmp_path), "--out", str(tmp_path / "out"),
+                           "--attack", str(bundle18))
+    assert code == 2 and str(bad) in err and "re-export it" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
