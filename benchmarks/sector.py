@@ -4,7 +4,8 @@ all threads) and peak memory (max RSS) are its own. Targets (issue 18): 400 memb
 
     .venv/bin/python benchmarks/sector.py [members]
 
-The synthetic shares are written once to a temporary folder (named by members and seed) and reused.
+The synthetic shares are written once to a temporary folder (named by members and seed) and reused. Each figure is
+the median of three runs (the machine is shared: single runs vary by ±30 %).
 """
 
 from __future__ import annotations
@@ -62,8 +63,13 @@ def shares(members: int, seed: int = 18) -> Path:
     return folder
 
 
-def measure(code: str, *args: str) -> tuple[float, float, str]:
-    """(CPU seconds, peak MB, its output) of one fresh Python process running ``code``."""
+def measure(code: str, *args: str, runs: int = 3) -> tuple[float, float, str]:
+    """Median (CPU seconds, peak MB, its output) over ``runs`` fresh Python processes running ``code``."""
+    results = sorted((_run(code, *args) for _ in range(runs)), key=lambda r: r[0])
+    return results[len(results) // 2]
+
+
+def _run(code: str, *args: str) -> tuple[float, float, str]:
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=out)
         _, status, usage = os.wait4(proc.pid, 0)

@@ -10,7 +10,6 @@ queries run on Spark SQL over the same folder of Parquet files.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +43,19 @@ def _listed(files: Sequence[str]) -> str:
     return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
 
 
+def _top_bands() -> dict[str, list[str]]:
+    """Each score's top band column → its other band columns: the top band is counted as members minus those
+    (one aggregate less per score over the million rows)."""
+    out: dict[str, list[str]] = {}
+    for score, names in BANDS.items():
+        cols = [f"{_SHORT[score]}_{n}" for n in names]
+        out[cols[-1]] = cols[:-1]
+    return out
+
+
 def _histogram_sql(source: str) -> str:
-    counts = ",\n  ".join(f"count(*) FILTER (WHERE {cond}) AS {col}" for col, cond in count_columns())
+    counts = ",\n  ".join(f"count(*) FILTER (WHERE {cond}) AS {col}" for col, cond in count_columns()
+                           if col not in _top_bands())
     return f"""
 SELECT attack_version, technique, scope_class, count(*) AS members, sum(threat_weight)::DOUBLE AS weight_sum,
   {counts}
@@ -67,7 +77,12 @@ GROUP BY p.submission, i.current, p.scope_class)"""
 
 
 def _sector_sql(k: int) -> str:
-    counts = ",\n  ".join(f"CASE WHEN sum(h.members) >= {k} THEN sum(h.{c})::BIGINT END AS {c}"
+    top = _top_bands()
+
+    def total(col: str) -> str:
+        return " - ".join(["sum(h.members)", *(f"sum(h.{c})" for c in top[col])]) if col in top else f"sum(h.{col})"
+
+    counts = ",\n  ".join(f"CASE WHEN sum(h.members) >= {k} THEN ({total(c)})::BIGINT END AS {c}"
                           for c, _ in count_columns())
     return f"""
 SELECT i.current AS technique, h.scope_class, sum(h.members)::BIGINT AS members,
@@ -92,11 +107,13 @@ class Sector:
 
 
 def connect(threads: int | None = None) -> Any:
+    """An in-memory DuckDB. One thread by default: at a few hundred members it spends the least CPU and memory
+    (measured in ``benchmarks/sector.py``); pass more for a shorter wall clock on a big host."""
     try:
         import duckdb
     except ModuleNotFoundError as exc:  # the [sector] extra
         raise DetcovError("the sector merge needs DuckDB", hint="pip install 'detcov[sector]'") from exc
-    con = duckdb.connect(":memory:", config={"threads": threads or min(2, os.cpu_count() or 1)})
+    con = duckdb.connect(":memory:", config={"threads": threads or 1})
     con.execute("SET enable_progress_bar = false")
     return con
 
