@@ -39,8 +39,8 @@ def test_merge_counts_equal_a_plain_recomputation(tmp_path: Path, kb18: AttackKB
     write_sector_shares(tmp_path, TECHNIQUES, {"T1059.001": 3.0, "T1486": 1.0}, 12, seed=7)
     sector = merge_folder(tmp_path, kb18, k=3)
     expected = _oracle(tmp_path)
-    got = {(r["technique"], r["scope_class"]): r for r in sector.classes.to_pylist()}
-    got.update({(r["technique"], ALL): r for r in sector.techniques.to_pylist()})
+    got = {(r["technique"], r["scope_class"]): r for r in sector.classes}
+    got.update({(r["technique"], ALL): r for r in sector.techniques})
     assert set(got) == set(expected)
     for key, counts in expected.items():
         row = got[key]
@@ -71,7 +71,7 @@ def test_the_top_gaps_rank_by_weight_times_share_blind_or_undetected(tmp_path: P
 def test_fewer_than_k_institutions_are_suppressed(tmp_path: Path, kb18: AttackKB) -> None:
     write_sector_shares(tmp_path, TECHNIQUES, {}, 3, seed=1)
     sector = merge_folder(tmp_path, kb18, k=5)
-    rows = sector.techniques.to_pylist() + sector.classes.to_pylist()
+    rows = sector.techniques + sector.classes
     assert rows and all(r["suppressed"] and r["det_none"] is None and r["blind_or_undetected"] is None for r in rows)
     assert top_gaps(technique_rows(sector, kb18)) == []
 
@@ -115,8 +115,7 @@ def test_ids_of_a_newer_release_without_equivalent_are_reported_not_silently_dro
         _share(tmp_path, [MemberCell("T1059.001", "g", 3, 3, 1)], version="17.1", submission=f"old{i}")
     sector = merge_folder(tmp_path, kb17, k=2)
     assert sector.versions == {"17.1": 3, "18.1": 3}
-    assert sector.techniques["technique"].to_pylist() == ["T1059.001"]
-    assert sector.techniques["members"].to_pylist() == [6]
+    assert [(r["technique"], r["members"]) for r in sector.techniques] == [("T1059.001", 6)]
     (warning,) = [i for i in sector.issues if i.severity is Severity.WARNING]
     assert "T1677 (ATT&CK 18.1)" in str(warning) and "left out" in str(warning)
 
@@ -126,7 +125,7 @@ def test_two_ids_of_one_member_mapping_to_one_are_counted_once_at_the_worst(tmp_
     for _ in range(2):
         _share(tmp_path, [MemberCell("T1073", "g", 0, -1, 0), MemberCell("T1574.001", "g", 4, 4, 3)])
     sector = merge_folder(tmp_path, kb18, k=2)
-    (row,) = sector.techniques.to_pylist()
+    (row,) = sector.techniques
     assert (row["technique"], row["members"], row["vis_blind"], row["det_none"]) == ("T1574.001", 2, 2, 2)
 
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from detcov.attack import AttackKB
 from detcov.errors import DetcovError, Issue
 from detcov.sector.inputs import Member, discover, map_ids, mapping_issues
@@ -99,8 +97,8 @@ class Sector:
     attack_version: str
     members: int
     k: int
-    techniques: pa.Table  # institution-wide (each member's worst scope class)
-    classes: pa.Table  # per scope class
+    techniques: list[dict[str, Any]]  # rows, institution-wide (each member's worst scope class)
+    classes: list[dict[str, Any]]  # rows per technique × scope class
     kpis: dict[str, list[float]]  # KPI -> every member's value (whole percent), sorted, not linked to members
     versions: dict[str, int]  # ATT&CK version -> members
     issues: list[Issue] = field(default_factory=list)
@@ -118,11 +116,11 @@ def connect(threads: int | None = None) -> Any:
     return con
 
 
-def _arrow(relation: Any) -> pa.Table:
-    """A query result as an Arrow table (``to_arrow_table`` since DuckDB 1.4, ``fetch_arrow_table`` before)."""
-    fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
-    table: pa.Table = fetch()
-    return table
+def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
+    """A query's rows as dicts (plain Python: the merge needs neither pyarrow nor numpy)."""
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _load_idmap(con: Any, rows: Sequence[tuple[str, str, str]]) -> None:
@@ -146,8 +144,8 @@ def merge_members(members: Sequence[Member], kb: AttackKB, *, k: int = DEFAULT_K
         con.execute(f"CREATE OR REPLACE TEMP TABLE histogram AS {_histogram_sql(_collapsed_sql(files))}")
         _load_idmap(con, [("", c, c) for c in sorted({r[2] for r in mapping.rows})])
     con.execute(f"CREATE TEMP TABLE sector AS {_sector_sql(k)}")
-    techniques = _arrow(con.sql(f"SELECT * EXCLUDE (scope_class) FROM sector WHERE scope_class = '{ALL}'"))
-    classes = _arrow(con.sql(f"SELECT * FROM sector WHERE scope_class <> '{ALL}'"))
+    techniques = _rows(con, f"SELECT * EXCLUDE (scope_class) FROM sector WHERE scope_class = '{ALL}'")
+    classes = _rows(con, f"SELECT * FROM sector WHERE scope_class <> '{ALL}'")
     con.close()
     versions: dict[str, int] = {}
     for m in members:

@@ -17,7 +17,7 @@ from detcov.attack import AttackKB
 from detcov.datasources.telemetry import ANY_PLATFORM, CollectedTelemetry
 from detcov.outputs.navigator import TechniqueCell
 from detcov.rulepack.model import Candidate
-from detcov.sector.merge import Sector, band_columns
+from detcov.sector.merge import Sector, band_columns, count_columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +66,8 @@ class SectorTechnique:
 def technique_rows(sector: Sector, kb: AttackKB) -> list[SectorTechnique]:
     """One row per technique of the sector table, with its ATT&CK name and tactics."""
     out = []
-    counted = [c for c in sector.techniques.column_names
-               if c not in ("technique", "members", "suppressed", "weight")]
-    for row in sector.techniques.to_pylist():
+    counted = [c for c, _ in count_columns()]
+    for row in sector.techniques:
         tech = kb.technique(row["technique"])
         counts = {} if row["suppressed"] else {c: int(row[c]) for c in counted}
         out.append(SectorTechnique(row["technique"], tech.name if tech else row["technique"],

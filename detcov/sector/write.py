@@ -27,19 +27,25 @@ SECTOR_SCALE = ViewScale("Institutions blind or without detection", 0, 100, GAPS
 HEATMAP_TITLE = "Sector: share of institutions blind or without detection, per technique"
 
 
-def _enriched(rows: Sequence[SectorTechnique], table: pa.Table) -> pa.Table:
+def _table(rows: Sequence[Mapping[str, Any]], extra: Sequence[tuple[str, Any]] = ()) -> pa.Table:
+    """Rows as an Arrow table, count columns typed even when every value is NULL (all suppressed)."""
+    named = {name for name, _ in extra}
+    columns = [c for c in (rows[0] if rows else ("technique",)) if c not in named]
+    fields = [pa.field(c, pa.string() if c in ("technique", "scope_class") else pa.bool_() if c == "suppressed"
+                       else pa.float64() if c == "weight" else pa.int64()) for c in columns]
+    fields += [pa.field(name, kind) for name, kind in extra]
+    return pa.Table.from_pylist([dict(r) for r in rows], schema=pa.schema(fields))
+
+
+def _enriched(rows: Sequence[SectorTechnique], sector: Sector) -> pa.Table:
     """The per-technique table with name, tactics, shares and gap score added (for readers of the Parquet)."""
-    extra = {
-        "name": pa.array([r.name for r in rows], pa.string()),
-        "tactics": pa.array([",".join(r.tactics) for r in rows], pa.string()),
-        "share_blind": pa.array([r.blind for r in rows], pa.float64()),
-        "share_undetected": pa.array([r.undetected for r in rows], pa.float64()),
-        "share_blind_or_undetected": pa.array([r.blind_or_undetected for r in rows], pa.float64()),
-        "gap_score": pa.array([r.gap_score for r in rows], pa.float64()),
-    }
-    for name, column in extra.items():
-        table = table.append_column(name, column)
-    return table
+    added = [{"name": r.name, "tactics": ",".join(r.tactics), "share_blind": r.blind,
+              "share_undetected": r.undetected, "share_blind_or_undetected": r.blind_or_undetected,
+              "gap_score": r.gap_score} for r in rows]
+    merged = [{**row, **more} for row, more in zip(sector.techniques, added, strict=True)]
+    return _table(merged, [("name", pa.string()), ("tactics", pa.string()), ("share_blind", pa.float64()),
+                           ("share_undetected", pa.float64()), ("share_blind_or_undetected", pa.float64()),
+                           ("gap_score", pa.float64())])
 
 
 def _kpi_table(kpis: Mapping[str, Sequence[float]]) -> pa.Table:
@@ -53,8 +59,8 @@ def sector_document(sector: Sector, rows: Sequence[SectorTechnique], gaps: Seque
         "file_type": SECTOR_FILE_TYPE, "schema_version": SCHEMA_VERSION, "detcov_version": __version__,
         "created": dt.datetime.now(dt.UTC).date().isoformat(), "attack_version": sector.attack_version,
         "members": sector.members, "member_attack_versions": sector.versions, "k": sector.k,
-        "suppressed_techniques": sum(1 for s in sector.techniques["suppressed"].to_pylist() if s),
-        "suppressed_cells": sum(1 for s in sector.classes["suppressed"].to_pylist() if s),
+        "suppressed_techniques": sum(1 for r in sector.techniques if r["suppressed"]),
+        "suppressed_cells": sum(1 for r in sector.classes if r["suppressed"]),
         "kpis": sector.kpis if sector.members >= sector.k else {},
         "weighted": weighted_shares(rows),
         "gap_score": "financial threat weight x share of institutions blind or without detection "
@@ -71,8 +77,8 @@ def write_sector(out: Path, sector: Sector, kb: AttackKB, rows: Sequence[SectorT
     """Every output of a merge into ``out``; each file written atomically."""
     document = sector_document(sector, rows, gaps, picks, corpus)
     files = {
-        "sector-techniques.parquet": parquet_bytes(_enriched(rows, sector.techniques)),
-        "sector-classes.parquet": parquet_bytes(sector.classes),
+        "sector-techniques.parquet": parquet_bytes(_enriched(rows, sector)),
+        "sector-classes.parquet": parquet_bytes(_table(sector.classes)),
         "sector-kpis.parquet": parquet_bytes(_kpi_table(sector.kpis if sector.members >= sector.k else {})),
         SECTOR_FILE: orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n",
     }
