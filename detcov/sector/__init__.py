@@ -53,7 +53,8 @@ What this does not protect against
 
 Scale
     The merge is one DuckDB scan of the Parquet files and one small join; 400 members merge in about 1.6 s CPU
-    and 150 MB per process, 2.5 times a bare DuckDB read of the same files (``benchmarks/sector.py``). Past one machine nothing changes: the shares are
-    plain Parquet with the ATT&CK version and submission on every row, so ``spark.read.parquet(folder)`` or
-    DuckDB on a bigger host runs the same SQL (:mod:`detcov.sector.merge`) over thousands of members.
+    and 150 MB per process, 2.5 times a bare DuckDB read of the same files (``benchmarks/sector.py``). Past
+    one machine nothing changes: the shares are plain Parquet with the ATT&CK version and submission on every
+    row, so ``spark.read.parquet(folder)`` or DuckDB on a bigger host runs the same SQL
+    (:mod:`detcov.sector.merge`) over thousands of members.
 """
