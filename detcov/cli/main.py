@@ -27,7 +27,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 # One module per command group, each exporting COMMANDS; a module not written yet is simply absent.
 _COMMAND_MODULES = ("attack", "inventory", "catalog", "visibility", "rules", "profile", "scan", "history", "report",
-                    "suggest", "pull")
+                    "suggest", "pull", "sector")
 
 
 def _register() -> None:

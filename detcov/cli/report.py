@@ -19,17 +19,19 @@ from detcov.outputs.report import LANGUAGES, build_report, parse_formats, parse_
               help="Comma-separated: html, pdf (headless Chromium), xlsx.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=".",
               show_default=True, help="Folder to write report-<quarter>-<lang>.<ext> into.")
+@click.option("--sector", "sector", type=click.Path(path_type=Path, exists=True),
+              help="A merged sector (the --out folder of `detcov sector merge`): adds the institution's percentile.")
 @attack_options
 @store_option
 def report(quarter: str, lang: str, formats: str, out_dir: Path, attack_path: Path | None,
-           attack_version: str | None, store: Path) -> None:
+           attack_version: str | None, store: Path, sector: Path | None) -> None:
     """Quarterly effectiveness-evaluation report (HTML / PDF / XLSX, English or Traditional Chinese).
 
     The ATT&CK matrix heatmaps need the quarter's ATT&CK bundle: pass --attack, or keep it where detcov finds
     bundles (DETCOV_ATTACK_DATA, the download cache); without it they are left out with a note.
     """
     written = build_report(store, quarter, out_dir, lang=parse_language(lang), formats=parse_formats(formats),
-                           kb=optional_kb(attack_path, attack_version))
+                           kb=optional_kb(attack_path, attack_version), sector=sector)
     for path in written:
         console.print(escape(str(path)))
 

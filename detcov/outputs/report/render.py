@@ -75,14 +75,14 @@ def figure_divs(data: ReportData, kb: AttackKB | None, t: Catalogue) -> dict[str
                          for i, (heading, fig) in enumerate(heatmaps)]}
 
 
-def render_html(data: ReportData, t: Catalogue, kb: AttackKB | None) -> str:
-    """The report page (see the module docstring)."""
+def render_html(data: ReportData, t: Catalogue, kb: AttackKB | None, sector: Any = None) -> str:
+    """The report page (see the module docstring); ``sector``: the sector block's table (``--sector``)."""
     css = resources.files("detcov.outputs.report").joinpath("templates").joinpath("report.css").read_text("utf-8")
     template = environment().get_template("report.html.j2")
     return template.render(
         data=data, s=data.summary, t=t, tables=report_tables(data, t), figures=figure_divs(data, kb, t),
         sections=SECTIONS, css=Markup(css), plotlyjs=Markup(get_plotlyjs()), detcov_version=__version__,
-        generated=datetime.now(UTC).isoformat(timespec="seconds"),
+        generated=datetime.now(UTC).isoformat(timespec="seconds"), sector=sector,
     )
 
 
@@ -102,13 +102,18 @@ def report_kb(data: ReportData, kb: AttackKB | None) -> AttackKB | None:
 
 
 def build_report(store: Path, quarter: str, out_dir: Path, *, lang: str = "en",
-                 formats: Sequence[str] = ("html",), kb: AttackKB | None = None) -> list[Path]:
+                 formats: Sequence[str] = ("html",), kb: AttackKB | None = None,
+                 sector: Path | None = None) -> list[Path]:
     """Write ``report-<quarter>-<lang>.{html,pdf,xlsx}`` into ``out_dir``; returns the paths written.
 
     ``kb`` draws the ATT&CK-matrix heatmaps; without it the quarter's ATT&CK version is looked up locally
-    (never downloaded) and the heatmaps are left out, with a note, when it is not there.
+    (never downloaded) and the heatmaps are left out, with a note, when it is not there. ``sector``: a merged
+    sector (``detcov sector merge`` output) to show the institution's percentile against.
     """
+    from detcov.outputs.report.sector import headline_kpis, load_sector, sector_table
+
     wanted = parse_formats(formats)
+    sector_kpis = load_sector(sector)
     t = catalogue(lang)
     if "pdf" in wanted:
         chromium.require_chromium()  # fail before any work when the PDF cannot be printed
@@ -119,7 +124,8 @@ def build_report(store: Path, quarter: str, out_dir: Path, *, lang: str = "en",
     written: list[Path] = []
     html_path = stem.with_suffix(".html")
     if "html" in wanted or "pdf" in wanted:
-        html_path.write_text(render_html(data, t, report_kb(data, kb)), encoding="utf-8")
+        block = sector_table(headline_kpis(data.summary), sector_kpis, t) if sector_kpis else None
+        html_path.write_text(render_html(data, t, report_kb(data, kb), block), encoding="utf-8")
         if "html" in wanted:
             written.append(html_path)
     if "pdf" in wanted:
