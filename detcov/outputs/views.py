@@ -1,0 +1,179 @@
+"""The cells of every coverage view, built from a scan: one cell per active technique, each with its score or
+its state (not applicable / out of scope) and an explanation. Layers and heatmaps draw these cells.
+
+States, decided once here for every view:
+
+* **not applicable**: ATT&CK names no telemetry for the technique on any platform the institution runs (PRE
+  techniques, platforms it has not got). Drawn grey, disabled in Navigator.
+* **out of scope**: not used by the threat profile's groups *and* nothing covers it (visibility 0, no rule, no
+  blocking). A covered technique outside the profile keeps its score: coverage is coverage.
+* in the profile with nothing: the view's "none" level (visibility 0, detection −1 "no rule", blocking 0) or, in
+  the combined views, "neither" — a gap, pale red, never white or grey.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from detcov.attack.model import Technique
+from detcov.coverage.engine import ScanResult
+from detcov.coverage.gaps import Gap
+from detcov.outputs import colors
+from detcov.outputs.navigator import TechniqueCell, View
+
+VIEW_TITLES = {
+    View.VISIBILITY: "Visibility (0–4): can the SOC see it?",
+    View.DETECTION: "Detection (−1..5): does a healthy SIEM rule fire?",
+    View.BLOCKING: "Blocking (0–3): does an enabled control block it?",
+    View.PROFILE: "Threat profile: how much the financial APT groups use it",
+    View.VISIBILITY_DETECTION: "Visibility × detection",
+    View.PROFILE_DETECTION: "Threat profile × detection",
+    View.GAPS: "Gaps: priority = threat weight × gap severity",
+}
+MAX_NAMES = 8
+
+
+def _meta(*pairs: tuple[str, object]) -> tuple[tuple[str, str], ...]:
+    return tuple((k, str(v)) for k, v in pairs if v not in (None, ""))
+
+
+def names_list(items: list[str], limit: int = MAX_NAMES) -> str:
+    """``a, b, c +N more`` (never a silent cut)."""
+    shown = ", ".join(items[:limit])
+    return shown + (f" +{len(items) - limit} more" if len(items) > limit else "")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What every view reads from a scan, per technique."""
+
+    result: ScanResult
+    weights: Mapping[str, float]
+    applicable: frozenset[str]
+    group_names: Mapping[str, str]
+    gaps: Mapping[str, Gap]
+
+    @property
+    def top_weight(self) -> float:
+        return max(self.weights.values(), default=1.0)
+
+    def visibility(self, tid: str) -> int:
+        v = self.result.visibility.get(tid)
+        return v.score if v else 0
+
+    def detection(self, tid: str) -> int:
+        d = self.result.detection.get(tid)
+        return d.score if d else -1
+
+    def blocking(self, tid: str) -> int:
+        p = self.result.prevention.get(tid)
+        return p.score if p else 0
+
+    def groups_text(self, tid: str) -> str:
+        w = self.result.weights.get(tid)
+        if w is None or not w.groups:
+            return "used by no group of the threat profile"
+        named = [f"{g} {self.group_names[g]}" if self.group_names.get(g, g) != g else g for g in w.groups]
+        return f"used by {w.count} group{'s' if w.count != 1 else ''}: {names_list(named)}"
+
+
+def estate_platforms(result: ScanResult) -> frozenset[str]:
+    return frozenset(result.telemetry.platforms) | {p for g in result.inventory.system_groups for p in g.platforms}
+
+
+def is_applicable(result: ScanResult, tech: Technique, platforms: frozenset[str]) -> bool:
+    """ATT&CK names telemetry for it on a platform the institution runs (v18 analytics, v17 components)."""
+    return any(result.kb.detection_refs(tech.id, p) for p in tech.platforms if p in platforms)
+
+
+def facts(result: ScanResult) -> Facts:
+    platforms = estate_platforms(result)
+    applicable = frozenset(t.id for t in result.kb.techniques() if is_applicable(result, t, platforms))
+    names = {g.key: g.name for p in result.profiles for g in p.groups}
+    return Facts(result, {t: w.weight for t, w in result.weights.items() if w.weight > 0}, applicable, names,
+                 {g.technique: g for g in result.gaps})
+
+
+def _state(f: Facts, tid: str, covered: bool, text: str) -> TechniqueCell | None:
+    """The not-applicable / out-of-scope cell of a technique, or None when it is scored."""
+    if tid not in f.applicable and not covered:
+        return TechniqueCell(tid, None, f"not applicable: {colors.NOT_APPLICABLE.meaning}. {text}".strip(),
+                             band=colors.NOT_APPLICABLE, enabled=False)
+    if tid not in f.weights and not covered:
+        return TechniqueCell(tid, None, f"out of scope: {colors.OUT_OF_SCOPE.meaning}. {text}".strip(),
+                             band=colors.OUT_OF_SCOPE)
+    return None
+
+
+Build = Callable[[Facts, Technique], TechniqueCell]
+
+
+def _visibility(f: Facts, tech: Technique) -> TechniqueCell:
+    v = f.result.visibility.get(tech.id)
+    text = v.explanation if v else "no system group runs its platforms"
+    meta = _meta(*((f"group {g}", s) for g, s in v.per_group.items())) if v else ()
+    return _state(f, tech.id, f.visibility(tech.id) > 0, text) or TechniqueCell(
+        tech.id, f.visibility(tech.id), text, meta)
+
+
+def _detection(f: Facts, tech: Technique) -> TechniqueCell:
+    d = f.result.detection.get(tech.id)
+    text = d.explanation if d else "no rule is tagged with it"
+    meta = _meta(("rules", len(d.rules)), ("not counted", len(d.broken))) if d else ()
+    return _state(f, tech.id, f.detection(tech.id) >= 0 or bool(d and d.broken), text) or TechniqueCell(
+        tech.id, f.detection(tech.id), text, meta)
+
+
+def _blocking(f: Facts, tech: Technique) -> TechniqueCell:
+    p = f.result.prevention.get(tech.id)
+    text = p.explanation if p else "no enabled blocking control mitigates it"
+    return _state(f, tech.id, f.blocking(tech.id) > 0, text) or TechniqueCell(tech.id, f.blocking(tech.id), text)
+
+
+def _profile(f: Facts, tech: Technique) -> TechniqueCell:
+    w = f.weights.get(tech.id)
+    if w is None:
+        return TechniqueCell(tech.id, None, f"out of scope: {f.groups_text(tech.id)}", band=colors.OUT_OF_SCOPE)
+    return TechniqueCell(tech.id, round(w, 3), f.groups_text(tech.id), _meta(("weight", round(w, 2))))
+
+
+def _gaps(f: Facts, tech: Technique) -> TechniqueCell:
+    gap = f.gaps.get(tech.id) if tech.id in f.weights else None
+    if gap is None:
+        return TechniqueCell(tech.id, None, "out of scope: not in the threat profile", band=colors.OUT_OF_SCOPE)
+    text = f"{gap.gap.value}: {gap.action}"
+    if gap.gap.value == "not-observable":
+        return TechniqueCell(tech.id, None, text, band=colors.NOT_APPLICABLE, enabled=False)
+    return TechniqueCell(tech.id, gap.priority, text, _meta(("gap", gap.gap.value), ("weight", round(gap.weight, 2))))
+
+
+def _vis_det(f: Facts, tech: Technique) -> TechniqueCell:
+    v, d = f.visibility(tech.id), f.detection(tech.id)
+    text = f"visibility {v}, detection {d}"
+    band = colors.visibility_detection_band(v, d)
+    if band is None:
+        return _state(f, tech.id, False, text) or TechniqueCell(tech.id, None, text, band=colors.NEITHER)
+    return TechniqueCell(tech.id, None, f"{band.meaning} ({text})", band=band)
+
+
+def _prof_det(f: Facts, tech: Technique) -> TechniqueCell:
+    w, d = f.weights.get(tech.id), f.detection(tech.id)
+    text = f"threat weight {w or 0:.2f}, detection {d}; {f.groups_text(tech.id)}"
+    band = colors.profile_detection_band(w, d, f.top_weight)
+    if band is None or (band in colors.UNDETECTED and tech.id not in f.applicable):
+        return _state(f, tech.id, False, text) or TechniqueCell(tech.id, None, text, band=colors.OUT_OF_SCOPE)
+    return TechniqueCell(tech.id, None, f"{band.meaning} ({text})", band=band)
+
+
+BUILDERS: dict[View, Build] = {
+    View.VISIBILITY: _visibility, View.DETECTION: _detection, View.BLOCKING: _blocking, View.PROFILE: _profile,
+    View.VISIBILITY_DETECTION: _vis_det, View.PROFILE_DETECTION: _prof_det, View.GAPS: _gaps,
+}
+
+
+def view_cells(result: ScanResult) -> dict[View, dict[str, TechniqueCell]]:
+    """Per view, one cell per active technique, with the explanation as comment and the facts as metadata."""
+    f = facts(result)
+    techniques = result.kb.techniques()
+    return {view: {t.id: build(f, t) for t in techniques} for view, build in BUILDERS.items()}
