@@ -60,7 +60,8 @@ NOT_APPLICABLE = Band("Not applicable", NOT_APPLICABLE_GREY, -1e9,
                       "no telemetry for it on any platform the institution runs")
 OUT_OF_SCOPE = Band("Out of scope", OUT_OF_SCOPE_GREY, -2e9,
                     "not used by the threat profile's groups, and nothing covers it")
-STATE_BANDS = (OUT_OF_SCOPE, NOT_APPLICABLE)
+NO_DATA = Band("No data", WHITE, -3e9, "the view has no value for it (as Navigator: not in the layer)")
+STATE_BANDS = (OUT_OF_SCOPE, NOT_APPLICABLE, NO_DATA)
 
 
 @dataclass(frozen=True, slots=True)

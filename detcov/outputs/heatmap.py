@@ -35,7 +35,7 @@ from detcov.attack import AttackKB
 from detcov.attack.model import Tactic, Technique
 from detcov.errors import DetcovError
 from detcov.outputs import chromium
-from detcov.outputs.colors import STATE_BANDS, Band, ViewScale
+from detcov.outputs.colors import NO_DATA, STATE_BANDS, Band, ViewScale
 from detcov.outputs.navigator import TechniqueCell, View, cell_band, used_legend, view_scale
 
 ROW_PX = 34
@@ -120,8 +120,8 @@ def cell_bands(cells: Mapping[str, TechniqueCell], scale: ViewScale, upper: int)
 
 def matrix_columns(kb: AttackKB, cells: Mapping[str, TechniqueCell], scale: ViewScale, upper: int,
                    platforms: Sequence[str] | None = None) -> list[tuple[Tactic, list[MatrixCell]]]:
-    """Per tactic (matrix order), its parent techniques that have a band (their own or a sub-technique's),
-    worst first, then by name."""
+    """Per tactic (matrix order), its parent techniques, worst first, then by name (a family without any cell
+    is drawn as "no data")."""
     bands = cell_bands(cells, scale, upper)
     columns = []
     for tactic in kb.tactics:
@@ -130,9 +130,7 @@ def matrix_columns(kb: AttackKB, cells: Mapping[str, TechniqueCell], scale: View
             if tech.is_subtechnique or not _on_platforms(tech, platforms):
                 continue
             members = family(kb, tech, bands)
-            shown = worst(members)
-            if shown is None:
-                continue
+            shown = worst(members) or (tech.id, NO_DATA)
             split = len({b for _, b in members if b not in STATE_BANDS}) > 1
             hover = hover_text(kb, tech, tactic, cells.get(tech.id), members, shown)
             drawn.append(MatrixCell(tech, shown[1], hover, split, shown[0] if shown[0] != tech.id else None))
@@ -171,7 +169,7 @@ def _label(cell: MatrixCell, width: int = 16) -> str:
 
 
 def _tactic_label(tactic: Tactic) -> str:
-    return "<br>".join(html.escape(line) for line in textwrap.wrap(tactic.name, 13))
+    return "<br>".join(html.escape(line) for line in textwrap.wrap(tactic.name, 13, break_long_words=False))
 
 
 def matrix_figure(kb: AttackKB, cells: Mapping[str, TechniqueCell], view: View | str, *, title: str,

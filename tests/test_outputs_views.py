@@ -1,0 +1,121 @@
+"""The demo bank's views as a detection engineer sees them: parent cells show their sub-techniques, the three
+states look different, layers fit the Navigator legend panel, and (headless Chromium) every heatmap view fits a
+1,600 px screen with its legend visible and its parent/sub marks in the DOM."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from detcov.coverage.engine import ScanResult, run_scan
+from detcov.outputs import chromium, colors, heatmap
+from detcov.outputs.navigator import View, build_layer, validate_layer
+from detcov.outputs.views import VIEW_TITLES, view_cells
+
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo-bank"
+
+
+@pytest.fixture(scope="module")
+def result(bundle18: Path) -> ScanResult:
+    return run_scan(DEMO / "detcov.yaml", attack_path=bundle18)
+
+
+@pytest.fixture(scope="module")
+def figures(result: ScanResult) -> dict[View, heatmap.go.Figure]:
+    cells = view_cells(result)
+    return {v: heatmap.matrix_figure(result.kb, c, v, title=VIEW_TITLES[v]) for v, c in cells.items()}
+
+
+def drawn(fig: heatmap.go.Figure, tid: str) -> tuple[str, str, str]:
+    """(label text, legend label of its colour, hover) of a parent technique's cell."""
+    (trace,) = fig.data
+    labels = dict(zip(trace.colorbar.tickvals, trace.colorbar.ticktext, strict=True))
+    for r, row in enumerate(trace.text):
+        for c, text in enumerate(row):
+            if text.startswith(f"<b>{tid}</b>"):
+                return text, labels[trace.z[r][c]], trace.customdata[r][c]
+    raise AssertionError(f"{tid} not drawn")
+
+
+def test_a_parent_shows_its_worst_sub_technique(result: ScanResult, figures: dict[View, heatmap.go.Figure]) -> None:
+    top = result.gaps[0]  # the scan's #1 gap, a sub-technique in the demo (T1059.003)
+    tech = result.kb.technique(top.technique)
+    assert tech is not None and tech.parent
+    label, band, hover = drawn(figures[View.GAPS], tech.parent)
+    expected = colors.GAPS_SCALE.band(top.priority, colors.GAPS_SCALE.upper(g.priority for g in result.gaps))
+    assert expected is not None and band == expected.label
+    assert f"worst of its sub-techniques: {top.technique}" in hover and heatmap.SPLIT_MARK in label
+    # a parent with no rule of its own and a sub-technique rule gap is "no rule", never "no data"
+    rule_gap_subs = [g for g in result.gaps if g.gap.value == "rule-gap" and "." in g.technique]
+    parent = rule_gap_subs[0].technique.split(".")[0]
+    _, band, hover = drawn(figures[View.DETECTION], parent)
+    assert band == "-1 no rule" and rule_gap_subs[0].technique in hover
+
+
+def test_states_in_the_demo(result: ScanResult) -> None:
+    cells = view_cells(result)
+    det = cells[View.DETECTION]
+    assert det["T1595"].band is colors.NOT_APPLICABLE  # PRE technique: no telemetry anywhere
+    in_scope = set(result.in_scope)
+    out = [t for t, c in det.items() if c.band is colors.OUT_OF_SCOPE]
+    assert out and not set(out) & in_scope
+    no_rule = [t for t, c in det.items() if c.score == -1]
+    broken = {t for t, d in result.detection.items() if d.broken}  # out of scope but with unhealthy rules: shown
+    assert no_rule and set(no_rule) <= in_scope | broken
+    # profile comments name the groups and say how many more there are
+    busy = max(result.weights.values(), key=lambda w: w.count)
+    comment = cells[View.PROFILE][busy.technique].comment
+    assert f"used by {busy.count} groups" in comment and "G0046 FIN7" in comment
+    if busy.count > 8:
+        assert comment.endswith(f"+{busy.count - 8} more")
+
+
+def test_demo_layers_fit_navigator(result: ScanResult) -> None:
+    for view, cells in view_cells(result).items():
+        layer = build_layer(result.kb, view, cells, name=view.value, description=VIEW_TITLES[view])
+        assert validate_layer(layer, result.kb, oracle=True) == [], view
+        labels = [i["label"] for i in layer["legendItems"]]
+        assert labels and all(len(lbl) <= colors.MAX_LABEL for lbl in labels), labels
+        used = {e["color"] for e in layer["techniques"] if e.get("color")}
+        assert {i["color"] for i in layer["legendItems"]} == used, view
+        assert "?." not in layer["description"]
+        meta = {m["name"]: m["value"] for m in layer["metadata"]}
+        assert sum(int(meta[lbl].split()[0]) for lbl in labels) == len(cells), view  # real counts, all drawn
+
+
+# ----- headless Chromium: every view as a user opens it ---------------------------------------------------
+@pytest.fixture(scope="module")
+def dom_parts(figures: dict[View, heatmap.go.Figure], browser: Path, tmp_path_factory: pytest.TempPathFactory
+              ) -> dict[View, str]:
+    """The rendered DOM of the one page with every view (as heatmaps.html), cut per figure."""
+    page = heatmap.write_html(tmp_path_factory.mktemp("views") / "all.html",
+                              [(VIEW_TITLES[v], f) for v, f in figures.items()], title="demo")
+    dom = chromium.dump_dom(page)
+    starts = [dom.index(f'id="figure-{i}"') for i in range(len(figures))] + [len(dom)]
+    return {v: dom[starts[i]:starts[i + 1]] for i, v in enumerate(figures)}
+
+
+@pytest.mark.chromium
+@pytest.mark.parametrize("view", list(View))
+def test_view_in_chromium(view: View, figures: dict[View, heatmap.go.Figure], dom_parts: dict[View, str],
+                          tmp_path: Path) -> None:
+    fig, dom = figures[view], dom_parts[view]
+    cells = [html.unescape(t) for t in re.findall(r'<text[^>]*data-unformatted="(&lt;b&gt;T\d{4}[^"]*)"', dom)]
+    assert len(cells) >= 150, len(cells)  # every parent technique of the matrix is drawn
+    legend = re.findall(r'class="ycb\w*tick"><text[^>]*data-unformatted="([^"]*)"', dom)
+    (trace,) = fig.data
+    assert [html.unescape(x) for x in legend] == [html.unescape(t) for t in trace.colorbar.ticktext]
+    assert 2 <= len(legend) <= 16 and all(len(html.unescape(x)) <= colors.MAX_LABEL for x in legend)
+    assert any(heatmap.SPLIT_MARK in c for c in cells), "no parent cell marks its split family"
+    # the screenshot at 1,600 x 1,000: the legend's colours are on screen, right of the matrix
+    page = heatmap.write_html(tmp_path / f"{view.value}.html", [("", fig)], title=VIEW_TITLES[view])
+    png = chromium.screenshot(page, tmp_path / f"{view.value}.png", 1600, 1000)
+    with Image.open(png) as image:
+        strip = image.convert("RGB").crop((int(fig.layout.width) - 200, 100, 1600, 600))
+        seen = {c for _, c in strip.getcolors(200000) or []}
+    missing = {colors.hex_to_rgb(c) for _, c in trace.colorscale} - seen
+    assert len(missing) <= 1, f"legend colours off-screen: {missing}"  # white may blend with the page
