@@ -164,7 +164,7 @@ def test_png_and_pdf_export(kb18: AttackKB, page: Path, tmp_path: Path) -> None:
     assert pdf.read_bytes().startswith(b"%PDF")
     if shutil.which("pdftotext"):  # poppler-utils (installed by .ci/run): the matrix is text, not an image
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-        assert "Initial Access" in text and "T1059" in text
+        assert "Initial" in text and "Access" in text and "T1059" in text  # tactic names wrap over two lines
 
 
 def test_missing_chromium_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
