@@ -119,3 +119,40 @@ def test_view_in_chromium(view: View, figures: dict[View, heatmap.go.Figure], do
         seen = {c for _, c in strip.getcolors(200000) or []}
     missing = {colors.hex_to_rgb(c) for _, c in trace.colorscale} - seen
     assert len(missing) <= 1, f"legend colours off-screen: {missing}"  # white may blend with the page
+
+
+# ----- coverage.xlsx -------------------------------------------------------------------------------------
+def test_workbook_reads_in_priority_order_with_kpis_and_legend_first(result: ScanResult, tmp_path: Path) -> None:
+    import openpyxl
+
+    from detcov.coverage.kpis import all_tables
+    from detcov.outputs.excel import write_workbook
+    from detcov.outputs.scan_outputs import SCORE_COLUMNS
+    from detcov.outputs.workbook import scan_tables, workbook_sheets
+
+    tables = scan_tables(result, all_tables(result))
+    sheets, coloured = workbook_sheets(result, tables, view_cells(result), {"detection": 60})
+    book = openpyxl.load_workbook(write_workbook(tmp_path / "c.xlsx", sheets, score_columns=SCORE_COLUMNS,
+                                                 coloured_rows=coloured))
+    assert book.sheetnames[:2] == ["KPIs", "Legend"]
+    kpis = {r[0]: r for r in book["KPIs"].iter_rows(min_row=2, values_only=True)}
+    assert kpis["detection"][3] == result.summary.kpis.detection.percent and kpis["detection"][5] == 60
+    assert kpis["detection"][6] == ("yes" if result.summary.kpis.detection.percent >= 60 else "no")
+    # the legend sheet paints each layer colour and names it with the layer's label
+    legend = book["Legend"]
+    swatches = [(r[1].value, r[1].fill.fgColor.rgb) for r in legend.iter_rows(min_row=2) if r[1].value]
+    assert swatches and all(rgb == "FF" + value[1:].upper() for value, rgb in swatches)
+    # techniques: in scope first, by priority; colour scales stop at the last in-scope row
+    ws = book["techniques"]
+    header = [c.value for c in ws[1]]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    scope, prio = header.index("in_scope"), header.index("priority")
+    n_in = sum(1 for r in rows if r[scope])
+    assert all(r[scope] for r in rows[:n_in]) and not any(r[scope] for r in rows[n_in:])
+    assert [r[prio] for r in rows[:n_in]] == sorted((r[prio] for r in rows[:n_in]), reverse=True)
+    ranges = {str(k.sqref) for k in ws.conditional_formatting}
+    assert ranges and all(rng.endswith(str(n_in + 1)) for rng in ranges)
+    # devices: the five DeTT&CT data-quality dimensions
+    dev_header = [c.value for c in book["devices"][1]]
+    for dim in ("device_completeness", "data_field_completeness", "timeliness", "consistency", "retention"):
+        assert f"dq_{dim}" in dev_header

@@ -20,6 +20,7 @@ from detcov.outputs.excel import write_tables, write_workbook
 from detcov.outputs.heatmap import matrix_figure, write_html, write_png
 from detcov.outputs.navigator import TechniqueCell, View, build_layer, validate_layer, write_layer
 from detcov.outputs.views import VIEW_TITLES, view_cells
+from detcov.outputs.workbook import scan_tables, workbook_sheets
 
 SCORE_COLUMNS = {"visibility": (0.0, 4.0), "detection": (-1.0, 5.0), "prevention": (0.0, 3.0)}
 
@@ -55,10 +56,11 @@ def write_summary(summary: Summary, out: Path) -> Path:
 def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False) -> Summary:
     """Everything into ``out``; layer validation problems are errors (a layer Navigator would reject)."""
     out.mkdir(parents=True, exist_ok=True)
-    tables = all_tables(result)
-    write_tables(out / "tables", tables)
-    write_workbook(out / "coverage.xlsx", tables, score_columns=SCORE_COLUMNS)
     cells = view_cells(result)
+    tables = scan_tables(result, all_tables(result))
+    write_tables(out / "tables", tables)
+    sheets, coloured = workbook_sheets(result, tables, cells, {str(k): v for k, v in result.config.fail_under.items()})
+    write_workbook(out / "coverage.xlsx", sheets, score_columns=SCORE_COLUMNS, coloured_rows=coloured)
     problems = [i for i in write_layers(result, cells, out) if i.severity.value == "error"]
     if problems:
         raise DetcovError(issues=problems)
