@@ -1,21 +1,27 @@
-"""The expected gain of a rule pack: the scan re-run with the pack's converted rules assumed deployed.
+"""The expected gain of a rule pack: the first scan, with the pack's rules assumed deployed.
 
-Only rules the backend converted go in (a rule the SIEM cannot run adds nothing); they enter the scan as the
-corpus rules they are (technique ids as counted, log sources as written), so rule health, detection scores,
-gaps and KPIs are computed by the same engine as the real scan.
+Only rules that would be healthy go in: the backend converted them, they run on at least one system group (the
+pipeline's device is there), and detcov's rule health of the rule, as the corpus wrote it and limited to those
+groups (``applicable_to``), is ``healthy``. A rule that would not run adds nothing — it neither detects nor turns
+a rule gap into a "broken" one.
+
+No second scan: the first :class:`ScanResult` is reused (ATT&CK, inventory, visibility, blocking, validation,
+recommendations); only the new rules' health, the detection scores and the gaps are computed again, by the
+engine's own functions, so the KPIs are those a scan with the rules deployed gives
+(``tests/test_rulepack_corpus.py`` checks that against a real second scan).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
-from detcov.coverage.engine import ScanResult, run_scan
+from detcov.coverage.detection import score_detection
+from detcov.coverage.engine import ScanResult, _classify_gaps
 from detcov.coverage.summary import Ratio, Summary
 from detcov.rulepack.model import Converted
-from detcov.rules import Rule
+from detcov.rules import FileResult, HealthOutcome, Rule, RuleSet, assess
 
 KPI_NAMES = ("visibility", "detection", "blocking", "validated")
 
@@ -65,8 +71,15 @@ class WhatIf:
 
 
 def pack_rules(converted: Sequence[Converted]) -> list[Rule]:
-    """The rules of a pack that the SIEM can run (converted), once each."""
-    return list({c.candidate.rule.id: c.candidate.rule for c in converted if c.ok}.values())
+    """The pack's rules that can run: converted, once each, limited to the system groups where the converted
+    query runs (a candidate that names groups but whose pipeline runs on none of them is left out)."""
+    out: dict[str, Rule] = {}
+    for c in converted:
+        groups = c.groups or (() if c.candidate.groups else c.candidate.rule.applicable_to)
+        if not c.ok or (c.candidate.groups and not groups):
+            continue
+        out.setdefault(c.candidate.rule.id, replace(c.candidate.rule, applicable_to=tuple(groups)))
+    return list(out.values())
 
 
 def kpi_deltas(before: Summary, after: Summary) -> tuple[KpiDelta, ...]:
@@ -81,18 +94,36 @@ def compare(before: ScanResult, after: ScanResult, rules: int) -> WhatIf:
     return WhatIf(rules, kpi_deltas(b, a), dict(b.gaps), dict(a.gaps), tuple(sorted(was_open - still_open)))
 
 
-def what_if(config_path: Path, before: ScanResult, converted: Sequence[Converted], *,
-            attack_path: Path | None = None, attack_version: str | None = None) -> WhatIf:
-    """Re-run the scan of ``config_path`` with the pack deployed and compare it with ``before``."""
-    rules = pack_rules(converted)
-    after = run_scan(config_path, attack_path=attack_path, attack_version=attack_version, extra_rules=rules)
-    return compare(before, after, len(rules))
+def healthy_rules(before: ScanResult, rules: Sequence[Rule]) -> list[Rule]:
+    """The rules whose health, in this bank, is ``healthy``."""
+    return [h.rule for h in assess(list(rules), before.kb, before.telemetry) if h.outcome is HealthOutcome.HEALTHY]
+
+
+def with_rules(before: ScanResult, rules: Sequence[Rule]) -> ScanResult:
+    """``before`` with ``rules`` deployed: rule health, detection and gaps recomputed, the rest reused (the
+    rule-gap hints too: a technique still undetected keeps its hint)."""
+    healths = list(before.healths) + assess(list(rules), before.kb, before.telemetry)
+    manual = {t: d.manual for t, d in before.detection.items() if d.manual is not None}
+    ruleset = RuleSet(before.ruleset.rules + tuple(rules),
+                      (*before.ruleset.files, FileResult("(what-if: assumed deployed)", None, rules=len(rules))),
+                      before.ruleset.issues)
+    after = replace(before, ruleset=ruleset, healths=healths,
+                    detection=score_detection(before.kb, healths, manual), gaps=[])
+    after.gaps = _classify_gaps(after)
+    return after
+
+
+def what_if(before: ScanResult, converted: Sequence[Converted]) -> WhatIf:
+    """The KPIs of ``before`` with the pack's healthy rules deployed, side by side with ``before``'s."""
+    rules = healthy_rules(before, pack_rules(converted))
+    return compare(before, with_rules(before, rules), len(rules))
 
 
 def whatif_md(result: WhatIf) -> str:
     lines = [
         "# Expected coverage gain (what-if: the pack deployed)", "",
-        f"{result.rules} converted rules assumed deployed; the scan re-run with them.", "",
+        f"{result.rules} converted rules that would be healthy assumed deployed (on the system groups where "
+        "they run); detection and gaps recomputed with them.", "",
         "| KPI | before | after | change | weighted before | weighted after | weighted change |",
         "|---|---|---|---|---|---|---|",
     ]
