@@ -109,8 +109,10 @@ class ViewScale:
             for level in self.levels:
                 if score >= level.value:
                     chosen = level
-            return Band(f"{chosen.value} {chosen.label}", chosen.color, -chosen.value,
-                        f"{self.name} {chosen.value}: {chosen.label}")
+            sep = "" if chosen.label.startswith("+") else " "
+            severity = float(chosen.value if self.worse_high else -chosen.value)
+            return Band(f"{chosen.value}{sep}{chosen.label}", chosen.color, severity,
+                        f"{self.name} {chosen.value}{sep}{chosen.label}")
         return self.bins(upper if upper is not None else self.upper([score]))[self._bin(score, upper)]
 
     def _bin(self, score: float, upper: int | None) -> int:

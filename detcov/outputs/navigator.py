@@ -103,10 +103,13 @@ def cell_band(cell: TechniqueCell, scale: ViewScale, upper: int) -> Band | None:
 
 def used_legend(view: View | str, bands: Iterable[Band | None], scale: ViewScale | None = None,
                 upper: int | None = None) -> list[Band]:
-    """The legend entries the cells use, in legend order; a band outside the view's legend goes last."""
+    """The legend entries the cells use, in legend order; bands outside the view's legend (a caller's own)
+    after them by severity; the states (out of scope, not applicable, no data) last."""
     used = {b for b in bands if b is not None}
-    ordered = [b for b in full_legend(view, scale, upper) if b in used]
-    return ordered + sorted(used - set(ordered), key=lambda b: (-b.severity, b.label))
+    states = [b for b in colors.STATE_BANDS if b in used]
+    ordered = [b for b in full_legend(view, scale, upper) if b in used and b not in states]
+    others = sorted(used - set(ordered) - set(states), key=lambda b: (-b.severity, b.label))
+    return ordered + others + states
 
 
 def legend(view: View | str, scale: ViewScale | None = None) -> list[tuple[str, str]]:

@@ -20,6 +20,7 @@ from detcov.attack.model import Technique
 from detcov.coverage.engine import ScanResult
 from detcov.coverage.gaps import Gap
 from detcov.outputs import colors
+from detcov.outputs.names import names_list
 from detcov.outputs.navigator import TechniqueCell, View
 
 VIEW_TITLES = {
@@ -31,17 +32,8 @@ VIEW_TITLES = {
     View.PROFILE_DETECTION: "Threat profile × detection",
     View.GAPS: "Gaps: priority = threat weight × gap severity",
 }
-MAX_NAMES = 8
-
-
 def _meta(*pairs: tuple[str, object]) -> tuple[tuple[str, str], ...]:
     return tuple((k, str(v)) for k, v in pairs if v not in (None, ""))
-
-
-def names_list(items: list[str], limit: int = MAX_NAMES) -> str:
-    """``a, b, c +N more`` (never a silent cut)."""
-    shown = ", ".join(items[:limit])
-    return shown + (f" +{len(items) - limit} more" if len(items) > limit else "")
 
 
 @dataclass(frozen=True)
