@@ -35,12 +35,15 @@ def _parse_thresholds(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Output folder (default: the config's 'output').")
 @click.option("--png", is_flag=True, help="Also write PNG heatmaps (needs Chromium).")
+@click.option("--group", "groups", multiple=True, metavar="NAME",
+              help="Also write layers of one system group (layers/groups/NAME/); 'critical' = every group with "
+                   "criticality >= 4; repeatable.")
 @click.option("--record", "quarter", metavar="QUARTER", help="Record this scan in the history store, e.g. 2026Q3.")
 @click.option("--replace", is_flag=True, help="With --record: replace an existing record of that quarter.")
 @click.option("--fail-under", "fail_under", multiple=True, metavar="KPI=PCT",
               help="Exit 1 when a KPI is below PCT (e.g. detection=60); repeatable; adds to the config's.")
 def scan(config: Path, attack_path: Path | None, attack_version: str | None, out_dir: Path | None, png: bool,
-         quarter: str | None, replace: bool, fail_under: tuple[str, ...]) -> None:
+         groups: tuple[str, ...], quarter: str | None, replace: bool, fail_under: tuple[str, ...]) -> None:
     """Run a coverage scan from a scan config (file_type: scan)."""
     from detcov.coverage.engine import run_scan
     from detcov.outputs.scan_outputs import write_scan_outputs
@@ -51,7 +54,7 @@ def scan(config: Path, attack_path: Path | None, attack_version: str | None, out
                           progress=lambda step: status.update(f"{step}…"))
         out = out_dir or resolve(result.base, result.config.output)
         status.update("writing layers, heatmaps and spreadsheets…")
-        summary = write_scan_outputs(result, out, png=png)
+        summary = write_scan_outputs(result, out, png=png, groups=groups)
     if result.issues:
         print_issues(result.issues)
     targets = {**{str(k): v for k, v in result.config.fail_under.items()}, **thresholds}

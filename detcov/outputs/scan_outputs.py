@@ -6,7 +6,7 @@ OUT/layers/<view>.json (ATT&CK Navigator 4.5), OUT/heatmaps.html (+ OUT/heatmaps
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import orjson
@@ -16,10 +16,10 @@ from detcov.coverage.kpis import all_tables
 from detcov.coverage.summary import ROLLUP_RULE, Summary
 from detcov.errors import DetcovError, Issue
 from detcov.fileio import atomic_write
-from detcov.outputs.excel import write_tables, write_workbook
+from detcov.outputs.excel import file_stem, write_tables, write_workbook
 from detcov.outputs.heatmap import matrix_figure, write_html, write_png
 from detcov.outputs.navigator import TechniqueCell, View, build_layer, validate_layer, write_layer
-from detcov.outputs.views import VIEW_TITLES, view_cells
+from detcov.outputs.views import VIEW_TITLES, critical_groups, group_cells, view_cells
 from detcov.outputs.workbook import scan_tables, workbook_sheets
 
 SCORE_COLUMNS = {"visibility": (0.0, 4.0), "detection": (-1.0, 5.0), "prevention": (0.0, 3.0)}
@@ -35,6 +35,19 @@ def write_layers(result: ScanResult, cells: Mapping[View, Mapping[str, Technique
         issues += validate_layer(layer, result.kb, source=str(path))
         write_layer(path, layer)
     return issues
+
+
+def write_group_layers(result: ScanResult, out: Path, groups: Sequence[str]) -> list[Path]:
+    """``layers/groups/<group>/<view>.json`` for each named system group ("critical": every group with
+    criticality ≥ 4)."""
+    names = [n for g in groups for n in (critical_groups(result) if g == "critical" else [g])]
+    written = []
+    for group in dict.fromkeys(names):
+        for view, cells in group_cells(result, group).items():
+            layer = build_layer(result.kb, view, cells, name=f"{result.config.name} — {group} — {view.value}",
+                                description=f"{VIEW_TITLES[view]} System group {group} only.")
+            written.append(write_layer(out / "layers" / "groups" / file_stem(group) / f"{view.value}.json", layer))
+    return written
 
 
 def write_heatmaps(result: ScanResult, cells: Mapping[View, Mapping[str, TechniqueCell]], out: Path, *,
@@ -53,7 +66,7 @@ def write_summary(summary: Summary, out: Path) -> Path:
     return path
 
 
-def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False) -> Summary:
+def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False, groups: Sequence[str] = ()) -> Summary:
     """Everything into ``out``; layer validation problems are errors (a layer Navigator would reject)."""
     out.mkdir(parents=True, exist_ok=True)
     cells = view_cells(result)
@@ -65,6 +78,8 @@ def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False) -> S
     if problems:
         raise DetcovError(issues=problems)
     write_heatmaps(result, cells, out, png=png)
+    if groups:
+        write_group_layers(result, out, groups)
     summary = result.summary
     write_summary(summary, out)
     return summary

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from detcov.attack.model import Technique
 from detcov.coverage.engine import ScanResult
@@ -70,6 +71,29 @@ class Facts:
         return f"used by {w.count} group{'s' if w.count != 1 else ''}: {names_list(named)}"
 
 
+def scan_cells(result: ScanResult) -> Mapping[tuple[str, str], Any]:
+    """The scan's (technique, system group) cells (the scope model's ``ScanResult.cells``; empty before it)."""
+    cells: Mapping[tuple[str, str], Any] = getattr(result, "cells", None) or {}
+    return cells
+
+
+def group_rows(result: ScanResult, tid: str) -> tuple[tuple[str, str], ...]:
+    """One metadata row per system group of a technique: its scores, evidence and gap class (hover, layer)."""
+    cells = scan_cells(result)
+    rows = []
+    for group in result.inventory.system_groups:
+        c = cells.get((tid, group.applicable_to))
+        if c is None:
+            continue
+        name = f"{group.applicable_to} (crit. {c.criticality})"
+        if not c.applicable:
+            rows.append((name, "not applicable"))
+            continue
+        rows.append((name, f"vis {c.visibility}, det {c.detection} ({c.detection_evidence.value}), block "
+                           f"{c.blocking}; {c.gap.value}" + (f", priority {c.priority:g}" if c.priority else "")))
+    return tuple(rows)
+
+
 def estate_platforms(result: ScanResult) -> frozenset[str]:
     return frozenset(result.telemetry.platforms) | {p for g in result.inventory.system_groups for p in g.platforms}
 
@@ -104,7 +128,7 @@ Build = Callable[[Facts, Technique], TechniqueCell]
 def _visibility(f: Facts, tech: Technique) -> TechniqueCell:
     v = f.result.visibility.get(tech.id)
     text = v.explanation if v else "no system group runs its platforms"
-    meta = _meta(*((f"group {g}", s) for g, s in v.per_group.items())) if v else ()
+    meta = group_rows(f.result, tech.id) or (_meta(*((f"group {g}", s) for g, s in v.per_group.items())) if v else ())
     return _state(f, tech.id, f.visibility(tech.id) > 0, text) or TechniqueCell(
         tech.id, f.visibility(tech.id), text, meta)
 
@@ -112,7 +136,7 @@ def _visibility(f: Facts, tech: Technique) -> TechniqueCell:
 def _detection(f: Facts, tech: Technique) -> TechniqueCell:
     d = f.result.detection.get(tech.id)
     text = d.explanation if d else "no rule is tagged with it"
-    meta = _meta(("rules", len(d.rules)), ("not counted", len(d.broken))) if d else ()
+    meta = (_meta(("rules", len(d.rules)), ("not counted", len(d.broken))) if d else ()) + group_rows(f.result, tech.id)
     return _state(f, tech.id, f.detection(tech.id) >= 0 or bool(d and d.broken), text) or TechniqueCell(
         tech.id, f.detection(tech.id), text, meta)
 
@@ -120,7 +144,8 @@ def _detection(f: Facts, tech: Technique) -> TechniqueCell:
 def _blocking(f: Facts, tech: Technique) -> TechniqueCell:
     p = f.result.prevention.get(tech.id)
     text = p.explanation if p else "no enabled blocking control mitigates it"
-    return _state(f, tech.id, f.blocking(tech.id) > 0, text) or TechniqueCell(tech.id, f.blocking(tech.id), text)
+    return _state(f, tech.id, f.blocking(tech.id) > 0, text) or TechniqueCell(tech.id, f.blocking(tech.id), text,
+                                                                             group_rows(f.result, tech.id))
 
 
 def _profile(f: Facts, tech: Technique) -> TechniqueCell:
@@ -137,7 +162,8 @@ def _gaps(f: Facts, tech: Technique) -> TechniqueCell:
     text = f"{gap.gap.value}: {gap.action}"
     if gap.gap.value == "not-observable":
         return TechniqueCell(tech.id, None, text, band=colors.NOT_APPLICABLE, enabled=False)
-    return TechniqueCell(tech.id, gap.priority, text, _meta(("gap", gap.gap.value), ("weight", round(gap.weight, 2))))
+    return TechniqueCell(tech.id, gap.priority, text, _meta(("gap", gap.gap.value), ("weight", round(gap.weight, 2)))
+                         + group_rows(f.result, tech.id))
 
 
 def _vis_det(f: Facts, tech: Technique) -> TechniqueCell:
@@ -169,3 +195,38 @@ def view_cells(result: ScanResult) -> dict[View, dict[str, TechniqueCell]]:
     f = facts(result)
     techniques = result.kb.techniques()
     return {view: {t.id: build(f, t) for t in techniques} for view, build in BUILDERS.items()}
+
+
+# ----- one system group's own layer (``detcov scan --group NAME``) ------------------------------------------
+GROUP_VIEWS = (View.VISIBILITY, View.DETECTION, View.BLOCKING, View.GAPS)
+
+
+def _group_cell(view: View, c: Any, weight: float | None) -> TechniqueCell:
+    if not c.applicable:
+        return TechniqueCell(c.technique, None, "not applicable in this group", band=colors.NOT_APPLICABLE,
+                             enabled=False)
+    score = {View.VISIBILITY: c.visibility, View.DETECTION: c.detection, View.BLOCKING: c.blocking,
+             View.GAPS: c.priority}[view]
+    text = {View.VISIBILITY: c.visibility_text, View.DETECTION: c.detection_text, View.BLOCKING: c.blocking_text,
+            View.GAPS: f"{c.gap.value}: {c.explanation}"}[view]
+    nothing = {View.VISIBILITY: c.visibility <= 0, View.DETECTION: c.detection < 0, View.BLOCKING: c.blocking <= 0,
+               View.GAPS: True}[view]
+    if weight is None and nothing:
+        return TechniqueCell(c.technique, None, f"out of scope: {text}", band=colors.OUT_OF_SCOPE)
+    meta = _meta(("criticality", c.criticality), ("detection evidence", c.detection_evidence.value),
+                 ("blocking evidence", c.blocking_evidence.value), ("gap", c.gap.value))
+    return TechniqueCell(c.technique, float(score), text, meta)
+
+
+def group_cells(result: ScanResult, group: str) -> dict[View, dict[str, TechniqueCell]]:
+    """Per view, the cells of one system group (empty before the scope model's cells exist)."""
+    weights = {t: w.weight for t, w in result.weights.items() if w.weight > 0}
+    mine = [c for (_, g), c in scan_cells(result).items() if g == group]
+    return {view: {c.technique: _group_cell(view, c, weights.get(c.technique)) for c in mine} for view in GROUP_VIEWS}
+
+
+def critical_groups(result: ScanResult, minimum: int = 4) -> list[str]:
+    """The system groups with criticality ≥ ``minimum`` (as the cells record it)."""
+    found = {g: c.criticality for (_, g), c in scan_cells(result).items()}
+    return [g.applicable_to for g in result.inventory.system_groups if found.get(g.applicable_to, 0) >= minimum]
+
