@@ -78,19 +78,22 @@ def scan_cells(result: ScanResult) -> Mapping[tuple[str, str], Any]:
 
 
 def group_rows(result: ScanResult, tid: str) -> tuple[tuple[str, str], ...]:
-    """One metadata row per system group of a technique: its scores, evidence and gap class (hover, layer)."""
+    """One metadata row per system group where the technique applies (scores, evidence, gap class), and one
+    row naming the groups where it does not (hover, layer metadata)."""
     cells = scan_cells(result)
-    rows = []
+    rows, not_applicable = [], []
     for group in result.inventory.system_groups:
         c = cells.get((tid, group.applicable_to))
         if c is None:
             continue
-        name = f"{group.applicable_to} (crit. {c.criticality})"
         if not c.applicable:
-            rows.append((name, "not applicable"))
+            not_applicable.append(group.applicable_to)
             continue
-        rows.append((name, f"vis {c.visibility}, det {c.detection} ({c.detection_evidence.value}), block "
-                           f"{c.blocking}; {c.gap.value}" + (f", priority {c.priority:g}" if c.priority else "")))
+        rows.append((f"{group.applicable_to} (crit. {c.criticality})",
+                     f"vis {c.visibility}, det {c.detection} ({c.detection_evidence.value}), block {c.blocking}; "
+                     f"{c.gap.value}" + (f", priority {c.priority:g}" if c.priority else "")))
+    if not_applicable:
+        rows.append(("not applicable in", names_list(not_applicable)))
     return tuple(rows)
 
 
