@@ -96,7 +96,8 @@ def suggest_old_vs_new(scan: ScanResult, rules: Sequence[Rule], runs: int) -> No
     conv_new = convert(new, "splunk", scan.telemetry, groups=groups)
     extra = pack_rules(conv_old)
     t_old_wi, _ = median_time(lambda: run_scan(CONFIG, attack_path=ATTACK, extra_rules=extra), runs)
-    t_new_wi, _ = median_time(lambda: what_if(scan, conv_new), runs)
+    t_new_wi, _ = median_time(lambda: what_if(scan, conv_new, lambda r: run_scan(CONFIG, attack_path=ATTACK,
+                                                                                extra_rules=r)), runs)
     print("suggest after the corpus read: old vs new, median s")
     for step, o, n in (("select (extras reads)", t_old_sel, t_new_sel), ("what-if", t_old_wi, t_new_wi),
                        ("select + what-if", t_old_sel + t_old_wi, t_new_sel + t_new_wi)):

@@ -34,7 +34,7 @@ TARGETS = tuple(t.value for t in Target)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder to write the pack to (created).")
 @click.option("--what-if/--no-what-if", "whatif", default=True, show_default=True,
-              help="Report the KPI gain with the pack's healthy rules deployed (the scan's own results reused).")
+              help="Re-run the scan with the pack's healthy rules deployed and report the KPI gain.")
 @attack_options
 def suggest(scan_path: Path, sigma_path: Path, target: str, top: int, per_technique: int, out_dir: Path,
             whatif: bool, attack_path: Path | None, attack_version: str | None) -> None:
@@ -48,7 +48,9 @@ def suggest(scan_path: Path, sigma_path: Path, target: str, top: int, per_techni
     if not corpus.rules:
         raise DetcovError(f"no Sigma rule found under {sigma_path}", hint="point --sigma at a SigmaHQ/sigma clone")
     _print_corpus(corpus, scan.kb)
-    groups = group_views(scan.inventory, scan.kb, scan.catalog)
+    family = {Target.SPLUNK: "splunk", Target.SENTINEL: "sentinel"}.get(Target(target), "elastic")
+    siem = next((s.id for s in scan.estate.siems if s.product == family), None)
+    groups = group_views(scan.inventory, scan.kb, scan.catalog, siem)
     candidates = select_candidates(scan.kb, scan.gaps, scan.telemetry, scan.ruleset.rules, corpus.rules, top,
                                    per_technique=per_technique, groups=groups)
     converted = convert(candidates, target, scan.telemetry, groups=groups)
@@ -56,7 +58,8 @@ def suggest(scan_path: Path, sigma_path: Path, target: str, top: int, per_techni
     files = write_pack(converted, out_dir, target, scan.kb, feeds)
     _print_pack(converted, out_dir, len(files))
     if whatif and candidates:
-        gain = what_if(scan, converted)
+        gain = what_if(scan, converted, lambda rules: run_scan(scan_path, attack_path=attack_path,
+                                                               attack_version=attack_version, extra_rules=rules))
         (out_dir / "what-if.json").write_text(json.dumps(gain.as_dict(), indent=2) + "\n", encoding="utf-8")
         (out_dir / "what-if.md").write_text(whatif_md(gain), encoding="utf-8")
         _print_gain(gain)

@@ -7,8 +7,8 @@ priority.
   columns' colour scale, and the gap classes.
 * ``techniques``: in-scope first, by gap priority then threat weight; the score colour scales cover the in-scope
   rows only (an out-of-scope technique with visibility 0 is not a red alarm).
-  With the scope model's cells, one ``det: <group>`` and ``gap: <group>`` column per system group.
-* ``rules``: unhealthy first; ``devices``: with DeTT&CT's five data-quality dimensions beside the quality factor.
+  The scan's own per-group columns (``vis:/det:/blk:/gap:<group>``) stay as they are.
+* ``rules``: unhealthy first; ``devices`` as the scan gives it (with DeTT&CT's five data-quality dimensions).
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ import pandas as pd
 
 from detcov.coverage.engine import ScanResult
 from detcov.coverage.summary import ROLLUP_RULE
-from detcov.datasources.inventory import DQ_DIMENSIONS
 from detcov.outputs.navigator import TechniqueCell, View, cell_band, used_legend, view_scale
-from detcov.outputs.views import VIEW_TITLES, scan_cells
+from detcov.outputs.views import VIEW_TITLES
 
 GAP_MEANINGS = {
     "blind": "no visibility and no rule: onboard the data source first",
@@ -71,42 +70,16 @@ def sorted_techniques(frame: pd.DataFrame) -> pd.DataFrame:
     return order.reset_index(drop=True)
 
 
-def devices_with_quality(frame: pd.DataFrame, result: ScanResult) -> pd.DataFrame:
-    """The devices table with the five DeTT&CT data-quality dimensions (0 = not documented) after ``quality``."""
-    dq = {d.name: d.data_quality for d in result.inventory.devices}
-    out = frame.copy()
-    at = list(out.columns).index("quality") + 1 if "quality" in out.columns else len(out.columns)
-    for offset, dim in enumerate(DQ_DIMENSIONS):
-        out.insert(at + offset, f"dq_{dim}", [getattr(dq[n], dim) if n in dq else None for n in out["device"]])
-    return out
-
-
-def with_group_columns(frame: pd.DataFrame, result: ScanResult) -> pd.DataFrame:
-    """Per system group, ``det: <group>`` (detection in that group, empty where not applicable) and
-    ``gap: <group>`` columns, from the scan's (technique, group) cells (none before the scope model)."""
-    cells = scan_cells(result)
-    if not cells:
-        return frame
-    out = frame.copy()
-    for group in (g.applicable_to for g in result.inventory.system_groups):
-        found = [cells.get((t, group)) for t in out["technique"]]
-        out[f"det: {group}"] = [c.detection if c is not None and c.applicable else None for c in found]
-        out[f"gap: {group}"] = [c.gap.value if c is not None and c.applicable else "" for c in found]
-    return out
-
-
 HEALTH_ORDER = {"healthy": 9, "unverified-log-source": 1}
 
 
 def scan_tables(result: ScanResult, tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The scan's tables as written (CSV, Parquet and the workbook): sorted by priority, devices with DQ."""
+    """The scan's tables as written (CSV, Parquet and the workbook): techniques and rules sorted by priority."""
     out = dict(tables)
-    out["techniques"] = with_group_columns(sorted_techniques(tables["techniques"]), result)
+    out["techniques"] = sorted_techniques(tables["techniques"])
     if not tables["rules"].empty:
         rank = tables["rules"]["health"].map(lambda h: HEALTH_ORDER.get(h, 0))
         out["rules"] = tables["rules"].assign(_r=rank).sort_values(["_r", "rule_id"]).drop(columns="_r")
-    if "device" in tables["devices"].columns:
-        out["devices"] = devices_with_quality(tables["devices"], result)
     return out
 
 

@@ -43,15 +43,16 @@ class GroupView:
         return None if telemetry is None else GroupView(self.name, self.platforms, self.hosts, telemetry)
 
 
-def group_views(inventory: Inventory, kb: AttackKB, catalog: Catalog) -> tuple[GroupView, ...]:
-    """Per system group, the telemetry its own SIEM-connected devices deliver."""
+def group_views(inventory: Inventory, kb: AttackKB, catalog: Catalog, siem: str | None = None
+                ) -> tuple[GroupView, ...]:
+    """Per system group, the telemetry its own devices deliver to ``siem`` (None: to any SIEM)."""
     resolved = inventory.resolve(kb, catalog)
     out = []
     for group in inventory.system_groups:
-        types = frozenset(d.type for d in inventory.devices_for(group.applicable_to) if d.siem and d.type)
-        whole = collected_telemetry([build_group_telemetry(group, resolved)], types)
+        whole = collected_telemetry([build_group_telemetry(group, resolved)], siem)
+        types = whole.device_types
         per_type = {t: collected_telemetry([build_group_telemetry(group, tuple(d for d in resolved if d.type == t))],
-                                           frozenset({t})) for t in types}
+                                           siem) for t in types}
         out.append(GroupView(group.applicable_to, tuple(group.platforms), group.hosts or 0, whole, per_type))
     return tuple(out)
 

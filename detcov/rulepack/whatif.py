@@ -1,27 +1,24 @@
-"""The expected gain of a rule pack: the first scan, with the pack's rules assumed deployed.
+"""The expected gain of a rule pack: the scan with the pack's rules assumed deployed.
 
 Only rules that would be healthy go in: the backend converted them, they run on at least one system group (the
-pipeline's device is there), and detcov's rule health of the rule, as the corpus wrote it and limited to those
-groups (``applicable_to``), is ``healthy``. A rule that would not run adds nothing — it neither detects nor turns
-a rule gap into a "broken" one.
+pipeline's device is there), and detcov's per-group rule health of the rule, as the corpus wrote it and limited to
+those groups (``applicable_to``), is healthy in at least one of them. A rule that would not run adds nothing — it
+neither detects nor turns a rule gap into a "broken" one.
 
-No second scan: the first :class:`ScanResult` is reused (ATT&CK, inventory, visibility, blocking, validation,
-recommendations); only the new rules' health, the detection scores and the gaps are computed again, by the
-engine's own functions, so the KPIs are those a scan with the rules deployed gives
-(``tests/test_rulepack_corpus.py`` checks that against a real second scan).
+The scope model's engine has no entry point yet to re-score a finished scan with extra rules, so the after-scan
+is made by ``rescan`` (``run_scan(..., extra_rules=…)``); the first scan's own result is the "before".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from detcov.coverage.detection import score_detection
-from detcov.coverage.engine import ScanResult, _classify_gaps
+from detcov.coverage.engine import ScanResult
 from detcov.coverage.summary import Ratio, Summary
 from detcov.rulepack.model import Converted
-from detcov.rules import FileResult, HealthOutcome, Rule, RuleSet, assess
+from detcov.rules import Rule, assess
 
 KPI_NAMES = ("visibility", "detection", "blocking", "validated")
 
@@ -95,35 +92,31 @@ def compare(before: ScanResult, after: ScanResult, rules: int) -> WhatIf:
 
 
 def healthy_rules(before: ScanResult, rules: Sequence[Rule]) -> list[Rule]:
-    """The rules whose health, in this bank, is ``healthy``."""
-    return [h.rule for h in assess(list(rules), before.kb, before.telemetry) if h.outcome is HealthOutcome.HEALTHY]
+    """The rules healthy in at least one of their groups (per group × SIEM, as the scan judges its own rules),
+    limited to those groups."""
+    out = []
+    for h in assess(list(rules), before.kb, before.estate.health_scopes):
+        groups = tuple(g for g in dict.fromkeys(h.healthy_groups)
+                       if not h.rule.applicable_to or g in h.rule.applicable_to)
+        if groups:
+            out.append(replace(h.rule, applicable_to=groups))
+    return out
 
 
-def with_rules(before: ScanResult, rules: Sequence[Rule]) -> ScanResult:
-    """``before`` with ``rules`` deployed: rule health, detection and gaps recomputed, the rest reused (the
-    rule-gap hints too: a technique still undetected keeps its hint)."""
-    healths = list(before.healths) + assess(list(rules), before.kb, before.telemetry)
-    manual = {t: d.manual for t, d in before.detection.items() if d.manual is not None}
-    ruleset = RuleSet(before.ruleset.rules + tuple(rules),
-                      (*before.ruleset.files, FileResult("(what-if: assumed deployed)", None, rules=len(rules))),
-                      before.ruleset.issues)
-    after = replace(before, ruleset=ruleset, healths=healths,
-                    detection=score_detection(before.kb, healths, manual), gaps=[])
-    after.gaps = _classify_gaps(after)
-    return after
+Rescan = Callable[[Sequence[Rule]], ScanResult]
 
 
-def what_if(before: ScanResult, converted: Sequence[Converted]) -> WhatIf:
-    """The KPIs of ``before`` with the pack's healthy rules deployed, side by side with ``before``'s."""
+def what_if(before: ScanResult, converted: Sequence[Converted], rescan: Rescan) -> WhatIf:
+    """The KPIs with the pack's healthy rules deployed, side by side with ``before``'s."""
     rules = healthy_rules(before, pack_rules(converted))
-    return compare(before, with_rules(before, rules), len(rules))
+    return compare(before, rescan(rules), len(rules))
 
 
 def whatif_md(result: WhatIf) -> str:
     lines = [
         "# Expected coverage gain (what-if: the pack deployed)", "",
         f"{result.rules} converted rules that would be healthy assumed deployed (on the system groups where "
-        "they run); detection and gaps recomputed with them.", "",
+        "they run); the scan re-run with them.", "",
         "| KPI | before | after | change | weighted before | weighted after | weighted change |",
         "|---|---|---|---|---|---|---|",
     ]
