@@ -239,7 +239,7 @@ def test_suggest_cli(bundle18: Path, tmp_path: Path) -> None:
     sigma = shared_path("rules-corpora", "sigma", "rules", "windows", "process_creation")  # a slice: fast
     _register()
     out = tmp_path / "pack"
-    result = CliRunner().invoke(cli, ["suggest", "--scan", str(CONFIG), "--sigma", str(sigma), "--target", "sentinel",
+    result = CliRunner().invoke(cli, ["suggest", "--scan", str(CONFIG), "--sigma", str(sigma), "--target", "splunk",
                                       "--top", "4", "--out", str(out), "--attack", str(bundle18)])
     assert result.exit_code == 0, result.output
     assert "4 rules suggested" in result.output and "Expected gain" in result.output
