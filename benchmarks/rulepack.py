@@ -13,14 +13,16 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from detcov.coverage.engine import run_scan
-from detcov.rulepack import convert, select_candidates
-from detcov.rules import read_rules
+from detcov.coverage.engine import ScanResult, run_scan
+from detcov.rulepack import Candidate, convert, select, select_candidates
+from detcov.rulepack.scope import GroupView, group_views
+from detcov.rulepack.whatif import pack_rules, what_if
+from detcov.rules import Rule, read_rules
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("DETCOV_SHARED", REPO.parent / "shared"))
@@ -66,6 +68,40 @@ def main(runs: int) -> None:
     print(f"{'pySigma parse of the whole corpus (1 run)':<44}{t_pysigma:>10.2f}")
     print(f"ratio pySigma-parse-all / detcov total: {t_pysigma / ours:.1f}x "
           f"(and converting all {parsed} would add ~{t_conv['splunk'] / 30 * parsed:.0f} s per target)")
+    suggest_old_vs_new(scan, rules, runs)
+
+
+def old_select(scan: ScanResult, rules: Sequence[Rule]) -> list[Candidate]:
+    """The former selection: telemetry-wide filter, and the YAML of every eligible rule read again for its
+    false-positive notes before ranking (a second parse of most of the corpus)."""
+    select._documents.cache_clear()
+    wanted = {g.technique: g for g in scan.gaps if g.gap in ("rule-gap", "broken")}
+    for item in select.eligible_rules(scan.kb, wanted, scan.telemetry, scan.ruleset.rules, rules):
+        select.read_extras(item.rule)
+    return select_candidates(scan.kb, scan.gaps, scan.telemetry, scan.ruleset.rules, rules, 30)
+
+
+def new_select(scan: ScanResult, rules: Sequence[Rule], groups: tuple[GroupView, ...]) -> list[Candidate]:
+    select._documents.cache_clear()
+    return select_candidates(scan.kb, scan.gaps, scan.telemetry, scan.ruleset.rules, rules, 30, groups=groups)
+
+
+def suggest_old_vs_new(scan: ScanResult, rules: Sequence[Rule], runs: int) -> None:
+    """``detcov suggest`` after the corpus is read: old (extras of every eligible rule, what-if = a second full
+    scan) vs new (extras only where ranks compete, what-if on the first scan's result), side by side."""
+    groups = group_views(scan.inventory, scan.kb, scan.catalog)
+    t_old_sel, old = median_time(lambda: old_select(scan, rules), runs)
+    t_new_sel, new = median_time(lambda: new_select(scan, rules, groups), runs)
+    conv_old = convert(old, "splunk", scan.telemetry)
+    conv_new = convert(new, "splunk", scan.telemetry, groups=groups)
+    extra = pack_rules(conv_old)
+    t_old_wi, _ = median_time(lambda: run_scan(CONFIG, attack_path=ATTACK, extra_rules=extra), runs)
+    t_new_wi, _ = median_time(lambda: what_if(scan, conv_new, lambda r: run_scan(CONFIG, attack_path=ATTACK,
+                                                                                extra_rules=r)), runs)
+    print("suggest after the corpus read: old vs new, median s")
+    for step, o, n in (("select (extras reads)", t_old_sel, t_new_sel), ("what-if", t_old_wi, t_new_wi),
+                       ("select + what-if", t_old_sel + t_old_wi, t_new_sel + t_new_wi)):
+        print(f"  {step:<28} old {o:7.2f}  new {n:7.2f}  old/new {o / n:6.1f}x")
 
 
 if __name__ == "__main__":

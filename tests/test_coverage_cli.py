@@ -36,10 +36,38 @@ def test_scan_writes_every_output(scanned: Path) -> None:
     assert summary["attack"]["version"] == "18.1"
 
 
-def test_fail_under_gives_exit_1(capsys: pytest.CaptureFixture[str], bundle18: Path, tmp_path: Path) -> None:
-    code, _, err = run_cli(capsys, "scan", str(DEMO / "detcov.yaml"), "--attack", str(bundle18), "--out",
-                       str(tmp_path), "--fail-under", "detection=99.5")
+def test_fail_under_gives_exit_1_and_80_columns_read_well(capsys: pytest.CaptureFixture[str], bundle18: Path,
+                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run_cli(capsys, "scan", str(DEMO / "detcov.yaml"), "--attack", str(bundle18), "--out",
+                             str(tmp_path), "--fail-under", "detection=99.5")
     assert code == 1 and "detection" in err and "99.5" in err
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "≥ 99.5 ✗" in out  # the target column, next to the KPI it judges
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    flat = " ".join(out.split())
+    for gap in summary["top_gaps"]:  # every next step whole (wrapped, not cut): the cause is still there
+        assert " ".join(gap["action"].split()) in flat, gap["action"]
+    assert "disabled" in flat
+
+
+def test_kpi_table_is_red_amber_green_against_targets(scanned: Path) -> None:
+    from rich.console import Console
+
+    from detcov.cli.terminal import kpi_table, rag
+    from detcov.coverage.summary import Summary
+
+    assert (rag(60, 60), rag(55, 60), rag(49.9, 60), rag(10, None)) == ("green", "yellow", "red", None)
+    summary = Summary.model_validate(json.loads((scanned / "summary.json").read_text()))
+    detection = summary.kpis.detection.percent
+    console = Console(record=True, force_terminal=True, color_system="standard", width=80)
+    console.print(kpi_table(summary, {"detection": detection + 50, "visibility": 0.0}))
+    ansi = console.export_text(styles=True)
+    assert f"\x1b[31m{detection:.1f}" in ansi  # red: far below its target
+    assert f"\x1b[32m{summary.kpis.visibility.percent:.1f}" in ansi  # green: target met
+    plain = Console(record=True, width=80)
+    plain.print(kpi_table(summary, {}))
+    assert "target" not in plain.export_text()  # no targets, no target column, no colour
 
 
 def test_bad_config_reports_all_issues(capsys: pytest.CaptureFixture[str], tmp_path: Path, bundle18: Path) -> None:

@@ -124,7 +124,7 @@ def test_layers_valid_and_golden(scan: tuple[ScanResult, Path], snapshot: Snapsh
             "cells": sorted([t["techniqueID"], t.get("tactic"), t.get("score"), t.get("color")]
                             for t in layer["techniques"]),
         }
-    assert set(digest) == {"visibility", "detection", "prevention", "profile", "visibility-detection",
+    assert set(digest) == {"visibility", "detection", "blocking", "profile", "visibility-detection",
                            "profile-detection", "gaps"}
     assert digest == snapshot(extension_class=JSONSnapshotExtension)
 

@@ -94,3 +94,15 @@ def test_flatten_leaves_the_input_alone() -> None:
     assert flat["ids"].tolist() == ["T1; T2", "T3"] and flat["when"].dt.tz is None
     assert frame["ids"].iloc[0] == ["T1", "T2"] and frame["when"].dt.tz is not None
     assert datetime(2026, 1, 1, tzinfo=UTC) == frame["when"].iloc[0]
+
+
+def test_colour_scales_only_on_the_rows_that_carry_meaning_and_swatches(sheets: dict[str, pd.DataFrame],
+                                                                         tmp_path: Path) -> None:
+    legend = pd.DataFrame({"label": ["no rule", "not a colour"], "colour": ["#f4c7c3", "red"]})
+    path = write_workbook(tmp_path / "c.xlsx", {"Legend": legend, "Techniques": sheets["Techniques"]},
+                          score_columns={"detection": (-1, 5)}, coloured_rows={"Techniques": 10})
+    book = openpyxl.load_workbook(path)
+    assert [str(k.sqref) for k in book["Techniques"].conditional_formatting] == ["E2:E11"]
+    assert book["Legend"]["B2"].fill.fgColor.rgb == "FFF4C7C3" and book["Legend"]["B3"].fill.fgColor.rgb != "FFFF0000"
+    assert [p.name for p in tmp_path.iterdir()] == ["c.xlsx"]  # written atomically: no temporary file left
+    assert path.stat().st_mode & 0o777 != 0o600  # normal file mode, not mkstemp's

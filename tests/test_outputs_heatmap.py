@@ -16,7 +16,7 @@ from test_outputs_navigator import view_cells
 from detcov.attack import AttackKB
 from detcov.errors import DetcovError
 from detcov.outputs import chromium, colors, heatmap
-from detcov.outputs.navigator import TechniqueCell, View
+from detcov.outputs.navigator import TechniqueCell, View, full_legend
 
 
 def _trace(fig: heatmap.go.Figure) -> heatmap.go.Heatmap:
@@ -24,46 +24,80 @@ def _trace(fig: heatmap.go.Figure) -> heatmap.go.Heatmap:
     return trace
 
 
-def test_columns_are_tactics_in_matrix_order_with_parents_sorted_by_score(kb18: AttackKB) -> None:
+def _ticks(trace: heatmap.go.Heatmap) -> list[str]:
+    return list(trace.colorbar.ticktext)
+
+
+def _band_label(trace: heatmap.go.Heatmap, z: int) -> str:
+    return _ticks(trace)[list(trace.colorbar.tickvals).index(z)]
+
+
+def test_columns_are_tactics_in_matrix_order_with_parents_worst_first(kb18: AttackKB) -> None:
     cells = view_cells(kb18, View.DETECTION)
     fig = heatmap.matrix_figure(kb18, cells, View.DETECTION, title="Detection")
     trace = _trace(fig)
-    assert list(trace.x) == [t.name for t in kb18.tactics]
+    assert [x.replace("<br>", " ") for x in trace.x] == [t.name for t in kb18.tactics]
+    order = [b.label for b in full_legend(View.DETECTION)]
     for col, tactic in enumerate(kb18.tactics):
         ids = [row[col] for row in trace.text if row[col]]
         ids = [re.search(r"<b>(T\d{4})</b>", text).group(1) for text in ids]  # type: ignore[union-attr]
         parents = [t.id for t in kb18.techniques_by_tactic(tactic.shortname) if not t.is_subtechnique]
         assert sorted(ids) == sorted(parents)
-        scores = [cells[t].score for t in ids if cells[t].score is not None]
-        assert scores == sorted(scores, reverse=True)
+        labels = [_band_label(trace, row[col]) for row in trace.z if row[col] is not None]
+        ranks = [order.index(lbl) for lbl in labels]
+        assert ranks == sorted(ranks)  # "-1 no rule" (first in the legend) on top, best last
     assert fig.layout.xaxis.side == "top"
 
 
-def test_hover_explains_the_cell_and_folds_subtechniques(kb18: AttackKB) -> None:
-    cells = {"T1059.001": TechniqueCell("T1059.001", 4, comment="Sysmon EID 1 + 4104 rules <ok>")}
-    fig = heatmap.matrix_figure(kb18, cells, "detection", title="x")
-    trace = _trace(fig)
+def test_parent_shows_the_worst_sub_technique_with_a_split_mark(kb18: AttackKB) -> None:
+    cells = {"T1059.001": TechniqueCell("T1059.001", 4, comment="Sysmon EID 1 + 4104 rules <ok>"),
+             "T1059.003": TechniqueCell("T1059.003", -1, comment="no rule"),
+             "T1059": TechniqueCell("T1059", 2)}
+    trace = _trace(heatmap.matrix_figure(kb18, cells, "detection", title="x"))
     col = [t.name for t in kb18.tactics].index("Execution")
-    hovers = [row[col] for row in trace.customdata if row[col]]
-    (hover,) = [h for h in hovers if h.startswith("<b>T1059 ")]
-    assert "best sub-technique T1059.001" in hover and "Score: 4" in hover
-    assert "T1059.001 PowerShell: 4" in hover and "&lt;ok&gt;" in hover  # comment shown, HTML escaped
-    assert hovers[0] == hover  # the only scored parent sorts first
-    # the parent's colour is the detection-4 band; unscored parents are in the grey "no data" band
-    (z,) = [row[col] for row in trace.z if row[col] is not None][:1]
-    bands = trace.colorscale
-    assert bands[2 * int(z)][1] == colors.DETECTION_COLORS[4]
-    assert bands[0][1] == colors.NO_DATA_GREY
+    (row,) = [r for r, line in enumerate(trace.text) if line[col].startswith("<b>T1059</b>")]
+    assert heatmap.SPLIT_MARK in trace.text[row][col]
+    assert _band_label(trace, trace.z[row][col]) == "-1 no rule"
+    hover = trace.customdata[row][col]
+    assert "<b>-1 no rule</b>" in hover and "worst of its sub-techniques: T1059.003" in hover
+    assert "T1059.001 PowerShell: 4 very good" in hover and "T1059.003 Windows Command Shell: -1 no rule" in hover
+    assert "Sub-techniques (2):" in hover
 
 
-def test_continuous_view_has_a_grey_no_data_band(kb18: AttackKB) -> None:
-    cells = view_cells(kb18, View.PROFILE)
-    cells = {k: v for k, v in cells.items() if v.score}
-    trace = _trace(heatmap.matrix_figure(kb18, cells, View.PROFILE, title="Profile"))
-    assert trace.colorscale[0][1] == colors.NO_DATA_GREY
-    no_data = [z for row in trace.z for z in row if z is not None and z < 0]
-    assert no_data and all(z == trace.zmin for z in no_data)
-    assert trace.zmax == max(c.score or 0 for c in cells.values())
+def test_parent_without_its_own_cell_takes_its_sub_technique(kb18: AttackKB) -> None:
+    cells = {"T1059.001": TechniqueCell("T1059.001", 4, comment="rules <ok>")}
+    trace = _trace(heatmap.matrix_figure(kb18, cells, "detection", title="x"))
+    col = [t.name for t in kb18.tactics].index("Execution")
+    label = trace.text[0][col]  # the only scored family sorts first
+    assert label.startswith(f"<b>T1059</b> {heatmap.FROM_SUB_MARK}")
+    assert _band_label(trace, trace.z[0][col]) == "4 very good"
+    assert _ticks(trace) == ["No data", "4 very good"]  # the others: not in the data, white as in Navigator
+
+
+def test_no_rule_not_applicable_and_out_of_scope_look_different_and_say_so(kb18: AttackKB) -> None:
+    cells = {"T1087": TechniqueCell("T1087", -1, "no rule"),
+             "T1595": TechniqueCell("T1595", None, "PRE", band=colors.NOT_APPLICABLE),
+             "T1659": TechniqueCell("T1659", None, "not in profile", band=colors.OUT_OF_SCOPE)}
+    trace = _trace(heatmap.matrix_figure(kb18, cells, "detection", title="x"))
+    assert _ticks(trace) == ["No data", "Not applicable", "Out of scope", "-1 no rule"]  # bottom to top
+    colours = {trace.colorscale[2 * i][1] for i in range(4)}
+    assert len(colours) == 4
+
+
+def test_every_hover_names_the_band_its_colour_shows(kb18: AttackKB) -> None:
+    for view in View:
+        trace = _trace(heatmap.matrix_figure(kb18, view_cells(kb18, view), view, title=view.value))
+        for zrow, hrow in zip(trace.z, trace.customdata, strict=True):
+            for z, hover in zip(zrow, hrow, strict=True):
+                if z is not None:
+                    assert f"<b>{_band_label(trace, z)}</b>" in hover, (view, hover[:200])
+
+
+def test_figure_fits_a_1600_px_screen_with_the_legend_on_top(kb18: AttackKB) -> None:
+    fig = heatmap.matrix_figure(kb18, view_cells(kb18, View.GAPS), View.GAPS, title="Gaps")
+    assert fig.layout.width <= heatmap.MAX_WIDTH < 1600
+    bar = _trace(fig).colorbar
+    assert bar.y == 1.0 and bar.yanchor == "top" and all(len(t) <= colors.MAX_LABEL for t in bar.ticktext)
 
 
 def test_platform_filter_and_bad_platform(kb18: AttackKB) -> None:
@@ -107,7 +141,7 @@ def _non_blank(png: Path) -> None:
 @pytest.mark.chromium
 def test_rendered_dom_shows_every_tactic_header(kb18: AttackKB, page: Path) -> None:
     dom = chromium.dump_dom(page)
-    texts = set(re.findall(r"<text[^>]*>([^<]+)</text>", dom))
+    texts = {t.replace("&lt;br&gt;", " ") for t in re.findall(r'<text[^>]*data-unformatted="([^"]+)"', dom)}
     missing = [t.name for t in kb18.tactics if t.name not in texts]
     assert not missing, missing
     assert "T1059" in dom  # cell labels are drawn too
@@ -130,7 +164,7 @@ def test_png_and_pdf_export(kb18: AttackKB, page: Path, tmp_path: Path) -> None:
     assert pdf.read_bytes().startswith(b"%PDF")
     if shutil.which("pdftotext"):  # poppler-utils (installed by .ci/run): the matrix is text, not an image
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-        assert "Initial Access" in text and "T1059" in text
+        assert "Initial" in text and "Access" in text and "T1059" in text  # tactic names wrap over two lines
 
 
 def test_missing_chromium_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

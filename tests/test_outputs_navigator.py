@@ -17,7 +17,7 @@ from detcov.outputs.navigator import (
     TechniqueCell,
     View,
     build_layer,
-    legend,
+    full_legend,
     validate_layer,
     write_layer,
 )
@@ -33,22 +33,22 @@ def view_cells(kb: AttackKB, view: View) -> dict[str, TechniqueCell]:
     for tech in kb.techniques():
         n = id_number(tech.id)
         score: float | None
-        color = None
+        band = None
         if view is View.VISIBILITY:
             score = n % 5
         elif view in (View.DETECTION, View.PREVENTION):
             score = None if n % 11 == 0 else (n % 7 - 1 if view is View.DETECTION else n % 4)
         elif view is View.VISIBILITY_DETECTION:
             score = None
-            color = colors.visibility_detection_color(n % 5, n % 7 - 1)
+            band = colors.visibility_detection_band(n % 5, n % 7 - 1) or colors.NEITHER
         elif view is View.PROFILE_DETECTION:
             score = float(n % 4)
-            color = colors.profile_detection_color(n % 4, n % 9 - 3, 3)
+            band = colors.profile_detection_band(n % 4, n % 9 - 3, 3) or colors.OUT_OF_SCOPE
         else:  # profile, gaps: weights
             score = (n % 13) / 2
         cells[tech.id] = TechniqueCell(
             tech.id, score, comment=f"{tech.name}: derived score for the test 測試",
-            metadata=(("derived from", tech.id), ("empty", "")), color=color, enabled=n % 17 != 0)
+            metadata=(("derived from", tech.id), ("empty", "")), band=band, enabled=n % 17 != 0)
     return cells
 
 
@@ -56,12 +56,18 @@ def view_cells(kb: AttackKB, view: View) -> dict[str, TechniqueCell]:
 def test_every_view_builds_a_valid_layer(kb_any: AttackKB, view: View) -> None:
     cells = view_cells(kb_any, view)
     layer = build_layer(kb_any, view, cells, name=f"detcov {view.value}", description="test layer")
-    assert validate_layer(layer, kb_any) == []
+    assert validate_layer(layer, kb_any, oracle=True) == []
     assert layer["versions"] == {"attack": (kb_any.version or "").split(".")[0], "navigator": "5.1.0",
                                  "layer": "4.5"}
     assert layer["domain"] == "enterprise-attack"
     assert {e["techniqueID"] for e in layer["techniques"]} == set(cells)
-    assert layer["legendItems"] == [{"label": lbl, "color": c} for lbl, c in legend(view)]
+    # the legend lists exactly the bands the entries use, in the view's order, each short enough for the panel
+    used = {e["color"] for e in layer["techniques"] if "color" in e}
+    assert {i["color"] for i in layer["legendItems"]} == used
+    order = [b.label for b in full_legend(view, upper=layer["gradient"]["maxValue"])]
+    labels = [i["label"] for i in layer["legendItems"]]
+    assert labels == sorted(labels, key=order.index)
+    assert all(len(lbl) <= colors.MAX_LABEL for lbl in labels)
     gradient = layer["gradient"]
     assert gradient["minValue"] < gradient["maxValue"]
     scores = [c.score for c in cells.values() if c.score is not None]
@@ -94,19 +100,23 @@ def test_entries_carry_scores_colours_and_explanations(kb18: AttackKB) -> None:
         else:
             assert entry["score"] == cell.score
             assert entry["color"] == colors.DETECTION_SCALE.color(cell.score)
+            if cell.score < 0:  # "no rule" is not white: white is "not in the layer"
+                assert entry["color"] != colors.WHITE
         assert entry["comment"] == cell.comment and entry["enabled"] == cell.enabled
         assert entry["metadata"] == [{"name": "derived from", "value": cell.technique},
                                      {"name": "empty", "value": "-"}]
-    # parents whose sub-techniques are in the layer are expanded in Navigator
-    parent = next(t for t in kb18.techniques(subtechniques=False) if kb18.subtechniques(t.id))
-    assert all(e["showSubtechniques"] for e in layer["techniques"] if e["techniqueID"] == parent.id)
+    # parents whose sub-techniques are drawn differently from them are expanded in Navigator; others not
+    colour = {e["techniqueID"]: e.get("color") for e in layer["techniques"]}
+    for entry in layer["techniques"]:
+        subs = {colour.get(s.id) for s in kb18.subtechniques(entry["techniqueID"]) if s.id in colour} - {None}
+        assert entry["showSubtechniques"] == bool(subs and subs != {colour[entry["techniqueID"]]})
 
 
 def test_overlay_colours_come_from_the_cells(kb18: AttackKB) -> None:
     cells = view_cells(kb18, View.VISIBILITY_DETECTION)
     layer = build_layer(kb18, View.VISIBILITY_DETECTION, cells, name="o", description="")
     by_id = {e["techniqueID"]: e for e in layer["techniques"]}
-    both = [t for t, c in cells.items() if c.color == colors.OVERLAY_BOTH]
+    both = [t for t, c in cells.items() if c.band == colors.BOTH]
     assert both and all(by_id[t]["color"] == colors.OVERLAY_BOTH for t in both)
     legend_colors = {item["color"] for item in layer["legendItems"]}
     assert {c.color for c in cells.values() if c.color} <= legend_colors
@@ -120,10 +130,21 @@ def test_profile_layer_sorts_by_score_and_lists_platforms(kb18: AttackKB) -> Non
     assert layer["gradient"]["colors"] == list(colors.PROFILE_GRADIENT)
     meta = {m["name"]: m["value"] for m in layer["metadata"]}
     assert meta["view"] == "profile" and kb18.info.sha256 == meta["ATT&CK bundle sha256"]
+    # one metadata line per legend entry, with the real number of techniques drawn in it
+    for item in layer["legendItems"]:
+        drawn = {e["techniqueID"] for e in layer["techniques"] if e.get("color") == item["color"]}
+        assert meta[item["label"]].startswith(f"{len(drawn)} techniques: ")
+
+
+def test_description_states_attack_and_navigator_versions(kb18: AttackKB) -> None:
+    layer = build_layer(kb18, View.DETECTION, {}, name="d", description="Does a healthy rule fire? Roll-up: x")
+    text = layer["description"]
+    assert "?." not in text and text.endswith(".")
+    assert f"v{kb18.version}" in text and "Navigator 5.1.0" in text and "4.5" in text
 
 
 def _messages(layer: dict[str, object], kb: AttackKB) -> list[str]:
-    return [f"{i.severity.value}: {i.message}" for i in validate_layer(layer, kb, source="bad.json")]
+    return [f"{i.severity.value}: {i.message}" for i in validate_layer(layer, kb, source="bad.json", oracle=True)]
 
 
 def test_validation_reports_bad_entries(kb18: AttackKB) -> None:

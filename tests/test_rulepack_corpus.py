@@ -21,7 +21,8 @@ from detcov.attack import AttackKB
 from detcov.cli.main import _register, cli
 from detcov.coverage.engine import ScanResult, run_scan
 from detcov.rulepack import Candidate, Converted, convert, select_candidates, write_pack
-from detcov.rulepack.whatif import compare, pack_rules, what_if
+from detcov.rulepack.scope import GroupView, group_views, splunk_feeds
+from detcov.rulepack.whatif import compare, healthy_rules, pack_rules, what_if
 from detcov.rules import Rule, read_rules, sigma_logsource
 from tests.conftest import shared_path
 
@@ -35,6 +36,7 @@ class Setup:
     scan: ScanResult
     corpus: list[Rule]
     candidates: list[Candidate]
+    groups: tuple[GroupView, ...]
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +44,37 @@ def setup(bundle18: Path) -> Setup:
     root = shared_path("rules-corpora", "sigma", "rules")
     scan = run_scan(CONFIG, attack_path=bundle18)
     corpus = list(read_rules(root, scan.kb, "sigma").rules)
-    candidates = select_candidates(scan.kb, scan.gaps, scan.telemetry, scan.ruleset.rules, corpus, TOP)
-    return Setup(scan, corpus, candidates)
+    groups = group_views(scan.inventory, scan.kb, scan.catalog)
+    candidates = select_candidates(scan.kb, scan.gaps, scan.telemetry, scan.ruleset.rules, corpus, TOP,
+                                   groups=groups)
+    return Setup(scan, corpus, candidates, groups)
 
 
 @pytest.fixture(scope="module")
 def converted(setup: Setup) -> dict[str, list[Converted]]:
-    return {t: convert(setup.candidates[:10], t, setup.scan.telemetry)
+    return {t: convert(setup.candidates[:10], t, setup.scan.telemetry, groups=setup.groups)
             for t in ("splunk", "elastic", "elastic-esql", "sentinel")}
+
+
+@pytest.fixture(scope="module")
+def inventory_doc() -> dict[str, object]:
+    """The demo inventory as written (independent of detcov's loader)."""
+    doc = yaml.safe_load((CONFIG.parent / "inventory.yaml").read_text(encoding="utf-8"))
+    assert isinstance(doc, dict)
+    return doc
+
+
+def _devices_of(doc: dict[str, object], group: str) -> set[str]:
+    devices = doc["devices"]
+    assert isinstance(devices, list)
+    return {d["type"] for d in devices if d.get("siem", True) is not False and d.get("type")
+            and (group in d["applicable_to"] or "all" in d["applicable_to"])}
+
+
+def _platforms_of(doc: dict[str, object], group: str) -> set[str]:
+    groups = doc["system_groups"]
+    assert isinstance(groups, list)
+    return {p for g in groups if g["applicable_to"] == group for p in g["platforms"]}
 
 
 def _raw(candidate: Candidate) -> dict[str, object]:
@@ -69,6 +94,60 @@ def test_pack_is_full_and_tagged_with_open_gaps(setup: Setup) -> None:
         counted = {kb.resolve(t).current for t in written} - {None}
         assert cand.techniques and set(cand.techniques) <= counted & open_gaps, cand.rule.title
         assert cand.weight == max(setup.scan.weights[t].weight for t in cand.techniques)
+
+
+def test_every_candidate_is_healthy_in_the_groups_it_targets(setup: Setup, inventory_doc: dict[str, object],
+                                                             converted: dict[str, list[Converted]]) -> None:
+    """A candidate whose log source is absent from a system group it targets fails here (read from the raw
+    Sigma logsource and the raw inventory, not from the selector's own model)."""
+    kb = setup.scan.kb
+    for cand in setup.candidates:
+        assert cand.groups, cand.rule.title
+        logsource = _raw(cand)["logsource"]
+        assert isinstance(logsource, dict)
+        need = sigma_logsource(kb, logsource.get("product"), logsource.get("category"), logsource.get("service"))
+        rule_platforms = set(need.platforms) or {p for t in cand.techniques for p in kb.technique(t).platforms}  # type: ignore[union-attr]
+        for group in cand.groups:
+            assert need.device_types & _devices_of(inventory_doc, group), (cand.rule.title, group)
+            assert rule_platforms & _platforms_of(inventory_doc, group), (cand.rule.title, group)
+    # a converted query runs only where the pipeline's device is deployed: Sysmon field names where Sysmon is
+    for item in converted["splunk"]:
+        if item.ok and item.pipeline.startswith("sysmon"):
+            assert item.groups and all("sysmon" in _devices_of(inventory_doc, g) for g in item.groups)
+        assert set(item.groups) <= set(item.candidate.groups)
+    # the demo bank runs Sysmon only on servers and in the SWIFT zone: most picks must reach the workstations
+    on_workstations = sum("Windows workstations" in c.groups for c in setup.candidates)
+    assert on_workstations >= TOP // 2
+
+
+def test_behaviour_rules_rank_before_tool_signatures(setup: Setup) -> None:
+    by_technique: dict[str, list[Candidate]] = {}
+    for cand in setup.candidates:
+        by_technique.setdefault(cand.techniques[0], []).append(cand)
+    for picks in by_technique.values():  # within a technique, no signature before a behaviour rule
+        kinds = [c.signature for c in picks]
+        assert kinds == sorted(kinds), [(c.rule.title, c.signature) for c in picks]
+    assert sum(c.signature for c in setup.candidates) <= TOP // 5
+    assert all(("single-tool signature" in c.why) == c.signature and "runs on " in c.why for c in setup.candidates)
+
+
+def test_splunk_stanzas_are_valid_for_enterprise_security(setup: Setup, converted: dict[str, list[Converted]],
+                                                          tmp_path: Path) -> None:
+    feeds = splunk_feeds(setup.scan.inventory)
+    write_pack(converted["splunk"], tmp_path, "splunk", setup.scan.kb, feeds)
+    text = (tmp_path / "savedsearches.conf").read_text(encoding="utf-8")
+    stanzas = [s for s in re.split(r"^(?=\[)", text, flags=re.MULTILINE) if s.strip()]
+    assert len(stanzas) == sum(c.ok for c in converted["splunk"])
+    for stanza in stanzas:
+        keys = dict(line.split(" = ", 1) for line in stanza.splitlines()[1:] if " = " in line)
+        assert keys["action.notable"] == "1" and keys["action.correlationsearch.enabled"] == "1"
+        assert keys["action.notable.param.security_domain"] in ("access", "endpoint", "network", "threat",
+                                                                  "identity", "audit")
+        assert re.match(r'index=\S+ sourcetype="[^"]+" ', keys["search"]), keys["search"][:80]
+        annotations = json.loads(keys["action.correlationsearch.annotations"])
+        assert all(isinstance(v, list) for v in annotations.values()) and annotations["mitre_attack"]
+    index = (tmp_path / "index.md").read_text(encoding="utf-8")
+    assert "behaviour rules before single-tool signatures" in index and "runs on" in index
 
 
 def test_every_suggested_log_source_is_collected(setup: Setup) -> None:
@@ -135,9 +214,12 @@ def test_conversion_output_parses(converted: dict[str, list[Converted]], setup: 
 
 def test_what_if_equals_scan_with_pack(setup: Setup, converted: dict[str, list[Converted]], bundle18: Path) -> None:
     scan, items = setup.scan, converted["splunk"]
-    gain = what_if(CONFIG, scan, items, attack_path=bundle18)
-    rules = pack_rules(items)
+    rules = healthy_rules(scan, pack_rules(items))
+    assert rules and all(set(r.applicable_to) <= set(c.groups) for r in rules
+                         for c in items if c.candidate.rule.id == r.id)
     direct = run_scan(CONFIG, attack_path=bundle18, extra_rules=rules)
+    gain = what_if(scan, items, lambda extra: direct if list(extra) == rules else run_scan(
+        CONFIG, attack_path=bundle18, extra_rules=extra))
     assert compare(scan, direct, len(rules)) == gain
     # independently, cell by cell: a pack rule lifts a (technique, group) cell to >= 2 exactly where it is healthy
     # (and no person's manual score decides the cell); nothing else moves
@@ -157,7 +239,7 @@ def test_suggest_cli(bundle18: Path, tmp_path: Path) -> None:
     sigma = shared_path("rules-corpora", "sigma", "rules", "windows", "process_creation")  # a slice: fast
     _register()
     out = tmp_path / "pack"
-    result = CliRunner().invoke(cli, ["suggest", "--scan", str(CONFIG), "--sigma", str(sigma), "--target", "sentinel",
+    result = CliRunner().invoke(cli, ["suggest", "--scan", str(CONFIG), "--sigma", str(sigma), "--target", "splunk",
                                       "--top", "4", "--out", str(out), "--attack", str(bundle18)])
     assert result.exit_code == 0, result.output
     assert "4 rules suggested" in result.output and "Expected gain" in result.output

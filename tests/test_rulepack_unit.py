@@ -16,6 +16,7 @@ from detcov.datasources.telemetry import CollectedTelemetry
 from detcov.rulepack import Candidate, Target, convert, select_candidates, write_pack
 from detcov.rulepack.newer import counted_rule, newer_id
 from detcov.rulepack.pack import slug
+from detcov.rulepack.scope import GroupView
 from detcov.rulepack.select import fp_rank
 from detcov.rules import Rule, read_rules
 
@@ -196,3 +197,34 @@ def test_pack_files_read_back(tmp_path: Path, kb18: AttackKB, target: str) -> No
 def test_bad_target_is_refused(tmp_path: Path, kb18: AttackKB) -> None:
     with pytest.raises(ValueError):
         convert([], "qradar")
+
+
+def _group(kb: AttackKB, name: str, hosts: int, devices: frozenset[str]) -> GroupView:
+    return GroupView(name, ("Windows",), hosts, _telemetry(kb, devices),
+                     {d: _telemetry(kb, frozenset({d})) for d in devices})
+
+
+def test_behaviour_before_signature_then_reach(tmp_path: Path, kb18: AttackKB) -> None:
+    _rule(tmp_path, 1, title="HackTool - Mimikatz Execution", status="stable", level="critical")
+    _rule(tmp_path, 2, title="LSASS Access From Unusual Process", status="test", level="medium",
+          logsource="product: windows, category: process_access")
+    _rule(tmp_path, 3, title="LSASS Dump Via Comsvcs", status="test", level="medium")
+    groups = (_group(kb18, "Servers", 100, frozenset({"sysmon", "windows-security"})),
+              _group(kb18, "Workstations", 900, frozenset({"windows-security"})))
+    got = select_candidates(kb18, [_gap(kb18, "T1003.001", 1.0)], _telemetry(kb18), [], _read(kb18, tmp_path),
+                            top=10, per_technique=10, groups=groups)
+    titles = [c.rule.title for c in got]
+    assert titles[-1] == "HackTool - Mimikatz Execution" and got[-1].signature  # stable + critical, still last
+    proc, access = got[0], got[1]
+    assert proc.rule.title == "LSASS Dump Via Comsvcs" and proc.reach == 1.0
+    assert set(proc.groups) == {"Servers", "Workstations"}
+    assert access.groups == ("Servers",) and access.reach == 0.1  # process access comes from Sysmon only
+    assert "runs on Servers" in access.why and "10% of the hosts" in access.why
+    # converted for Splunk, the 4688 pipeline reaches every group; Sysmon field names only the servers
+    splunk = convert(got[:2], "splunk", _telemetry(kb18), groups=groups)
+    assert splunk[0].pipeline.startswith("windows-audit") and set(splunk[0].groups) == {"Servers", "Workstations"}
+    assert splunk[1].pipeline.startswith("sysmon") and splunk[1].groups == ("Servers",)
+    # a group that collects nothing the rule needs is never a target
+    blind = (_group(kb18, "Lab", 5, frozenset({"firewall"})),)
+    assert select_candidates(kb18, [_gap(kb18, "T1003.001", 1.0)], _telemetry(kb18), [], _read(kb18, tmp_path),
+                             groups=blind) == []

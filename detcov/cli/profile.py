@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +29,16 @@ from detcov.attack import AttackKB
 from detcov.attack.model import Provenance
 from detcov.cli.common import attack_options, console, load_kb, print_issues
 from detcov.errors import DetcovError
+from detcov.outputs.names import names_list
+from detcov.outputs.profile_layers import (
+    IN_BOTH,
+    Actor,
+    campaign_actor,
+    count_scale,
+    heat_cells,
+    overlay_cells,
+    with_out_of_scope,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ROUTES = {p.value: p for p in Provenance}
@@ -240,6 +251,76 @@ def _print_matrix(p: Profile, options: WeightOptions, top: int, threshold: float
     clusters = similarity_clusters(matrix, threshold)
     console.print(f"[bold]Clusters at similarity ≥ {threshold:g}[/]: "
                   + ("; ".join(", ".join(c) for c in clusters) if clusters else "none"))
+
+
+def _actors(kb: AttackKB, names: Sequence[str]) -> list[Actor]:
+    """Groups of profiles / ATT&CK groups, and campaigns (``C0022`` or a campaign name), as actors."""
+    out: dict[str, Actor] = {}
+    for name in names:
+        if re.fullmatch(r"[Cc]\d{4}", name.strip()) or (kb.group(name) is None and _is_campaign(kb, name)):
+            actor = campaign_actor(kb, name)
+            out[actor.id] = actor
+            continue
+        p = load_profile_or_group(name, kb)
+        print_issues(p.issues)
+        for g in p.groups:
+            out.setdefault(g.key, Actor(g.key, g.name, frozenset(g.technique_ids())))
+    return list(out.values())
+
+
+def _is_campaign(kb: AttackKB, name: str) -> bool:
+    folded = name.strip().casefold()
+    return any(folded in {c.name.casefold(), *(a.casefold() for a in c.aliases)} for c in kb.campaigns)
+
+
+@profile.command()
+@attack_options
+@click.option("-g", "--group", "groups", multiple=True, metavar="NAME",
+              help="A group (id, name, alias), a profile (shipped name or file); repeatable.")
+@click.option("-c", "--campaign", "campaigns", multiple=True, metavar="ID",
+              help="A campaign (C0022 or its name); repeatable.")
+@click.option("-o", "--overlay", "overlay", multiple=True, metavar="NAME",
+              help="Groups, profiles or campaigns to overlay on the selection; repeatable.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The Navigator layer to write (.json).")
+@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the matrix heatmap as a self-contained HTML page.")
+def layer(attack_path: Path | None, attack_version: str | None, groups: tuple[str, ...],
+          campaigns: tuple[str, ...], overlay: tuple[str, ...], out: Path, html_path: Path | None) -> None:
+    """A Navigator layer of groups or campaigns: a heat map of how many use each technique, or (with -o) an
+    overlay of the selection with other groups or campaigns (like DeTT&CT's `group -g/-c/-o`)."""
+    from detcov.outputs.heatmap import matrix_figure, write_html
+    from detcov.outputs.navigator import View, build_layer, validate_layer, write_layer
+
+    if not groups and not campaigns:
+        raise DetcovError("nothing selected", hint="give -g GROUP (or a profile) and/or -c CAMPAIGN")
+    kb, _ = load_kb(attack_path, attack_version)
+    selection = _actors(kb, [*groups, *campaigns])
+    kind = "campaigns" if campaigns and not groups else "groups"
+    names = names_list([a.label for a in selection], 3)
+    if overlay:
+        against = _actors(kb, overlay)
+        cells = overlay_cells(selection, against)
+        view, scale = View.PROFILE_DETECTION, None
+        title = f"{names} vs {names_list([a.label for a in against], 3)}"
+        text = (f"Overlay of {len(selection)} selected actors ({names}) with {len(against)} others "
+                f"({names_list([a.label for a in against])}): {sum(c.band is IN_BOTH for c in cells.values())} "
+                "techniques in both")
+    else:
+        cells = heat_cells(selection, kind)
+        view, scale = View.PROFILE, count_scale(kind, max((int(c.score or 0) for c in cells.values()), default=1))
+        title = f"{kind.capitalize()}: {names}"
+        text = f"Heat map: how many of the {len(selection)} selected {kind} ({names}) use each technique"
+    built = build_layer(kb, view, cells, name=title, description=text, scale=scale)
+    errors = [i for i in validate_layer(built, kb, source=str(out)) if i.severity.value == "error"]
+    if errors:
+        raise DetcovError(issues=errors)
+    write_layer(out, built)
+    console.print(f"{len(cells)} techniques; layer: {escape(str(out))}")
+    if html_path:
+        fig = matrix_figure(kb, with_out_of_scope(kb, cells), view, title=title, scale=scale)
+        write_html(html_path, [("", fig)], title=title)
+        console.print(f"heatmap: {escape(str(html_path))}")
 
 
 COMMANDS = (profile,)

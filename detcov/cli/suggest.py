@@ -14,6 +14,7 @@ from detcov.cli.common import attack_options, console, print_issues
 from detcov.errors import DetcovError
 from detcov.rulepack import Converted, Target, convert, select_candidates, write_pack
 from detcov.rulepack.newer import newer_id
+from detcov.rulepack.scope import group_views, splunk_feeds
 from detcov.rulepack.whatif import WhatIf, what_if, whatif_md
 from detcov.rules import RuleSet, read_rules
 
@@ -33,7 +34,7 @@ TARGETS = tuple(t.value for t in Target)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder to write the pack to (created).")
 @click.option("--what-if/--no-what-if", "whatif", default=True, show_default=True,
-              help="Re-run the scan with the pack deployed and report the KPI gain.")
+              help="Re-run the scan with the pack's healthy rules deployed and report the KPI gain.")
 @attack_options
 def suggest(scan_path: Path, sigma_path: Path, target: str, top: int, per_technique: int, out_dir: Path,
             whatif: bool, attack_path: Path | None, attack_version: str | None) -> None:
@@ -47,13 +48,18 @@ def suggest(scan_path: Path, sigma_path: Path, target: str, top: int, per_techni
     if not corpus.rules:
         raise DetcovError(f"no Sigma rule found under {sigma_path}", hint="point --sigma at a SigmaHQ/sigma clone")
     _print_corpus(corpus, scan.kb)
+    family = {Target.SPLUNK: "splunk", Target.SENTINEL: "sentinel"}.get(Target(target), "elastic")
+    siem = next((s.id for s in scan.estate.siems if s.product == family), None)
+    groups = group_views(scan.inventory, scan.kb, scan.catalog, siem)
     candidates = select_candidates(scan.kb, scan.gaps, scan.telemetry, scan.ruleset.rules, corpus.rules, top,
-                                   per_technique=per_technique)
-    converted = convert(candidates, target, scan.telemetry)
-    files = write_pack(converted, out_dir, target, scan.kb)
+                                   per_technique=per_technique, groups=groups)
+    converted = convert(candidates, target, scan.telemetry, groups=groups)
+    feeds = splunk_feeds(scan.inventory) if target == Target.SPLUNK else None
+    files = write_pack(converted, out_dir, target, scan.kb, feeds)
     _print_pack(converted, out_dir, len(files))
     if whatif and candidates:
-        gain = what_if(scan_path, scan, converted, attack_path=attack_path, attack_version=attack_version)
+        gain = what_if(scan, converted, lambda rules: run_scan(scan_path, attack_path=attack_path,
+                                                               attack_version=attack_version, extra_rules=rules))
         (out_dir / "what-if.json").write_text(json.dumps(gain.as_dict(), indent=2) + "\n", encoding="utf-8")
         (out_dir / "what-if.md").write_text(whatif_md(gain), encoding="utf-8")
         _print_gain(gain)
@@ -75,13 +81,14 @@ def _print_corpus(corpus: RuleSet, kb: AttackKB) -> None:
 
 def _print_pack(converted: list[Converted], out_dir: Path, files: int) -> None:
     table = Table(title="Rule pack", title_justify="left")
-    for col in ("#", "gap techniques", "rule", "status", "level", "converted"):
-        table.add_column(col)
+    for col in ("#", "gap techniques", "rule", "level", "runs on", "converted"):
+        table.add_column(col, overflow="fold")
     for c in converted:
         cand = c.candidate
-        table.add_row(str(cand.rank), " ".join(cand.techniques[:3]), escape(cand.rule.title),
-                      cand.rule.raw_status or "", cand.rule.severity or "",
-                      escape(c.pipeline) if c.ok else f"[red]no[/]: {escape(c.error[:80])}")
+        kind = " [dim](tool signature)[/]" if cand.signature else ""
+        table.add_row(str(cand.rank), " ".join(cand.techniques[:3]), escape(cand.rule.title) + kind,
+                      cand.rule.severity or "", escape(", ".join(c.groups or cand.groups)),
+                      escape(c.pipeline) if c.ok else f"[red]no[/]: {escape(c.error)}")
     console.print(table)
     done = sum(c.ok for c in converted)
     console.print(f"{len(converted)} rules suggested, {done} converted, {len(converted) - done} not converted "

@@ -1,9 +1,19 @@
 """Colours, scales and legends of the coverage views, shared by Navigator layers and plotly heatmaps.
 
-The visibility (0-4), detection (-1..5) and overlay colours are DeTT&CT's published ones (DETTECT.md §1.2,
-§2), so a SOC that knows DeTT&CT layers reads ours the same way. Prevention uses CTID's protect vocabulary
-(none, minimal, partial, significant) in teal; profile heat uses DeTT&CT's group gradient; gaps run yellow to
-deep red.
+Every drawn cell gets one :class:`Band`: a short label (≤ 15 characters, so it fits the Navigator legend panel
+and the heatmap legend), a colour, and a severity (higher = worse; it decides which sub-technique a parent cell
+shows). The legend of a layer or heatmap lists exactly the bands its cells use, in the view's order, so a hover
+and a legend never disagree with a colour.
+
+Scales: visibility (0-4) blues and detection (1-5) greens are DeTT&CT's published colours (DETTECT.md §1.2, §2),
+but the "none" levels are not white: white is what Navigator shows for a technique that is not in the layer, so
+"no rule" (detection −1) and "no visibility" (0) are a pale red. Blocking uses CTID's protect vocabulary in teal.
+Profile weight and gap priority are binned into four steps of one gradient (pink → red, yellow → deep red).
+Three states are not scores and look different everywhere: *not applicable* (mid grey: no telemetry on any
+platform the institution runs), *out of scope* (near-white grey: not in the threat profile) and, for the
+combined views, *neither* (pale red). In the profile × detection view a detected technique is green and an
+undetected one red by threat weight, so the best and the worst never sit next to each other in hue (DeTT&CT's
+orange-for-detected was right next to its red).
 """
 
 from __future__ import annotations
@@ -14,23 +24,44 @@ from dataclasses import dataclass
 
 WHITE = "#ffffff"
 NO_DATA_GREY = "#d9d9d9"
+NOT_APPLICABLE_GREY = "#bdbdbd"
+OUT_OF_SCOPE_GREY = "#eeeeee"
+NONE_RED = "#f4c7c3"  # "none" / "no rule": a gap, but not white ("not in the layer")
 
 VISIBILITY_COLORS: dict[int, str] = {1: "#bbdefb", 2: "#64b5f6", 3: "#1976d2", 4: "#0d47a1"}
 DETECTION_COLORS: dict[int, str] = {
     0: "#9c27b0", 1: "#dcedc8", 2: "#aed581", 3: "#8bc34a", 4: "#689f38", 5: "#33691e",
 }
-ORANGE_COLORS: dict[int, str] = {
-    0: "#ffecb7", 1: "#ffe07a", 2: "#ffca28", 3: "#ffae00", 4: "#ff8f00", 5: "#ff6f00",
-}
 PREVENTION_COLORS: dict[int, str] = {1: "#b2dfdb", 2: "#4db6ac", 3: "#00796b"}
-OVERLAY_BOTH = "#f9a825"  # DeTT&CT: visibility and detection / technique in group and overlay
+OVERLAY_BOTH = "#f9a825"  # DeTT&CT: visibility and detection
+OFF_PROFILE_DETECTED = "#b0bec5"  # detected, not used by the profile's groups
 PROFILE_GRADIENT = ("#ffcece", "#ff0000")  # DeTT&CT group heat map
 GAPS_GRADIENT = ("#fff59d", "#ff7043", "#b71c1c")
+BINS = 4
 
-VISIBILITY_LABELS = {0: "None", 1: "Minimal", 2: "Medium", 3: "Good", 4: "Excellent"}
-DETECTION_LABELS = {-1: "None", 0: "Forensics/context", 1: "Basic", 2: "Fair", 3: "Good", 4: "Very good",
-                    5: "Excellent"}
-PREVENTION_LABELS = {0: "None", 1: "Minimal", 2: "Partial", 3: "Significant"}
+VISIBILITY_LABELS = {0: "none", 1: "minimal", 2: "medium", 3: "good", 4: "excellent"}
+DETECTION_LABELS = {-1: "no rule", 0: "forensics", 1: "basic", 2: "fair", 3: "good", 4: "very good",
+                    5: "excellent"}
+PREVENTION_LABELS = {0: "none", 1: "minimal", 2: "partial", 3: "significant"}
+MAX_LABEL = 15
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """One legend entry: short label, colour, severity (higher = worse) and a sentence for hovers/sheets."""
+
+    label: str
+    color: str
+    severity: float
+    meaning: str = ""
+
+
+NOT_APPLICABLE = Band("Not applicable", NOT_APPLICABLE_GREY, -1e9,
+                      "no telemetry for it on any platform the institution runs")
+OUT_OF_SCOPE = Band("Out of scope", OUT_OF_SCOPE_GREY, -2e9,
+                    "not used by the threat profile's groups, and nothing covers it")
+NO_DATA = Band("No data", WHITE, -3e9, "the view has no value for it (as Navigator: not in the layer)")
+STATE_BANDS = (OUT_OF_SCOPE, NOT_APPLICABLE, NO_DATA)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,19 +75,19 @@ class Level:
 
 @dataclass(frozen=True, slots=True)
 class ViewScale:
-    """How a view's scores map to colours.
+    """How a view's scores map to bands.
 
-    Discrete scales (``levels`` set) colour a score by the highest level at or below it; continuous scales
-    interpolate ``gradient`` between ``minimum`` and ``maximum`` (``None`` = the largest score in the data).
-    """
+    Discrete scales (``levels`` set) give a score the highest level at or below it; continuous scales cut
+    ``minimum``..``upper`` into :data:`BINS` equal steps of ``gradient`` (``maximum`` None = the largest score
+    in the data, rounded up). ``worse_high``: a higher score is worse (gaps, threat weight)."""
 
     name: str
     minimum: int
     maximum: int | None
     gradient: tuple[str, ...]
     levels: tuple[Level, ...] = ()
-    low_label: str = "low"
-    high_label: str = "high"
+    short: str = ""
+    worse_high: bool = False
 
     @property
     def discrete(self) -> bool:
@@ -69,8 +100,8 @@ class ViewScale:
         top = max((s for s in scores if s is not None and math.isfinite(s)), default=self.minimum + 1)
         return max(math.ceil(top), self.minimum + 1)
 
-    def color(self, score: float | None, upper: int | None = None) -> str | None:
-        """The colour of one score; None when the score is missing (no data / not applicable)."""
+    def band(self, score: float | None, upper: int | None = None) -> Band | None:
+        """The band of one score; None when the score is missing."""
         if score is None or not math.isfinite(score):
             return None
         if self.levels:
@@ -78,32 +109,56 @@ class ViewScale:
             for level in self.levels:
                 if score >= level.value:
                     chosen = level
-            return chosen.color
+            sep = "" if chosen.label.startswith("+") else " "
+            severity = float(chosen.value if self.worse_high else -chosen.value)
+            return Band(f"{chosen.value}{sep}{chosen.label}", chosen.color, severity,
+                        f"{self.name} {chosen.value}{sep}{chosen.label}")
+        return self.bins(upper if upper is not None else self.upper([score]))[self._bin(score, upper)]
+
+    def _bin(self, score: float, upper: int | None) -> int:
         top = upper if upper is not None else self.upper([score])
         span = max(top - self.minimum, 1)
-        return gradient_color(self.gradient, (score - self.minimum) / span)
+        return min(max(int((score - self.minimum) / span * BINS), 0), BINS - 1)
 
-    def legend(self) -> list[tuple[str, str]]:
-        """(label, colour) pairs for a legend."""
+    def bins(self, upper: int) -> list[Band]:
+        """The continuous scale's :data:`BINS` bands, lowest first."""
+        step = max(upper - self.minimum, 1) / BINS
+        out = []
+        for k in range(BINS):
+            lo, hi = self.minimum + k * step, self.minimum + (k + 1) * step
+            label = f"{self.short or self.name} {_num(lo)}-{_num(hi)}"
+            out.append(Band(label, gradient_color(self.gradient, k / (BINS - 1)), float(k if self.worse_high else -k),
+                            f"{self.name} {_num(lo)} to {_num(hi)}"))
+        return out
+
+    def color(self, score: float | None, upper: int | None = None) -> str | None:
+        band = self.band(score, upper)
+        return band.color if band else None
+
+    def legend(self, upper: int | None = None) -> list[Band]:
+        """Every band of the scale, in order (the legend a view can use at most)."""
         if self.levels:
-            return [(f"{self.name} {lv.value}: {lv.label}", lv.color) for lv in self.levels]
-        return [(f"{self.name}: {self.low_label}", self.gradient[0]),
-                (f"{self.name}: {self.high_label}", self.gradient[-1])]
+            return [b for lv in self.levels if (b := self.band(lv.value)) is not None]
+        return self.bins(upper if upper is not None else self.upper([]))
 
 
-def _levels(labels: dict[int, str], colors: dict[int, str], none_color: str = WHITE) -> tuple[Level, ...]:
+def _num(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".") if not float(value).is_integer() else str(int(value))
+
+
+def _levels(labels: dict[int, str], colors: dict[int, str], none_color: str = NONE_RED) -> tuple[Level, ...]:
     return tuple(Level(v, label, colors.get(v, none_color)) for v, label in sorted(labels.items()))
 
 
-VISIBILITY_SCALE = ViewScale("Visibility", 0, 4, (WHITE, *VISIBILITY_COLORS.values()),
-                             _levels(VISIBILITY_LABELS, VISIBILITY_COLORS))
-DETECTION_SCALE = ViewScale("Detection", -1, 5, (WHITE, *DETECTION_COLORS.values()),
-                            _levels(DETECTION_LABELS, DETECTION_COLORS))
-PREVENTION_SCALE = ViewScale("Prevention", 0, 3, (WHITE, *PREVENTION_COLORS.values()),
-                             _levels(PREVENTION_LABELS, PREVENTION_COLORS))
-PROFILE_SCALE = ViewScale("Profile weight", 0, None, PROFILE_GRADIENT,
-                          low_label="technique rarely used", high_label="technique used by many groups")
-GAPS_SCALE = ViewScale("Gap", 0, None, GAPS_GRADIENT, low_label="small gap", high_label="large gap")
+VISIBILITY_SCALE = ViewScale("Visibility", 0, 4, (NONE_RED, *VISIBILITY_COLORS.values()),
+                             _levels(VISIBILITY_LABELS, VISIBILITY_COLORS), "Vis")
+DETECTION_SCALE = ViewScale("Detection", -1, 5, (NONE_RED, *DETECTION_COLORS.values()),
+                            _levels(DETECTION_LABELS, DETECTION_COLORS), "Det")
+BLOCKING_SCALE = ViewScale("Blocking", 0, 3, (NONE_RED, *PREVENTION_COLORS.values()),
+                           _levels(PREVENTION_LABELS, PREVENTION_COLORS), "Block")
+PREVENTION_SCALE = BLOCKING_SCALE
+PROFILE_SCALE = ViewScale("Threat weight", 0, None, PROFILE_GRADIENT, short="Weight", worse_high=True)
+GAPS_SCALE = ViewScale("Gap priority", 0, None, GAPS_GRADIENT, short="Gap", worse_high=True)
 
 
 # ----- colour arithmetic ---------------------------------------------------------------------------
@@ -134,52 +189,61 @@ def is_hex_color(text: str) -> bool:
     return len(body) in (3, 6) and all(c in "0123456789abcdefABCDEF" for c in body)
 
 
-# ----- overlays (the caller passes the colour in the cell; these helpers choose it) ----------------
+# ----- the combined views (the cell carries its band; these choose it) ------------------------------
 def _level(score: float | None) -> int | None:
     return None if score is None or not math.isfinite(score) else math.floor(score)
 
 
-def visibility_detection_color(visibility: float | None, detection: float | None) -> str | None:
+BOTH = Band("Seen + detected", OVERLAY_BOTH, 0.0, "visibility ≥ 1 and detection ≥ 1")
+NEITHER = Band("Neither", NONE_RED, 9.0, "in the threat profile, no visibility and no rule")
+FORENSICS_ONLY = Band("Forensics only", DETECTION_COLORS[0], 3.0, "detection 0 (forensics/context), no visibility")
+VIS_ONLY = tuple(Band(f"Vis only {v}", c, 4.0 - v / 10, f"visibility {v} ({VISIBILITY_LABELS[v]}), no rule")
+                 for v, c in VISIBILITY_COLORS.items())
+DET_ONLY = tuple(Band(f"Det only {d}", c, 1.0 - d / 10, f"detection {d} ({DETECTION_LABELS[d]}), visibility 0")
+                 for d, c in DETECTION_COLORS.items() if d > 0)
+VISIBILITY_DETECTION_LEGEND: tuple[Band, ...] = (BOTH, *DET_ONLY, *VIS_ONLY, FORENSICS_ONLY, NEITHER)
+
+
+def visibility_detection_band(visibility: float | None, detection: float | None) -> Band | None:
     """DeTT&CT overlay: both > 0 → orange; detection only → green shade; visibility only → blue shade;
-    detection 0 (forensics/context) without visibility → purple; neither → None (not coloured)."""
+    detection 0 (forensics/context) without visibility → purple; neither → None (the caller decides between
+    "neither" and "out of scope")."""
     v, d = _level(visibility), _level(detection)
     has_v, has_d = v is not None and v > 0, d is not None and d > 0
     if has_v and has_d:
-        return OVERLAY_BOTH
+        return BOTH
     if has_d:
-        return DETECTION_COLORS[min(d or 0, 5)]
+        return DET_ONLY[min(d or 1, 5) - 1]
     if has_v:
-        return VISIBILITY_COLORS[min(v or 0, 4)]
+        return VIS_ONLY[min(v or 1, 4) - 1]
     if d == 0:
-        return DETECTION_COLORS[0]
+        return FORENSICS_ONLY
     return None
 
 
-def profile_detection_color(weight: float | None, detection: float | None, max_weight: float = 1.0
-                            ) -> str | None:
-    """DeTT&CT group × detection overlay: in the profile and detected (score ≥ 0) → orange by detection
-    score; in the profile, no detection → the profile's red heat by weight (the gap); detection only →
-    green."""
+DETECTED_IN_PROFILE = tuple(Band(f"Detected {d}", DETECTION_COLORS[d], 2.0 - d / 10,
+                                 f"in the threat profile, detection {d} ({DETECTION_LABELS[d]})")
+                            for d in range(6))
+OFF_PROFILE = Band("Det, no threat", OFF_PROFILE_DETECTED, -1.0, "detected, not used by the profile's groups")
+UNDETECTED = tuple(Band(label, gradient_color(PROFILE_GRADIENT, k / 2), 10.0 + k, meaning)
+                   for k, (label, meaning) in enumerate((
+                       ("Undet., rare", "in the threat profile, no rule; low threat weight"),
+                       ("Undet., common", "in the threat profile, no rule; medium threat weight"),
+                       ("Undet., top", "in the threat profile, no rule; high threat weight"))))
+PROFILE_DETECTION_LEGEND: tuple[Band, ...] = (*reversed(DETECTED_IN_PROFILE), OFF_PROFILE, *UNDETECTED)
+
+
+def profile_detection_band(weight: float | None, detection: float | None, max_weight: float = 1.0
+                           ) -> Band | None:
+    """In the profile and detected (score ≥ 0) → green by detection score; in the profile, undetected → red
+    by threat weight (three steps of the profile's heat); detected, outside the profile → blue-grey."""
     d = _level(detection)
     in_profile = weight is not None and weight > 0
     if in_profile and d is not None and d >= 0:
-        return ORANGE_COLORS[min(d, 5)]
+        return DETECTED_IN_PROFILE[min(d, 5)]
     if in_profile:
-        return PROFILE_SCALE.color(weight, math.ceil(max(max_weight, 1.0)))
+        share = (weight or 0.0) / max(max_weight, 1e-9)
+        return UNDETECTED[min(int(share * 3), 2)]
     if d is not None and d >= 0:
-        return DETECTION_COLORS[min(d, 5)]
+        return OFF_PROFILE
     return None
-
-
-VISIBILITY_DETECTION_LEGEND: tuple[tuple[str, str], ...] = (
-    ("Visibility and detection", OVERLAY_BOTH),
-    *((f"Visibility {v} only: {VISIBILITY_LABELS[v]}", c) for v, c in VISIBILITY_COLORS.items()),
-    *((f"Detection {d}: {DETECTION_LABELS[d]}" + ("" if d == 0 else " (no visibility)"), c)
-      for d, c in DETECTION_COLORS.items()),
-)
-PROFILE_DETECTION_LEGEND: tuple[tuple[str, str], ...] = (
-    *((f"In profile, detection {d}: {DETECTION_LABELS[d]}", c) for d, c in ORANGE_COLORS.items()),
-    ("In profile, no detection (rare use)", PROFILE_GRADIENT[0]),
-    ("In profile, no detection (frequent use)", PROFILE_GRADIENT[1]),
-    *((f"Detection {d} only: {DETECTION_LABELS[d]}", c) for d, c in DETECTION_COLORS.items()),
-)

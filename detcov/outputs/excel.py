@@ -1,7 +1,9 @@
 """The coverage tables as one workbook (xlsxwriter) and as CSV + Parquet files.
 
-One sheet per table, each with an autofilter, a frozen header row, column widths fitted to the content and a
-colour scale on every score column (red = low, green = high, between the bounds the caller gives). Lists and
+One sheet per table, written row by row (xlsxwriter's constant-memory mode: no cell-by-cell pass through
+pandas), each with an autofilter, a frozen header row, column widths fitted to the content and a colour scale
+on the score columns (red = low, green = high, between the bounds the caller gives) of the rows where a colour
+means something. Lists and
 tuples in cells become ``"; "``-joined text, timezone-aware datetimes become naive UTC (Excel has no zones).
 CSV is UTF-8 with a BOM so Excel shows Traditional Chinese labels correctly; Parquet keeps native types when
 pyarrow can store them.
@@ -9,14 +11,18 @@ pyarrow can store them.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import xlsxwriter
 
 from detcov.errors import DetcovError
+from detcov.outputs.colors import is_hex_color
 
 MAX_SHEET_NAME = 31
 MIN_WIDTH, MAX_WIDTH = 8, 60
@@ -74,44 +80,82 @@ def _score_format(lo: float, hi: float) -> dict[str, Any]:
             "mid_color": SCORE_COLORS[1], "max_color": SCORE_COLORS[2]}
 
 
-def _format_sheet(writer: pd.ExcelWriter, sheet: str, frame: pd.DataFrame,
-                  score_columns: Mapping[str, tuple[float, float]]) -> None:
-    ws = writer.sheets[sheet]
-    header = writer.book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#f2f2f2",
-                                     "border": 1})
+def _column_values(series: pd.Series) -> list[Any]:
+    """Plain Python values (None for missing) that xlsxwriter writes natively."""
+    values: list[Any] = series.astype(object).where(series.notna(), None).tolist()
+    return values
+
+
+def _write_sheet(book: xlsxwriter.Workbook, sheet: str, frame: pd.DataFrame,
+                 score_columns: Mapping[str, tuple[float, float]], coloured_rows: int | None,
+                 swatches: Collection[str]) -> None:
+    """One sheet, row by row (the workbook is in constant-memory mode: rows must come in order)."""
+    ws = book.add_worksheet(sheet)
+    header = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#f2f2f2",
+                              "border": 1})
     rows, cols = frame.shape
     for c, name in enumerate(frame.columns):
-        ws.write(0, c, str(name), header)
         ws.set_column(c, c, column_width(str(name), frame[name]))
     ws.freeze_panes(1, 0)
+    ws.write_row(0, 0, [str(n) for n in frame.columns], header)
+    columns = [_column_values(frame[name]) for name in frame.columns]
+    swatch_at = [c for c, name in enumerate(frame.columns) if name in swatches]
+    fills: dict[str, Any] = {}
+    for r, values in enumerate(zip(*columns, strict=True), start=1):
+        ws.write_row(r, 0, values)
+        for c in swatch_at:
+            value = values[c]
+            if isinstance(value, str) and is_hex_color(value):
+                fill = fills.setdefault(value, book.add_format({"bg_color": value, "font_color": value}))
+                ws.write_string(r, c, value, fill)
     if cols:
         ws.autofilter(0, 0, max(rows, 1), cols - 1)
+    last = rows if coloured_rows is None else min(rows, coloured_rows)
     for c, name in enumerate(frame.columns):
-        if name in score_columns and rows:
+        if name in score_columns and last:
             lo, hi = score_columns[name]
-            ws.conditional_format(1, c, rows, c, _score_format(lo, hi))
+            ws.conditional_format(1, c, last, c, _score_format(lo, hi))
 
 
 def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
-                   score_columns: Mapping[str, tuple[float, float]] | None = None) -> Path:
-    """One sheet per table (in the mapping's order). ``score_columns`` maps a column name, on any sheet, to
-    the (low, high) bounds of its red-yellow-green colour scale."""
+                   score_columns: Mapping[str, tuple[float, float]] | None = None,
+                   coloured_rows: Mapping[str, int] | None = None,
+                   swatches: Collection[str] = ("colour",)) -> Path:
+    """One sheet per table (in the mapping's order), written row by row in xlsxwriter's constant-memory mode,
+    atomically (a temporary file renamed into place). ``score_columns`` maps a column name, on any sheet, to
+    the (low, high) bounds of its red-yellow-green colour scale; ``coloured_rows`` limits the scale of a sheet
+    to its first N rows (e.g. the in-scope techniques, sorted first); a ``swatches`` column holding
+    ``#rrggbb`` values is painted in that colour (the legend sheet)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     names = sheet_names(list(sheets))
     scores = dict(score_columns or {})
+    limits = dict(coloured_rows or {})
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
         # Text stays text: no formula (a comment starting with "=") and no URL conversion.
-        options = {"options": {"strings_to_formulas": False, "strings_to_urls": False}}
-        with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs=options) as writer:
-            for name, frame in sheets.items():
-                flat = flatten(frame)
-                flat.to_excel(writer, sheet_name=names[name], index=False)
-                _format_sheet(writer, names[name], flat, scores)
+        book = xlsxwriter.Workbook(tmp, {"constant_memory": True, "strings_to_formulas": False,
+                                         "strings_to_urls": False, "default_date_format": "yyyy-mm-dd hh:mm:ss"})
+        for name, frame in sheets.items():
+            _write_sheet(book, names[name], flatten(frame), scores, limits.get(name), swatches)
+        book.close()
+        Path(tmp).chmod(0o666 & ~_umask())
+        Path(tmp).replace(path)
     except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
         raise DetcovError(f"{path}: cannot write the workbook: {exc}",
                           hint="close it in Excel (Windows locks open files) or choose another path") from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def file_stem(name: str) -> str:

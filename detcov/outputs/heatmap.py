@@ -1,25 +1,29 @@
 """ATT&CK-matrix heatmaps with plotly: one figure per view, self-contained HTML and PNG.
 
 Layout (ECOSYSTEM.md §4): one ``go.Heatmap``; columns are the tactics in the bundle's matrix order; each
-column lists that tactic's parent techniques, best score first, then by name; empty rows stay blank like
-Navigator. Sub-techniques are folded into their parent's cell: the hover lists each with its score, and a
-parent without a cell of its own takes its best sub-technique's score (the hover says so). That keeps the
-matrix one screen high (~45 rows instead of ~170) and matches how a SOC reads Navigator with sub-techniques
-collapsed.
+column lists that tactic's parent techniques, worst first (the view's bands by severity), then by name. The
+figure is at most :data:`MAX_WIDTH` px wide so it fits a 1,600 px screen with its legend, and the legend sits
+at the top right, visible without scrolling.
 
-Colours: discrete views (visibility, detection, prevention) and overlays use one colour band per legend
-entry; continuous views (profile, gaps) use the view gradient. A grey band means "no data / not applicable".
+Sub-techniques are folded into their parent's cell, and the parent shows its family's **worst** state (the
+parent's own cell and every sub-technique's): T1059 is "no rule" when T1059.003 has none, even if T1059.001 has
+a rule. The label marks it: ``◐`` when the family is split (members in different score bands; "not
+applicable" and "out of scope" do not split a family), ``▾`` when the colour
+comes from a sub-technique; the hover lists every sub-technique with its own band.
+
+Colours and hovers come from one :class:`~detcov.outputs.colors.Band` per cell, so a hover always names the
+colour it sits on, and the legend lists exactly the bands drawn ("no rule", "not applicable", "out of scope"
+each have their own).
 """
 
 from __future__ import annotations
 
 import html
 import importlib.util
-import math
 import os
 import tempfile
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,26 +35,34 @@ from detcov.attack import AttackKB
 from detcov.attack.model import Tactic, Technique
 from detcov.errors import DetcovError
 from detcov.outputs import chromium
-from detcov.outputs.colors import NO_DATA_GREY, ViewScale, gradient_color
-from detcov.outputs.navigator import TechniqueCell, View, cell_color, legend, view_scale
+from detcov.outputs.colors import NO_DATA, STATE_BANDS, Band, ViewScale
+from detcov.outputs.navigator import TechniqueCell, View, cell_band, used_legend, view_scale
 
-NO_DATA_LABEL = "No data / not applicable"
 ROW_PX = 34
-COLUMN_PX = 132
-HEADER_PX = 150
+COLUMN_PX = 96
+LEGEND_PX = 190
+HEADER_PX = 170
+MAX_WIDTH = 1560
+SPLIT_MARK = "◐"
+FROM_SUB_MARK = "▾"
+MARKS_NOTE = (f"{SPLIT_MARK} sub-techniques differ, the cell shows the worst · {FROM_SUB_MARK} colour from a "
+              "sub-technique · hover for the list")
 PLOTLY_CONFIG = {"displayModeBar": False, "responsive": False}
 
 
 @dataclass(frozen=True, slots=True)
 class MatrixCell:
-    """One drawn cell: a parent technique under one tactic, with its effective score and colour."""
+    """One drawn cell: a parent technique under one tactic, with its family's worst band."""
 
     technique: Technique
-    score: float | None
-    color: str | None  # None = no data (grey)
+    band: Band
     hover: str
-    rolled_up: bool
-    explicit: bool  # the colour came from the cell (overlays), not from the view's scale
+    split: bool
+    from_sub: str | None  # the sub-technique whose band is drawn, if not the parent's own
+
+    @property
+    def mark(self) -> str:
+        return SPLIT_MARK if self.split else (FROM_SUB_MARK if self.from_sub else "")
 
 
 # ----- which techniques, in which order ------------------------------------------------------------
@@ -58,80 +70,76 @@ def _on_platforms(tech: Technique, platforms: Sequence[str] | None) -> bool:
     return not platforms or bool(set(tech.platforms) & set(platforms))
 
 
-def _effective(kb: AttackKB, tech: Technique, cells: Mapping[str, TechniqueCell]
-               ) -> tuple[TechniqueCell | None, bool]:
-    """The parent's own cell, else its best-scored sub-technique cell (``rolled_up`` = True)."""
-    own = cells.get(tech.id)
-    if own is not None and (own.score is not None or own.color):
-        return own, False
-    subs = [c for s in kb.subtechniques(tech.id) if (c := cells.get(s.id)) and c.score is not None]
-    if subs:
-        return max(subs, key=lambda c: c.score or 0.0), True
-    return own, False
-
-
 def _wrap(text: str, width: int = 90) -> str:
     return "<br>".join(html.escape(line) for line in textwrap.wrap(text, width)) if text else ""
 
 
-def _sub_lines(kb: AttackKB, tech: Technique, cells: Mapping[str, TechniqueCell]) -> list[str]:
-    lines = []
-    for sub in sorted(kb.subtechniques(tech.id), key=lambda s: s.id):
-        cell = cells.get(sub.id)
-        score = "no data" if cell is None or cell.score is None else f"{cell.score:g}"
-        lines.append(f"&nbsp;&nbsp;{sub.id} {html.escape(sub.name)}: {score}")
-    return lines
+Bands = Mapping[str, Band]
 
 
-def hover_text(kb: AttackKB, tech: Technique, tactic: Tactic, cell: TechniqueCell | None, rolled_up: bool,
-               cells: Mapping[str, TechniqueCell]) -> str:
-    """The hover of one matrix cell: id, name, tactic, score, the cell's comment, metadata, sub-techniques."""
-    score = "no data / not applicable" if cell is None or cell.score is None else f"{cell.score:g}"
+def family(kb: AttackKB, tech: Technique, bands: Bands) -> list[tuple[str, Band]]:
+    """The parent's own band (if it has a cell) and each sub-technique's, parent first then by id."""
+    members = [tech.id, *sorted(s.id for s in kb.subtechniques(tech.id))]
+    return [(tid, bands[tid]) for tid in members if tid in bands]
+
+
+def worst(members: Sequence[tuple[str, Band]]) -> tuple[str, Band] | None:
+    """The member with the highest severity; ties go to the earlier member (the parent)."""
+    best: tuple[str, Band] | None = None
+    for tid, band in members:
+        if best is None or band.severity > best[1].severity:
+            best = (tid, band)
+    return best
+
+
+def hover_text(kb: AttackKB, tech: Technique, tactic: Tactic, cell: TechniqueCell | None,
+               members: Sequence[tuple[str, Band]], shown: tuple[str, Band]) -> str:
+    """Id, name, tactic, the drawn band (and which member it comes from), the cell's explanation, and one line
+    per sub-technique with its own band."""
+    tid, band = shown
     lines = [f"<b>{tech.id} {html.escape(tech.name)}</b>", f"Tactic: {html.escape(tactic.name)}",
-             f"Score: {score}" + (f" (best sub-technique {cell.technique})" if rolled_up and cell else "")]
+             f"<b>{html.escape(band.label)}</b>" + (f": {html.escape(band.meaning)}" if band.meaning else "")]
+    if tid != tech.id:
+        lines.append(f"(worst of its sub-techniques: {tid})")
     if cell is not None:
         if cell.comment:
             lines.append(_wrap(cell.comment))
         lines.extend(f"{html.escape(n)}: {_wrap(v)}" for n, v in cell.metadata)
-    subs = _sub_lines(kb, tech, cells)
+    subs = [(t, b) for t, b in members if t != tech.id]
     if subs:
-        lines.append("Sub-techniques:")
-        lines.extend(subs)
+        lines.append(f"Sub-techniques ({len(subs)}):")
+        for sid, sband in subs:
+            sub = kb.technique(sid)
+            lines.append(f"&nbsp;&nbsp;{sid} {html.escape(sub.name if sub else '')}: {html.escape(sband.label)}")
     return "<br>".join(lines)
+
+
+def cell_bands(cells: Mapping[str, TechniqueCell], scale: ViewScale, upper: int) -> dict[str, Band]:
+    return {t: b for t, c in cells.items() if (b := cell_band(c, scale, upper)) is not None}
 
 
 def matrix_columns(kb: AttackKB, cells: Mapping[str, TechniqueCell], scale: ViewScale, upper: int,
                    platforms: Sequence[str] | None = None) -> list[tuple[Tactic, list[MatrixCell]]]:
-    """Per tactic (matrix order), its parent techniques as drawn cells, best score first then by name."""
+    """Per tactic (matrix order), its parent techniques, worst first, then by name (a family without any cell
+    is drawn as "no data")."""
+    bands = cell_bands(cells, scale, upper)
     columns = []
     for tactic in kb.tactics:
         drawn = []
         for tech in kb.techniques_by_tactic(tactic.shortname):
             if tech.is_subtechnique or not _on_platforms(tech, platforms):
                 continue
-            cell, rolled = _effective(kb, tech, cells)
-            color = cell_color(cell, scale, upper) if cell is not None else None
-            if color is None and cell is not None and cell.score is not None:
-                color = scale.color(cell.score, upper)
-            drawn.append(MatrixCell(tech, cell.score if cell else None, color,
-                                    hover_text(kb, tech, tactic, cell, rolled, cells), rolled,
-                                    bool(cell and cell.color)))
-        drawn.sort(key=lambda m: (-(m.score if m.score is not None else -math.inf), m.technique.name))
+            members = family(kb, tech, bands)
+            shown = worst(members) or (tech.id, NO_DATA)
+            split = len({b for _, b in members if b not in STATE_BANDS}) > 1
+            hover = hover_text(kb, tech, tactic, cells.get(tech.id), members, shown)
+            drawn.append(MatrixCell(tech, shown[1], hover, split, shown[0] if shown[0] != tech.id else None))
+        drawn.sort(key=lambda m: (-m.band.severity, m.technique.name))
         columns.append((tactic, drawn))
     return columns
 
 
 # ----- colours -------------------------------------------------------------------------------------
-def _categories(view: View, scale: ViewScale, used: Iterable[str]) -> list[tuple[str, str]]:
-    """(label, colour) bands: grey first, then the legend, then any other colour a cell uses (unlabelled)."""
-    bands: dict[str, str] = {NO_DATA_GREY: NO_DATA_LABEL}
-    for label, color in legend(view, scale):
-        bands.setdefault(color.lower(), label)
-    for color in used:
-        bands.setdefault(color.lower(), "")
-    return [(label, color) for color, label in bands.items()]
-
-
 def _band_scale(colors: Sequence[str]) -> list[list[Any]]:
     n = len(colors)
     out: list[list[Any]] = []
@@ -140,39 +148,28 @@ def _band_scale(colors: Sequence[str]) -> list[list[Any]]:
     return out
 
 
-def _gradient_scale(scale: ViewScale) -> list[list[Any]]:
-    """Grey for the lowest sixth (the no-data value), then the view gradient."""
-    grey_top = 1 / 6
-    steps = [[0.0, NO_DATA_GREY], [grey_top, NO_DATA_GREY]]
-    for i in range(11):
-        frac = i / 10
-        steps.append([grey_top + (1 - grey_top) * frac, gradient_color(scale.gradient, frac)])
-    steps[2][0] = grey_top + 1e-9
-    return steps
-
-
 def _trace_colors(view: View, scale: ViewScale, columns: list[tuple[Tactic, list[MatrixCell]]], upper: int
-                  ) -> tuple[dict[str, Any], Any]:
-    """Heatmap colour settings and a function giving a cell's z value."""
-    if scale.discrete or view.is_overlay or any(m.explicit for _, col in columns for m in col):
-        bands = _categories(view, scale, (m.color for _, col in columns for m in col if m.color))
-        index = {color: i for i, (_, color) in enumerate(bands)}
-        ticks = [(i, label) for i, (label, _) in enumerate(bands) if label]
-        settings = {"colorscale": _band_scale([c for _, c in bands]), "zmin": -0.5, "zmax": len(bands) - 0.5,
-                    "colorbar": {"tickvals": [t for t, _ in ticks], "ticktext": [lbl for _, lbl in ticks],
-                                 "thickness": 14, "len": 0.9}}
-        return settings, lambda m: index[(m.color or NO_DATA_GREY).lower()]
-    span = max(upper - scale.minimum, 1)
-    zmin = scale.minimum - span / 5  # grey band = lowest sixth of [zmin, upper]
-    settings = {"colorscale": _gradient_scale(scale), "zmin": zmin, "zmax": upper,
-                "colorbar": {"tickvals": [scale.minimum, upper], "thickness": 14, "len": 0.9,
-                             "ticktext": [scale.low_label, scale.high_label]}}
-    return settings, lambda m: zmin if m.score is None else m.score
+                  ) -> tuple[dict[str, Any], list[Band]]:
+    """Heatmap colour settings (one colour band per legend entry used, legend at the top right) and the bands
+    in z order (the colour bar draws z upwards, so the first legend entry is the last z)."""
+    bands = used_legend(view, (m.band for _, col in columns for m in col), scale, upper)[::-1]
+    settings = {"colorscale": _band_scale([b.color for b in bands]), "zmin": -0.5, "zmax": len(bands) - 0.5,
+                "colorbar": {"tickvals": list(range(len(bands))), "ticktext": [html.escape(b.label) for b in bands],
+                             "thickness": 16, "lenmode": "pixels", "len": max(26 * len(bands), 60),
+                             "y": 1.0, "yanchor": "top", "x": 1.0, "xpad": 6, "outlinewidth": 0,
+                             "tickfont": {"size": 11}}}
+    return settings, bands
 
 
-def _label(tech: Technique, width: int = 18) -> str:
-    name = tech.name if len(tech.name) <= width else tech.name[: width - 1] + "…"
-    return f"<b>{tech.id}</b><br>{html.escape(name)}"
+def _label(cell: MatrixCell, width: int = 16) -> str:
+    name = cell.technique.name
+    name = name if len(name) <= width else name[: width - 1] + "…"
+    mark = f" {cell.mark}" if cell.mark else ""
+    return f"<b>{cell.technique.id}</b>{mark}<br>{html.escape(name)}"
+
+
+def _tactic_label(tactic: Tactic) -> str:
+    return "<br>".join(html.escape(line) for line in textwrap.wrap(tactic.name, 13, break_long_words=False))
 
 
 def matrix_figure(kb: AttackKB, cells: Mapping[str, TechniqueCell], view: View | str, *, title: str,
@@ -185,23 +182,25 @@ def matrix_figure(kb: AttackKB, cells: Mapping[str, TechniqueCell], view: View |
     if not columns:
         raise DetcovError(f"no ATT&CK techniques on platforms {', '.join(platforms or [])}",
                           hint=f"use platforms of this ATT&CK version: {', '.join(kb.platforms)}")
-    settings, z_of = _trace_colors(view, scale, columns, upper)
+    settings, bands = _trace_colors(view, scale, columns, upper)
+    index = {b: i for i, b in enumerate(bands)}
     rows = max(len(col) for _, col in columns)
 
     def grid(value: Any, empty: Any) -> list[list[Any]]:
         return [[value(col[r]) if r < len(col) else empty for _, col in columns] for r in range(rows)]
 
     trace = go.Heatmap(
-        x=[t.name for t, _ in columns], y=list(range(rows)), z=grid(z_of, None),
-        text=grid(lambda m: _label(m.technique), ""), customdata=grid(lambda m: m.hover, ""),
+        x=[_tactic_label(t) for t, _ in columns], y=list(range(rows)), z=grid(lambda m: index[m.band], None),
+        text=grid(_label, ""), customdata=grid(lambda m: m.hover, ""),
         texttemplate="%{text}", textfont={"size": 9}, hovertemplate="%{customdata}<extra></extra>",
         hoverongaps=False, xgap=3, ygap=3, **settings,
     )
     fig = go.Figure(trace)
+    width = min(COLUMN_PX * len(columns) + LEGEND_PX, MAX_WIDTH)
     fig.update_layout(
-        title={"text": html.escape(title), "x": 0.01}, template="plotly_white",
-        width=COLUMN_PX * len(columns) + 260, height=ROW_PX * rows + HEADER_PX,
-        margin={"l": 10, "r": 10, "t": 100, "b": 10}, plot_bgcolor="#ffffff",
+        title={"text": f"{html.escape(title)}<br><sup>{html.escape(MARKS_NOTE)}</sup>", "x": 0.01},
+        template="plotly_white", width=width, height=ROW_PX * rows + HEADER_PX,
+        margin={"l": 10, "r": 10, "t": 120, "b": 10}, plot_bgcolor="#ffffff",
         hoverlabel={"align": "left", "font": {"size": 11}},
     )
     fig.update_xaxes(side="top", tickangle=0, tickfont={"size": 10}, showgrid=False, type="category")

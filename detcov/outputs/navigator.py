@@ -2,18 +2,19 @@
 
 :func:`build_layer` turns per-technique cells into a layer dict (UTF-8 JSON-able; one entry per
 technique-tactic pair so multi-tactic techniques are explicit and mitreattack's exporters match them),
-:func:`write_layer` writes it, :func:`validate_layer` checks it with our own structural rules plus a round
-trip through mitreattack-python's ``Layer`` loader, which prints instead of raising: its output is
-captured and turned into issues.
+:func:`write_layer` writes it, :func:`validate_layer` checks it with our own structural rules and, with
+``oracle=True`` (tests), a round trip through mitreattack-python's ``Layer`` loader, which prints instead of
+raising: its output is captured and turned into issues. The scan's writer skips the round trip (it was most of
+the time spent writing layers).
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -27,17 +28,19 @@ from detcov.attack.model import Technique
 from detcov.errors import Issue, Location, Severity
 from detcov.fileio import atomic_write
 from detcov.outputs import colors
-from detcov.outputs.colors import ViewScale
+from detcov.outputs.colors import Band, ViewScale
 
 LAYER_VERSION = "4.5"
 NAVIGATOR_VERSION = "5.1.0"
+CHECKED_WITH = f"layer format {LAYER_VERSION}, checked with ATT&CK Navigator {NAVIGATOR_VERSION}"
 DOMAINS = ("enterprise-attack", "mobile-attack", "ics-attack")
 
 
 class View(StrEnum):
     VISIBILITY = "visibility"
     DETECTION = "detection"
-    PREVENTION = "prevention"
+    BLOCKING = "blocking"
+    PREVENTION = "blocking"  # the old name of the view (the KPI is "blocking")
     PROFILE = "profile"
     VISIBILITY_DETECTION = "visibility-detection"
     PROFILE_DETECTION = "profile-detection"
@@ -50,55 +53,73 @@ class View(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TechniqueCell:
-    """One technique's value in a view: score (None = no data / not applicable), the explanation (comment and
-    metadata name/value pairs), an explicit colour (overlays) and whether it applies at all."""
+    """One technique's value in a view: score (None = no score), the explanation (comment and metadata
+    name/value pairs), an explicit band (overlays, and the states "not applicable" / "out of scope") and
+    whether it applies at all (Navigator greys out disabled techniques)."""
 
     technique: str
     score: float | None
     comment: str = ""
     metadata: tuple[tuple[str, str], ...] = ()
-    color: str | None = None
+    band: Band | None = None
     enabled: bool = True
+
+    @property
+    def color(self) -> str | None:
+        return self.band.color if self.band else None
 
 
 VIEW_SCALES: dict[View, ViewScale] = {
     View.VISIBILITY: colors.VISIBILITY_SCALE,
     View.DETECTION: colors.DETECTION_SCALE,
-    View.PREVENTION: colors.PREVENTION_SCALE,
+    View.BLOCKING: colors.BLOCKING_SCALE,
     View.PROFILE: colors.PROFILE_SCALE,
     View.VISIBILITY_DETECTION: colors.DETECTION_SCALE,
     View.PROFILE_DETECTION: colors.PROFILE_SCALE,
     View.GAPS: colors.GAPS_SCALE,
 }
-OVERLAY_LEGENDS: dict[View, tuple[tuple[str, str], ...]] = {
+OVERLAY_LEGENDS: dict[View, tuple[Band, ...]] = {
     View.VISIBILITY_DETECTION: colors.VISIBILITY_DETECTION_LEGEND,
     View.PROFILE_DETECTION: colors.PROFILE_DETECTION_LEGEND,
 }
-_SORT_BY_SCORE = (View.PROFILE, View.PROFILE_DETECTION, View.GAPS)
+_SORT_BY_SCORE = (View.PROFILE, View.GAPS)
 
 
 def view_scale(view: View | str) -> ViewScale:
     return VIEW_SCALES[View(view)]
 
 
-def legend(view: View | str, scale: ViewScale | None = None) -> list[tuple[str, str]]:
-    """(label, colour) pairs explaining a view's colours (the overlay legend for overlays)."""
+def full_legend(view: View | str, scale: ViewScale | None = None, upper: int | None = None) -> list[Band]:
+    """Every band a view can use, in legend order (the overlay legend for overlays), then the states."""
     view = View(view)
-    if view in OVERLAY_LEGENDS:
-        return list(OVERLAY_LEGENDS[view])
-    return (scale or VIEW_SCALES[view]).legend()
+    bands = list(OVERLAY_LEGENDS[view]) if view in OVERLAY_LEGENDS else (scale or VIEW_SCALES[view]).legend(upper)
+    return bands + [b for b in colors.STATE_BANDS if b not in bands]
+
+
+def cell_band(cell: TechniqueCell, scale: ViewScale, upper: int) -> Band | None:
+    """The band a cell is drawn with: its own (overlays, states), else its score's band on the scale."""
+    return cell.band or scale.band(cell.score, upper)
+
+
+def used_legend(view: View | str, bands: Iterable[Band | None], scale: ViewScale | None = None,
+                upper: int | None = None) -> list[Band]:
+    """The legend entries the cells use, in legend order; bands outside the view's legend (a caller's own)
+    after them by severity; the states (out of scope, not applicable, no data) last."""
+    used = {b for b in bands if b is not None}
+    states = [b for b in colors.STATE_BANDS if b in used]
+    ordered = [b for b in full_legend(view, scale, upper) if b in used and b not in states]
+    others = sorted(used - set(ordered) - set(states), key=lambda b: (-b.severity, b.label))
+    return ordered + others + states
+
+
+def legend(view: View | str, scale: ViewScale | None = None) -> list[tuple[str, str]]:
+    """(label, colour) pairs of every band a view can use."""
+    return [(b.label, b.color) for b in full_legend(view, scale)]
 
 
 def cell_color(cell: TechniqueCell, scale: ViewScale, upper: int) -> str | None:
-    """The colour a cell is drawn with: its own colour, else the discrete level colour of its score.
-
-    Continuous scales return None: Navigator colours those from the layer gradient by score.
-    """
-    if cell.color:
-        return cell.color
-    if scale.discrete:
-        return scale.color(cell.score, upper)
-    return None
+    band = cell_band(cell, scale, upper)
+    return band.color if band else None
 
 
 def _json_score(score: float) -> float | int:
@@ -125,27 +146,53 @@ def _tactics_of(tech: Technique | None) -> tuple[str | None, ...]:
     return tech.tactics if tech is not None and tech.tactics else (None,)
 
 
-def _technique_entries(kb: AttackKB, cells: Mapping[str, TechniqueCell], scale: ViewScale, upper: int
+def _families_split(kb: AttackKB, bands: Mapping[str, Band | None]) -> set[str]:
+    """Parents whose sub-techniques are drawn in more than one band (or another than the parent's)."""
+    split = set()
+    for tid in bands:
+        tech = kb.technique(tid)
+        if tech is None or tech.is_subtechnique:
+            continue
+        family = {bands.get(s.id) for s in kb.subtechniques(tid)} - {None}
+        if family and (len(family) > 1 or family != {bands[tid]}):
+            split.add(tid)
+    return split
+
+
+def _technique_entries(kb: AttackKB, cells: Mapping[str, TechniqueCell], bands: Mapping[str, Band | None]
                        ) -> list[dict[str, Any]]:
-    parents_shown = {t.parent for t in (kb.technique(c.technique) for c in cells.values()) if t and t.parent}
+    expand = _families_split(kb, bands)
     entries: list[dict[str, Any]] = []
     for cell in sorted(cells.values(), key=lambda c: c.technique):
         tech = kb.technique(cell.technique)
-        color = cell_color(cell, scale, upper)
-        expand = cell.technique in parents_shown
-        entries.extend(_entry(cell, tactic, color, expand) for tactic in _tactics_of(tech))
+        band = bands[cell.technique]
+        color = band.color if band else None
+        entries.extend(_entry(cell, tactic, color, cell.technique in expand) for tactic in _tactics_of(tech))
     return entries
 
 
-def _layer_metadata(kb: AttackKB, view: View, cells: Mapping[str, TechniqueCell]) -> list[dict[str, str]]:
-    scored = sum(1 for c in cells.values() if c.score is not None)
+def _layer_metadata(kb: AttackKB, view: View, cells: Mapping[str, TechniqueCell],
+                    bands: Mapping[str, Band | None], legend_bands: Sequence[Band]) -> list[dict[str, str]]:
+    counts = Counter(b for b in bands.values() if b is not None)
     return [
         {"name": "generated by", "value": f"detcov {__version__}"},
         {"name": "view", "value": view.value},
         {"name": "ATT&CK", "value": f"{kb.info.domain} {kb.version or 'unknown version'}"},
         {"name": "ATT&CK bundle sha256", "value": kb.info.sha256 or "-"},
-        {"name": "techniques", "value": f"{len(cells)} listed, {scored} scored"},
+        {"name": "checked with", "value": CHECKED_WITH},
+        {"name": "techniques", "value": f"{len(cells)} listed"},
+        *({"name": b.label, "value": f"{counts[b]} techniques: {b.meaning or b.label}"} for b in legend_bands),
     ]
+
+
+def layer_description(kb: AttackKB, text: str) -> str:
+    """The layer description: the caller's text as sentences, then the ATT&CK version it needs."""
+    body = " ".join(part.strip() for part in text.split("\n") if part.strip())
+    if body and body[-1] not in ".!?":
+        body += "."
+    version = kb.version or "unknown"
+    return (f"{body} ATT&CK {kb.info.domain} v{version}: load it in a Navigator that has ATT&CK v"
+            f"{version.split('.')[0]} ({CHECKED_WITH}).").strip()
 
 
 def build_layer(
@@ -158,11 +205,14 @@ def build_layer(
     platforms: Sequence[str] | None = None,
     scale: ViewScale | None = None,
 ) -> dict[str, Any]:
-    """A Navigator 4.5 layer for one view. ``scale`` overrides the view's default scale (e.g. another
-    prevention scale); overlays take their colours from the cells (see :mod:`detcov.outputs.colors`)."""
+    """A Navigator 4.5 layer for one view. ``scale`` overrides the view's default scale; overlays and states
+    take their band from the cells (see :mod:`detcov.outputs.colors`). Every entry has an explicit colour and
+    the legend lists exactly the bands used."""
     view = View(view)
     scale = scale or VIEW_SCALES[view]
     upper = scale.upper(c.score for c in cells.values())
+    bands = {t: cell_band(c, scale, upper) for t, c in cells.items()}
+    legend_bands = used_legend(view, bands.values(), scale, upper)
     versions = {"navigator": NAVIGATOR_VERSION, "layer": LAYER_VERSION}
     if kb.version:
         versions = {"attack": kb.version.split(".")[0], **versions}
@@ -170,17 +220,17 @@ def build_layer(
         "name": name,
         "versions": versions,
         "domain": kb.info.domain,
-        "description": description,
+        "description": layer_description(kb, description),
         "filters": {"platforms": list(platforms) if platforms else list(kb.platforms)},
         "sorting": 3 if view in _SORT_BY_SCORE else 0,
         "layout": {"layout": "side", "aggregateFunction": "average", "showID": True, "showName": True,
                    "showAggregateScores": False, "countUnscored": False,
                    "expandedSubtechniques": "annotated"},
         "hideDisabled": False,
-        "techniques": _technique_entries(kb, cells, scale, upper),
+        "techniques": _technique_entries(kb, cells, bands),
         "gradient": {"colors": list(scale.gradient), "minValue": scale.minimum, "maxValue": upper},
-        "legendItems": [{"label": label, "color": color} for label, color in legend(view, scale)],
-        "metadata": _layer_metadata(kb, view, cells),
+        "legendItems": [{"label": b.label, "color": b.color} for b in legend_bands],
+        "metadata": _layer_metadata(kb, view, cells, bands, legend_bands),
         "links": [],
         "showTacticRowBackground": False,
         "tacticRowBackground": "#dddddd",
@@ -302,7 +352,7 @@ def _check_mitreattack(layer: Mapping[str, Any], chk: _Checker) -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         loaded = Layer()
-        loaded.from_dict(copy.deepcopy(dict(layer)))
+        loaded.from_dict(orjson.loads(orjson.dumps(layer)))  # it changes what it is given
         result = loaded.to_dict()
     printed = [line.strip() for line in out.getvalue().splitlines() if line.strip()]
     if result is None:
@@ -317,12 +367,19 @@ def _check_mitreattack(layer: Mapping[str, Any], chk: _Checker) -> None:
         chk.add("mitreattack-python's Layer loader dropped technique entries", severity=Severity.WARNING)
 
 
-def validate_layer(layer: Mapping[str, Any], kb: AttackKB, *, source: str = "<layer>") -> list[Issue]:
+def validate_layer(layer: Mapping[str, Any], kb: AttackKB, *, source: str = "<layer>",
+                   oracle: bool = False) -> list[Issue]:
     """Structural issues of a layer (errors and warnings); empty when it is valid. ``source`` names the layer
-    (a file path) in the issues' locations."""
+    (a file path) in the issues' locations. ``oracle`` adds a round trip through mitreattack-python's loader
+    (slow: the tests and ``detcov`` checks of user layers use it, the scan's own writer does not)."""
     chk = _Checker(source)
     _check_header(layer, kb, chk)
     _check_colors(layer, chk)
     _check_techniques(layer, kb, chk)
-    _check_mitreattack(layer, chk)
+    for i, item in enumerate(layer.get("legendItems") or []):
+        if len(str(item.get("label", ""))) > colors.MAX_LABEL:
+            chk.add(f"legendItems[{i}] label {item.get('label')!r} is longer than {colors.MAX_LABEL} characters",
+                    "Navigator's legend panel cuts it: shorten it", Severity.WARNING)
+    if oracle:
+        _check_mitreattack(layer, chk)
     return chk.issues

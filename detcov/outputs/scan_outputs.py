@@ -6,7 +6,7 @@ OUT/layers/<view>.json (ATT&CK Navigator 4.5), OUT/heatmaps.html (+ OUT/heatmaps
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import orjson
@@ -16,56 +16,13 @@ from detcov.coverage.kpis import all_tables
 from detcov.coverage.summary import ROLLUP_RULE, Summary
 from detcov.errors import DetcovError, Issue
 from detcov.fileio import atomic_write
-from detcov.outputs.colors import profile_detection_color, visibility_detection_color
-from detcov.outputs.excel import write_tables, write_workbook
+from detcov.outputs.excel import file_stem, write_tables, write_workbook
 from detcov.outputs.heatmap import matrix_figure, write_html, write_png
 from detcov.outputs.navigator import TechniqueCell, View, build_layer, validate_layer, write_layer
+from detcov.outputs.views import VIEW_TITLES, critical_groups, group_cells, view_cells
+from detcov.outputs.workbook import scan_tables, workbook_sheets
 
-VIEW_TITLES = {
-    View.VISIBILITY: "Visibility (0–4): can the SOC see it?",
-    View.DETECTION: "Detection (−1..5): does a healthy SIEM rule fire?",
-    View.PREVENTION: "Blocking (0–3): does an enabled control block it?",
-    View.PROFILE: "Threat profile: how much the financial APT groups use it",
-    View.VISIBILITY_DETECTION: "Visibility × detection",
-    View.PROFILE_DETECTION: "Threat profile × detection",
-    View.GAPS: "Gaps: priority = threat weight × gap severity",
-}
 SCORE_COLUMNS = {"visibility": (0.0, 4.0), "detection": (-1.0, 5.0), "prevention": (0.0, 3.0)}
-
-
-def _meta(*pairs: tuple[str, object]) -> tuple[tuple[str, str], ...]:
-    return tuple((k, str(v)) for k, v in pairs if v not in (None, ""))
-
-
-def view_cells(result: ScanResult) -> dict[View, dict[str, TechniqueCell]]:
-    """Per view, one cell per technique, with the explanation as comment and the facts as metadata."""
-    weights = {t: w.weight for t, w in result.weights.items() if w.weight > 0}
-    top = max(weights.values(), default=1.0)
-    vis = {t: TechniqueCell(t, v.score, v.explanation, _meta(*((f"group {g}", s) for g, s in v.per_group.items())))
-           for t, v in result.visibility.items()}
-    det = {t: TechniqueCell(t, d.score, d.explanation, _meta(("rules", len(d.rules)), ("not counted", len(d.broken))))
-           for t, d in result.detection.items()}
-    prev = {t: TechniqueCell(t, p.score, p.explanation) for t, p in result.prevention.items() if p.score > 0}
-    prof = {t: TechniqueCell(t, round(w, 3), f"used by {result.weights[t].count} group(s): "
-                             + ", ".join(result.weights[t].groups[:12]), _meta(("weight", round(w, 2))))
-            for t, w in weights.items()}
-
-    def overlay(color: Callable[[str], str | None], text: Callable[[str], str]) -> dict[str, TechniqueCell]:
-        return {t: TechniqueCell(t, None, text(t), color=c) for t in set(vis) | set(det) | set(weights)
-                if (c := color(t)) is not None}
-
-    def score(m: Mapping[str, TechniqueCell], t: str) -> float | None:
-        return m[t].score if t in m else None
-
-    vd = overlay(lambda t: visibility_detection_color(score(vis, t), score(det, t)),
-                 lambda t: f"visibility {score(vis, t)}, detection {score(det, t)}")
-    pd_ = overlay(lambda t: profile_detection_color(weights.get(t), score(det, t), top) if t in weights else None,
-                  lambda t: f"threat weight {weights.get(t, 0):.2f}, detection {score(det, t)}")
-    gaps = {g.technique: TechniqueCell(g.technique, g.priority, f"{g.gap.value}: {g.action}",
-                                       _meta(("gap", g.gap.value), ("weight", round(g.weight, 2))))
-            for g in result.gaps if g.priority > 0}
-    return {View.VISIBILITY: vis, View.DETECTION: det, View.PREVENTION: prev, View.PROFILE: prof,
-            View.VISIBILITY_DETECTION: vd, View.PROFILE_DETECTION: pd_, View.GAPS: gaps}
 
 
 def write_layers(result: ScanResult, cells: Mapping[View, Mapping[str, TechniqueCell]], out: Path) -> list[Issue]:
@@ -73,11 +30,24 @@ def write_layers(result: ScanResult, cells: Mapping[View, Mapping[str, Technique
     name = result.config.name
     for view, view_cells_ in cells.items():
         layer = build_layer(result.kb, view, view_cells_, name=f"{name} — {view.value}",
-                            description=f"{VIEW_TITLES[view]}. detcov scan; roll-up: {ROLLUP_RULE}")
+                            description=f"{VIEW_TITLES[view]} detcov scan; roll-up: {ROLLUP_RULE}")
         path = out / "layers" / f"{view.value}.json"
         issues += validate_layer(layer, result.kb, source=str(path))
         write_layer(path, layer)
     return issues
+
+
+def write_group_layers(result: ScanResult, out: Path, groups: Sequence[str]) -> list[Path]:
+    """``layers/groups/<group>/<view>.json`` for each named system group ("critical": every group with
+    criticality ≥ 4)."""
+    names = [n for g in groups for n in (critical_groups(result) if g == "critical" else [g])]
+    written = []
+    for group in dict.fromkeys(names):
+        for view, cells in group_cells(result, group).items():
+            layer = build_layer(result.kb, view, cells, name=f"{result.config.name} — {group} — {view.value}",
+                                description=f"{VIEW_TITLES[view]} System group {group} only.")
+            written.append(write_layer(out / "layers" / "groups" / file_stem(group) / f"{view.value}.json", layer))
+    return written
 
 
 def write_heatmaps(result: ScanResult, cells: Mapping[View, Mapping[str, TechniqueCell]], out: Path, *,
@@ -96,17 +66,20 @@ def write_summary(summary: Summary, out: Path) -> Path:
     return path
 
 
-def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False) -> Summary:
+def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False, groups: Sequence[str] = ()) -> Summary:
     """Everything into ``out``; layer validation problems are errors (a layer Navigator would reject)."""
     out.mkdir(parents=True, exist_ok=True)
-    tables = all_tables(result)
-    write_tables(out / "tables", tables)
-    write_workbook(out / "coverage.xlsx", tables, score_columns=SCORE_COLUMNS)
     cells = view_cells(result)
+    tables = scan_tables(result, all_tables(result))
+    write_tables(out / "tables", tables)
+    sheets, coloured = workbook_sheets(result, tables, cells, {str(k): v for k, v in result.config.fail_under.items()})
+    write_workbook(out / "coverage.xlsx", sheets, score_columns=SCORE_COLUMNS, coloured_rows=coloured)
     problems = [i for i in write_layers(result, cells, out) if i.severity.value == "error"]
     if problems:
         raise DetcovError(issues=problems)
     write_heatmaps(result, cells, out, png=png)
+    if groups:
+        write_group_layers(result, out, groups)
     summary = result.summary
     write_summary(summary, out)
     return summary

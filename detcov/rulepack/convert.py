@@ -2,9 +2,12 @@
 
 Each target has an ordered list of processing pipelines, chosen by the rule's ``logsource.product`` and put in
 the order the institution's telemetry suggests (Sysmon collected → the Sysmon pipeline first, else the Windows
-audit pipeline; Defender for Endpoint (``edr``) → Sentinel's Defender XDR tables first, …). The first pipeline
-that converts the rule wins; when none does, the :class:`Converted` carries every backend's reason — a rule is
-never dropped. pySigma pipelines change a rule in place, so the rule is parsed afresh for every attempt.
+audit pipeline; Defender for Endpoint (``edr``) → Sentinel's Defender XDR tables first, …). With system groups,
+a device-specific pipeline only runs where that device is deployed, and the pipeline that reaches the most
+hosts of the rule's target groups goes first (Windows audit 4688 on every Windows group beats Sysmon on the
+servers only). The first pipeline that converts the rule wins; when none does, the :class:`Converted` carries
+every backend's reason — a rule is never dropped. pySigma pipelines change a rule in place, so the rule is
+parsed afresh for every attempt.
 
 Only the plain query formats of the backends are used: the packs are written by :mod:`detcov.rulepack.pack`
 (the Elastic backend's SIEM-rule formats would download ATT&CK from the internet).
@@ -19,6 +22,7 @@ from typing import Any
 
 from detcov.datasources.telemetry import CollectedTelemetry
 from detcov.rulepack.model import Candidate, Converted, SigmaExtras, Target
+from detcov.rulepack.scope import GroupView, reach
 
 SourceReader = Callable[[Candidate], str]
 # Sigma (product, service) → the Log Analytics table Sentinel keeps it in (Azure Monitor schema).
@@ -60,6 +64,8 @@ def _splunk_choices() -> tuple[PipelineChoice, ...]:
         PipelineChoice("sysmon+splunk_windows", win, "sysmon",
                        lambda _: sysmon_pipeline() + _splunk_windows()),
         PipelineChoice("windows-audit+splunk_windows", win, "windows-security",
+                       lambda _: windows_audit_pipeline() + _splunk_windows()),
+        PipelineChoice("windows-audit (PowerShell log)+splunk_windows", win, "powershell",
                        lambda _: windows_audit_pipeline() + _splunk_windows()),
         PipelineChoice("none (Sigma field names)", frozenset(), None, None),
     )
@@ -142,6 +148,21 @@ def ordered_choices(choices: Iterable[PipelineChoice], product: str | None,
     return sorted(usable, key=lambda c: 0 if c.prefer is None or c.prefer in telemetry.device_types else 1)
 
 
+def scoped_choices(choices: Sequence[PipelineChoice], candidate: Candidate,
+                   groups: Sequence[GroupView]) -> list[tuple[PipelineChoice, tuple[GroupView, ...]]]:
+    """Each pipeline with the candidate's target groups where it would run: a device-specific pipeline (Sysmon
+    field names, Windows audit field names, Defender XDR tables) only where that device alone feeds the rule's
+    log source (the Windows audit log has no file events without SACLs, whatever the EDR sees).
+    Specific pipelines first, by reach (then declared order); generic ones after, on every target group."""
+    mine = [g for g in groups if g.name in candidate.groups]
+    platforms = [p for g in mine for p in g.platforms]
+    fed = dict(candidate.by_device)
+    specific = [(c, tuple(g for g in mine if g.name in fed.get(c.prefer, ()))) for c in choices if c.prefer]
+    specific = [(c, t) for c, t in specific if t]
+    specific.sort(key=lambda ct: -reach(ct[1], groups, platforms))
+    return specific + [(c, tuple(mine)) for c in choices if not c.prefer]
+
+
 def read_source(candidate: Candidate) -> str:
     return Path(candidate.rule.path).read_text(encoding="utf-8-sig")
 
@@ -173,8 +194,10 @@ def convert_one(source: str, index: int, target: Target, choice: PipelineChoice,
 
 
 def convert_candidate(candidate: Candidate, target: Target, telemetry: CollectedTelemetry | None = None,
-                      source: SourceReader = read_source) -> Converted:
-    """One candidate in the target language: the first pipeline that works, else all the reasons."""
+                      source: SourceReader = read_source, groups: Sequence[GroupView] | None = None) -> Converted:
+    """One candidate in the target language: the first pipeline that works, else all the reasons. With
+    ``groups`` (and a candidate that names its target groups), pipelines are tried in :func:`scoped_choices`
+    order and the result runs on the groups of the pipeline that converted it."""
     from sigma.exceptions import SigmaError
 
     try:
@@ -184,17 +207,23 @@ def convert_candidate(candidate: Candidate, target: Target, telemetry: Collected
     _, _, number = candidate.rule.id.partition("#")
     index = int(number) - 1 if number.isdigit() else 0
     failures: list[str] = []
-    for choice in ordered_choices(pipeline_choices(target), candidate.extras.product, telemetry):
+    usable = ordered_choices(pipeline_choices(target), candidate.extras.product, telemetry)
+    attempts = (scoped_choices(usable, candidate, groups) if groups and candidate.groups
+                else [(c, ()) for c in usable])
+    for choice, where in attempts:
         try:
             query = convert_one(text, index, target, choice, candidate.extras)
-            return Converted(candidate, target, query, choice.name)
+            device = choice.prefer or next((t for t, _ in candidate.by_device), None)
+            return Converted(candidate, target, query, choice.name, groups=tuple(g.name for g in where),
+                             device_type=device)
         except (SigmaError, ValueError, KeyError, TypeError, NotImplementedError) as exc:
             failures.append(f"{choice.name}: {reason(exc)}")
     return Converted(candidate, target, error="; ".join(failures) or "no pipeline for this log source")
 
 
 def convert(candidates: Sequence[Candidate], target: Target | str,
-            telemetry: CollectedTelemetry | None = None, source: SourceReader = read_source) -> list[Converted]:
+            telemetry: CollectedTelemetry | None = None, source: SourceReader = read_source,
+            groups: Sequence[GroupView] | None = None) -> list[Converted]:
     """Every candidate converted (or with the backend's reason), in order."""
     goal = Target(target)
-    return [convert_candidate(c, goal, telemetry, source) for c in candidates]
+    return [convert_candidate(c, goal, telemetry, source, groups) for c in candidates]

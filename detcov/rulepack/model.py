@@ -96,6 +96,10 @@ class Candidate:
     log_source: str
     newer_ids: tuple[NewerId, ...] = ()
     extras: SigmaExtras = SigmaExtras()
+    groups: tuple[str, ...] = ()  # the system groups where it would be healthy (empty: not known per group)
+    reach: float = 0.0  # share of the hosts on its platforms that those groups hold
+    by_device: tuple[tuple[str, tuple[str, ...]], ...] = ()  # device type -> the groups where it alone feeds it
+    signature: bool = False  # names one tool, malware or PUA (ranked after behaviour rules)
 
     @property
     def sigma_id(self) -> str:
@@ -111,6 +115,8 @@ class Converted:
     query: str = ""
     pipeline: str = ""
     error: str = ""
+    groups: tuple[str, ...] = ()  # where the converted query runs (the pipeline's devices are there)
+    device_type: str | None = None  # the catalogue device type the pipeline's field names are for
 
     @property
     def ok(self) -> bool:

@@ -20,7 +20,7 @@ import json
 import re
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import yaml
 
 from detcov.attack import AttackKB
 from detcov.rulepack.model import Candidate, Converted, Target
+from detcov.rulepack.scope import SplunkFeed
 
 LICENSE_NOTE = "Sigma rule {id} by {author} (SigmaHQ, Detection Rule License 1.1)"
 SPLUNK_SEVERITY = {"informational": 2, "low": 3, "medium": 4, "high": 5, "critical": 6}
@@ -44,8 +45,18 @@ EXTENSION = {Target.SPLUNK: "conf", Target.ELASTIC: "ndjson", Target.ELASTIC_ESQ
 COMBINED = {Target.SPLUNK: "savedsearches.conf", Target.ELASTIC: "rules.ndjson",
             Target.ELASTIC_ESQL: "rules.ndjson"}
 INDEX_COLUMNS = ("rank", "techniques", "technique_names", "gap_weight", "priority", "sigma_id", "title",
-                 "sigma_status", "level", "log_source", "converted", "pipeline", "file", "reason", "why",
-                 "newer_attack_ids")
+                 "sigma_status", "level", "kind", "log_source", "runs_on", "reach", "feed", "converted", "pipeline",
+                 "file", "reason", "why", "newer_attack_ids")
+# Splunk ES security domains (the notable's `security_domain`), by Sigma logsource.
+ES_DOMAINS = ("access", "endpoint", "network", "threat", "identity", "audit")
+_NETWORK = {"network_connection", "dns_query", "dns", "firewall", "proxy", "webserver", "zeek"}
+_ACCESS_SERVICES = {"security", "signinlogs", "okta", "sshd", "auth", "vpn"}
+_AUDIT_SERVICES = {"auditlogs", "activitylogs", "cloudtrail", "audit", "exchange", "sharepoint", "gcp.audit"}
+RANKING_RULE = ("Ranking, per gap technique: behaviour rules before single-tool signatures (hack tool, PUA, "
+                "malware, antivirus verdicts); then greater reach (share of the hosts on the rule's platforms in "
+                "the system groups where it would be healthy); then Sigma status, level and fewer false-positive "
+                "notes. Rounds spread the pack over the gaps by threat weight.")
+Feeds = Mapping[str, SplunkFeed]
 
 
 def slug(title: str, limit: int = 60) -> str:
@@ -106,29 +117,57 @@ def _stanza_name(title: str) -> str:
     return " ".join(title.replace("[", "(").replace("]", ")").split())
 
 
-def splunk_stanza(c: Converted, kb: AttackKB) -> str:
+def security_domain(c: Candidate) -> str:
+    """The ES security domain of a rule's events: network, access (logons, authentication), audit (cloud and
+    SaaS audit trails), threat (antivirus verdicts), else endpoint."""
+    x = c.extras
+    product, category, service = ((v or "").lower() for v in (x.product, x.category, x.service))
+    if category == "antivirus":
+        return "threat"
+    if category in _NETWORK or product in _NETWORK:
+        return "network"
+    if service in _AUDIT_SERVICES:
+        return "audit"
+    if service in _ACCESS_SERVICES:
+        return "access"
+    return "endpoint"
+
+
+def splunk_search(c: Converted, feeds: Feeds) -> str:
+    """The converted query, scoped to the index and sourcetype the pipeline's device writes to."""
+    feed = feeds.get(c.device_type or "")
+    return f"{feed.spl} {c.query}" if feed else c.query
+
+
+def splunk_stanza(c: Converted, kb: AttackKB, feeds: Feeds | None = None) -> str:
+    """An ES correlation search that creates a notable (``action.notable = 1``) in the rule's security domain."""
     cand = c.candidate
     name = _stanza_name(f"detcov - {cand.rule.title} - Rule")
-    annotations = {"mitre_attack": list(cand.techniques), "sigma_id": cand.sigma_id,
-                   "detcov_log_source": cand.log_source}
+    annotations = {"mitre_attack": list(cand.techniques), "detcov": [f"sigma:{cand.sigma_id}",
+                                                                      f"log source: {cand.log_source}"]}
+    severity = cand.rule.severity if cand.rule.severity in SPLUNK_SEVERITY else "medium"
     lines = [
         f"[{name}]",
         f"description = {_conf_value(description(cand))}",
-        f"search = {_conf_value(c.query)}",
+        f"search = {_conf_value(splunk_search(c, feeds or {}))}",
         "disabled = 1",
         "enableSched = 1",
         "cron_schedule = */30 * * * *",
         "dispatch.earliest_time = -35m",
         "dispatch.latest_time = now",
+        "counttype = number of events",
+        "relation = greater than",
+        "quantity = 0",
         f"alert.severity = {SPLUNK_SEVERITY.get(cand.rule.severity or '', 4)}",
         "action.correlationsearch.enabled = 1",
         f"action.correlationsearch.label = {name}",
         f"action.correlationsearch.annotations = {json.dumps(annotations)}",
+        "action.notable = 1",
         f"action.notable.param.rule_title = {name}",
+        f"action.notable.param.rule_description = {_conf_value(cand.rule.title)}",
+        f"action.notable.param.security_domain = {security_domain(cand)}",
+        f"action.notable.param.severity = {severity}",
     ]
-    tactics = tactic_names(kb, cand.techniques)
-    if tactics:
-        lines.append(f"action.notable.param.security_domain = {', '.join(tactics)}")
     return "\n".join(lines) + "\n"
 
 
@@ -204,10 +243,10 @@ def sentinel_rule(c: Converted, kb: AttackKB) -> str:
     return yaml.dump(doc, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=120)
 
 
-def render(c: Converted, kb: AttackKB) -> str:
+def render(c: Converted, kb: AttackKB, feeds: Feeds | None = None) -> str:
     """The text of one converted rule's file."""
     if c.target is Target.SPLUNK:
-        return splunk_stanza(c, kb)
+        return splunk_stanza(c, kb, feeds)
     if c.target is Target.SENTINEL:
         return sentinel_rule(c, kb)
     return json.dumps(elastic_rule(c, kb), ensure_ascii=False) + "\n"
@@ -215,8 +254,9 @@ def render(c: Converted, kb: AttackKB) -> str:
 
 # ----- the pack ---------------------------------------------------------------------------------------------
 def write_pack(converted: Sequence[Converted], out_dir: str | Path, target: Target | str,
-               kb: AttackKB) -> list[Path]:
-    """Write the pack under ``out_dir`` (created); return the files written."""
+               kb: AttackKB, feeds: Feeds | None = None) -> list[Path]:
+    """Write the pack under ``out_dir`` (created); return the files written. ``feeds``: per device type, the
+    Splunk index/sourcetype of its events (:func:`detcov.rulepack.scope.splunk_feeds`)."""
     goal = Target(target)
     out = Path(out_dir)
     (out / "rules").mkdir(parents=True, exist_ok=True)
@@ -227,7 +267,7 @@ def write_pack(converted: Sequence[Converted], out_dir: str | Path, target: Targ
             raise ValueError(f"{c.candidate.rule.title}: converted for {c.target.value}, not {goal.value}")
         if not c.ok:
             continue
-        text = render(c, kb)
+        text = render(c, kb, feeds)
         path = out / "rules" / file_name(c)
         path.write_text(text, encoding="utf-8")
         written.append(path)
@@ -236,33 +276,42 @@ def write_pack(converted: Sequence[Converted], out_dir: str | Path, target: Targ
         combined = out / COMBINED[goal]
         combined.write_text(("\n" if goal is Target.SPLUNK else "").join(texts), encoding="utf-8")
         written.append(combined)
-    for name, body in (("index.csv", index_csv(converted, kb)), ("index.md", index_md(converted, kb, goal))):
+    for name, body in (("index.csv", index_csv(converted, kb, feeds)),
+                       ("index.md", index_md(converted, kb, goal, feeds))):
         (out / name).write_text(body, encoding="utf-8")
         written.append(out / name)
     return written
 
 
-def index_rows(converted: Sequence[Converted], kb: AttackKB) -> list[dict[str, str]]:
+def _feed_text(c: Converted, feeds: Feeds | None) -> str:
+    feed = (feeds or {}).get(c.device_type or "")
+    return f"{feed.spl} ({feed.origin})" if feed and c.target is Target.SPLUNK else ""
+
+
+def index_rows(converted: Sequence[Converted], kb: AttackKB, feeds: Feeds | None = None) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     for c in converted:
         cand = c.candidate
         names = [t.name if (t := kb.technique(tid)) else tid for tid in cand.techniques]
+        runs_on = c.groups or cand.groups
         rows.append({
             "rank": str(cand.rank), "techniques": " ".join(cand.techniques), "technique_names": "; ".join(names),
             "gap_weight": f"{cand.weight:.3f}", "priority": f"{cand.priority:.3f}", "sigma_id": cand.sigma_id,
             "title": cand.rule.title, "sigma_status": cand.rule.raw_status or "", "level": cand.rule.severity or "",
-            "log_source": cand.log_source, "converted": "yes" if c.ok else "no", "pipeline": c.pipeline,
+            "kind": "tool signature" if cand.signature else "behaviour", "log_source": cand.log_source,
+            "runs_on": "; ".join(runs_on), "reach": f"{cand.reach:.3f}" if cand.groups else "",
+            "feed": _feed_text(c, feeds), "converted": "yes" if c.ok else "no", "pipeline": c.pipeline,
             "file": f"rules/{file_name(c)}" if c.ok else "", "reason": c.error, "why": cand.why,
             "newer_attack_ids": "; ".join(n.note for n in cand.newer_ids),
         })
     return rows
 
 
-def index_csv(converted: Sequence[Converted], kb: AttackKB) -> str:
+def index_csv(converted: Sequence[Converted], kb: AttackKB, feeds: Feeds | None = None) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=INDEX_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(index_rows(converted, kb))
+    writer.writerows(index_rows(converted, kb, feeds))
     return buffer.getvalue()
 
 
@@ -270,8 +319,8 @@ def _cell(value: str) -> str:
     return value.replace("|", "\\|").replace("\n", " ")
 
 
-def index_md(converted: Sequence[Converted], kb: AttackKB, target: Target) -> str:
-    rows = index_rows(converted, kb)
+def index_md(converted: Sequence[Converted], kb: AttackKB, target: Target, feeds: Feeds | None = None) -> str:
+    rows = index_rows(converted, kb, feeds)
     done = [r for r in rows if r["converted"] == "yes"]
     lines = [
         f"# detcov rule pack: {target.language}",
@@ -280,13 +329,16 @@ def index_md(converted: Sequence[Converted], kb: AttackKB, target: Target) -> st
         "converted (listed below with the backend's reason). Every rule is written disabled: review, tune "
         "the false positives, then enable it.",
         "",
-        "| # | technique | rule | level | log source | file | why |",
-        "|---|---|---|---|---|---|---|",
+        RANKING_RULE + " A rule is suggested only for the system groups where its log source is collected; "
+        "`runs on` lists them.",
+        "",
+        "| # | technique | rule | kind | level | runs on | search scope | file | why it fits this bank |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {r['rank']} | {_cell(r['techniques'])} {_cell(r['technique_names'])} | {_cell(r['title'])} "
-        f"(`{r['sigma_id']}`, {r['sigma_status']}) | {r['level']} | {_cell(r['log_source'])} | "
-        f"{r['file']} | {_cell(r['why'])} |"
+        f"(`{r['sigma_id']}`, {r['sigma_status']}) | {r['kind']} | {r['level']} | {_cell(r['runs_on'])} | "
+        f"{_cell(r['feed'] or r['pipeline'])} | {r['file']} | {_cell(r['why'])} |"
         for r in done
     ]
     failed = [r for r in rows if r["converted"] != "yes"]

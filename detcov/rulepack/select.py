@@ -1,10 +1,20 @@
-"""Which Sigma rules to suggest for the gaps: tagged with a gap technique, runnable on the telemetry the
-institution already collects, not already deployed; ranked by threat weight, Sigma status, level and
-false-positive notes.
+"""Which Sigma rules to suggest for the gaps: tagged with a gap technique, not already deployed, and healthy
+where they would run — with system groups (:mod:`detcov.rulepack.scope`), only the groups whose own devices
+collect the rule's log source on one of its platforms are targets, and a rule without a target is not
+suggested.
 
-The ranking goes round by round so one pack spreads over many gaps: the best rule of every gap technique
-(gaps by threat weight, then priority), then the second best of each, up to ``per_technique`` rounds, cut at
-``top`` rules.
+Ranking rule, within one gap technique (the goal is to close a coverage gap, so a rule that catches the
+behaviour beats one that names a single tool):
+
+1. behaviour rules before single-tool signatures (a title or file naming a hack tool, PUA, malware or antivirus
+   signature: ``HackTool - …``, ``proc_creation_win_hktl_*``, ``*_mal_*`` …);
+2. greater reach first (the share of the hosts on the rule's platforms where it would be healthy);
+3. Sigma status stable > test > experimental; level critical > … > informational; fewer false-positive notes;
+   then by title.
+
+The pack goes round by round so it spreads over many gaps: the best rule of every gap technique (gaps by
+threat weight, then priority), then the second best of each, up to ``per_technique`` rounds, cut at ``top``.
+False-positive notes (which need the rule's YAML) are read only for the rules that compete for a place.
 """
 
 from __future__ import annotations
@@ -19,9 +29,13 @@ from detcov.attack import AttackKB
 from detcov.datasources.telemetry import CollectedTelemetry
 from detcov.rulepack.model import GAP_CLASSES, Candidate, GapLike, NewerId, SigmaExtras
 from detcov.rulepack.newer import counted_rule
+from detcov.rulepack.scope import GroupView, by_device, healthy_groups, reach, runs_in
 from detcov.rules import Rule, RuleFormat
 from detcov.rules.common import SkipFile, get, strings, text, yaml_documents
 from detcov.rules.health import need_met, rule_platforms
+
+SIGNATURE_TITLES = ("hacktool", "pua", "malware", "antivirus", "hktl")
+SIGNATURE_FILES = ("_hktl_", "_pua_", "_mal_", "_malware_", "/malware/", "/emerging-threats/", "rules-emerging-threats")
 
 STATUS_RANK = {"stable": 0, "test": 1, "experimental": 2}
 LEVEL_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "informational": 4}
@@ -115,9 +129,16 @@ def fp_rank(notes: Sequence[str]) -> int:
     return 2
 
 
+def is_signature(rule: Rule) -> bool:
+    """Does the rule look for one named tool, malware family, PUA or antivirus verdict (not a behaviour)?"""
+    title = rule.title.casefold()
+    path = rule.path.replace("\\", "/").casefold()
+    return title.startswith(SIGNATURE_TITLES) or any(mark in path for mark in SIGNATURE_FILES)
+
+
 def quality(rule: Rule, extras: SigmaExtras) -> tuple[int, int, int, str]:
-    """Sort key within one technique: stable > test > experimental, critical > … > informational, fewer
-    false-positive notes; ties by title."""
+    """Sigma status stable > test > experimental, level critical > … > informational, fewer false-positive
+    notes; ties by title."""
     return (
         STATUS_RANK.get((rule.raw_status or "").lower(), 3),
         LEVEL_RANK.get(rule.severity or "", 5),
@@ -132,14 +153,25 @@ class Eligible:
     covers: tuple[str, ...]
     log_source: str
     newer: tuple[NewerId, ...]
-    extras: SigmaExtras
+    groups: tuple[GroupView, ...] = ()
+    reach: float = 0.0
+    by_device: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def signature(self) -> bool:
+        return is_signature(self.rule)
+
+    def cheap_key(self) -> tuple[bool, float, int, int]:
+        """The ranking key without the false-positive notes (no file read)."""
+        return (self.signature, -self.reach, STATUS_RANK.get((self.rule.raw_status or "").lower(), 3),
+                LEVEL_RANK.get(self.rule.severity or "", 5))
 
 
 def eligible_rules(kb: AttackKB, gaps: Mapping[str, GapLike], telemetry: CollectedTelemetry,
                    deployed: Sequence[Rule], sigma_rules: Sequence[Rule],
-                   extras: ExtrasReader = read_extras) -> list[Eligible]:
-    """Sigma rules that pass the three filters (tagged with a gap technique, not deployed, log source
-    collected), with the technique ids as counted here."""
+                   groups: Sequence[GroupView] | None = None) -> list[Eligible]:
+    """Sigma rules that pass the filters (tagged with a gap technique, not deployed, log source collected —
+    with ``groups``: healthy in at least one system group), with the technique ids as counted here."""
     keys = deployed_keys(deployed)
     seen: set[str] = set()
     out: list[Eligible] = []
@@ -150,12 +182,48 @@ def eligible_rules(kb: AttackKB, gaps: Mapping[str, GapLike], telemetry: Collect
         covers = tuple(t for t in rule.technique_ids if t in gaps)
         if not covers or is_deployed(rule, keys):
             continue
-        source = collected_log_source(rule, kb, telemetry)
-        if source is None:
+        if groups is None:
+            source = collected_log_source(rule, kb, telemetry)
+            if source is not None:
+                seen.add(raw.id)
+                out.append(Eligible(rule, covers, source, newer))
             continue
-        seen.add(raw.id)
-        out.append(Eligible(rule, covers, source, newer, extras(rule)))
+        targets = healthy_groups(rule, kb, groups)
+        if targets:
+            seen.add(raw.id)
+            source = runs_in(rule, kb, targets[0]) or ""
+            out.append(Eligible(rule, covers, source, newer, targets,
+                                reach(targets, groups, rule_platforms(rule, kb)), by_device(rule, kb, targets)))
     return out
+
+
+class _Ranked:
+    """One technique's eligible rules in ranking order, reading false-positive notes run by run (only the
+    runs of equal cheap keys that the pack reaches)."""
+
+    def __init__(self, items: list[Eligible], extras: Callable[[Rule], SigmaExtras]) -> None:
+        self.pending = sorted(items, key=lambda e: (e.cheap_key(), e.rule.title))
+        self.ranked: list[Eligible] = []
+        self.extras = extras
+
+    def _extend(self) -> bool:
+        if not self.pending:
+            return False
+        key = self.pending[0].cheap_key()
+        run = [e for e in self.pending if e.cheap_key() == key]
+        self.pending = [e for e in self.pending if e.cheap_key() != key]
+        self.ranked += sorted(run, key=lambda e: quality(e.rule, self.extras(e.rule))[2:])
+        return True
+
+    def first_not_in(self, picked: Mapping[str, object]) -> Eligible | None:
+        i = 0
+        while True:
+            while i < len(self.ranked):
+                if self.ranked[i].rule.id not in picked:
+                    return self.ranked[i]
+                i += 1
+            if not self._extend():
+                return None
 
 
 def select_candidates(
@@ -169,29 +237,37 @@ def select_candidates(
     per_technique: int = 3,
     classes: Sequence[str] = GAP_CLASSES,
     extras: ExtrasReader = read_extras,
+    groups: Sequence[GroupView] | None = None,
 ) -> list[Candidate]:
-    """The ranked rule pack for the gaps of the given classes (default: rule-gap and broken)."""
+    """The ranked rule pack for the gaps of the given classes (default: rule-gap and broken); with ``groups``
+    every candidate targets the system groups where it would be healthy."""
     wanted = {g.technique: g for g in gaps if g.gap in classes}
-    found = eligible_rules(kb, wanted, telemetry, deployed, sigma_rules, extras)
+    found = eligible_rules(kb, wanted, telemetry, deployed, sigma_rules, groups)
     order = sorted(wanted.values(), key=lambda g: (-g.weight, -g.priority, g.technique))
-    per: dict[str, list[Eligible]] = {g.technique: [] for g in order}
+    cache: dict[str, SigmaExtras] = {}
+
+    def cached(rule: Rule) -> SigmaExtras:
+        if rule.id not in cache:
+            cache[rule.id] = extras(rule)
+        return cache[rule.id]
+
+    per_items: dict[str, list[Eligible]] = {g.technique: [] for g in order}
     for item in found:
         for tid in item.covers:
-            per[tid].append(item)
-    for items in per.values():
-        items.sort(key=lambda e: quality(e.rule, e.extras))
+            per_items[tid].append(item)
+    per = {tid: _Ranked(items, cached) for tid, items in per_items.items()}
     picked: dict[str, Candidate] = {}
     for _ in range(per_technique):
         for gap in order:
             if len(picked) >= top:
                 return list(picked.values())
-            best = next((e for e in per[gap.technique] if e.rule.id not in picked), None)
+            best = per[gap.technique].first_not_in(picked)
             if best is not None:
-                picked[best.rule.id] = _candidate(best, wanted, len(picked) + 1)
+                picked[best.rule.id] = _candidate(best, wanted, len(picked) + 1, cached(best.rule))
     return list(picked.values())
 
 
-def _candidate(item: Eligible, gaps: Mapping[str, GapLike], rank: int) -> Candidate:
+def _candidate(item: Eligible, gaps: Mapping[str, GapLike], rank: int, extras: SigmaExtras) -> Candidate:
     covers = sorted(item.covers, key=lambda t: (-gaps[t].weight, -gaps[t].priority, t))
     best = gaps[covers[0]]
     return Candidate(
@@ -200,21 +276,32 @@ def _candidate(item: Eligible, gaps: Mapping[str, GapLike], rank: int) -> Candid
         weight=best.weight,
         priority=best.priority,
         rank=rank,
-        why=explain(item, [gaps[t] for t in covers]),
+        why=explain(item, [gaps[t] for t in covers], extras),
         log_source=item.log_source,
         newer_ids=item.newer,
-        extras=item.extras,
+        extras=extras,
+        groups=tuple(g.name for g in item.groups),
+        reach=item.reach,
+        by_device=item.by_device,
+        signature=item.signature,
     )
 
 
-def explain(item: Eligible, gaps: Sequence[GapLike]) -> str:
-    """``covers T1003.001 OS Credential Dumping: LSASS Memory (rule-gap, weight 0.80); stable, high; …``."""
+def explain(item: Eligible, gaps: Sequence[GapLike], extras: SigmaExtras) -> str:
+    """Why this rule fits this bank: ``covers T1003.001 … (rule-gap, weight 0.80) | behaviour rule | runs on
+    Windows servers, SWIFT zone (log source … collected there; 12 % of the hosts on its platforms) | …``."""
     covered = "; ".join(f"{g.technique} {g.name} ({g.gap}, weight {g.weight:.2f})" for g in gaps)
-    fps = item.extras.falsepositives
+    fps = extras.falsepositives
+    kind = ("single-tool signature (ranked after behaviour rules)" if item.signature
+            else "behaviour rule (not tied to one tool)")
+    where = (f"runs on {', '.join(g.name for g in item.groups)} (log source {item.log_source} collected there; "
+             f"{item.reach:.0%} of the hosts on its platforms)" if item.groups
+             else f"log source {item.log_source} is collected")
     parts = [
         f"covers {covered}",
+        kind,
+        where,
         f"Sigma status {item.rule.raw_status or 'none'}, level {item.rule.severity or 'none'}",
-        f"log source {item.log_source} is collected",
         "false positives: " + ("; ".join(fps) if fps else "none stated"),
     ]
     parts += [n.note for n in item.newer if n.loaded]

@@ -1,21 +1,24 @@
-"""The expected gain of a rule pack: the scan re-run with the pack's converted rules assumed deployed.
+"""The expected gain of a rule pack: the scan with the pack's rules assumed deployed.
 
-Only rules the backend converted go in (a rule the SIEM cannot run adds nothing); they enter the scan as the
-corpus rules they are (technique ids as counted, log sources as written), so rule health, detection scores,
-gaps and KPIs are computed by the same engine as the real scan.
+Only rules that would be healthy go in: the backend converted them, they run on at least one system group (the
+pipeline's device is there), and detcov's per-group rule health of the rule, as the corpus wrote it and limited to
+those groups (``applicable_to``), is healthy in at least one of them. A rule that would not run adds nothing — it
+neither detects nor turns a rule gap into a "broken" one.
+
+The scope model's engine has no entry point yet to re-score a finished scan with extra rules, so the after-scan
+is made by ``rescan`` (``run_scan(..., extra_rules=…)``); the first scan's own result is the "before".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from detcov.coverage.engine import ScanResult, run_scan
+from detcov.coverage.engine import ScanResult
 from detcov.coverage.summary import Ratio, Summary
 from detcov.rulepack.model import Converted
-from detcov.rules import Rule
+from detcov.rules import Rule, assess
 
 KPI_NAMES = ("visibility", "detection", "blocking", "validated")
 
@@ -65,8 +68,15 @@ class WhatIf:
 
 
 def pack_rules(converted: Sequence[Converted]) -> list[Rule]:
-    """The rules of a pack that the SIEM can run (converted), once each."""
-    return list({c.candidate.rule.id: c.candidate.rule for c in converted if c.ok}.values())
+    """The pack's rules that can run: converted, once each, limited to the system groups where the converted
+    query runs (a candidate that names groups but whose pipeline runs on none of them is left out)."""
+    out: dict[str, Rule] = {}
+    for c in converted:
+        groups = c.groups or (() if c.candidate.groups else c.candidate.rule.applicable_to)
+        if not c.ok or (c.candidate.groups and not groups):
+            continue
+        out.setdefault(c.candidate.rule.id, replace(c.candidate.rule, applicable_to=tuple(groups)))
+    return list(out.values())
 
 
 def kpi_deltas(before: Summary, after: Summary) -> tuple[KpiDelta, ...]:
@@ -81,18 +91,32 @@ def compare(before: ScanResult, after: ScanResult, rules: int) -> WhatIf:
     return WhatIf(rules, kpi_deltas(b, a), dict(b.gaps), dict(a.gaps), tuple(sorted(was_open - still_open)))
 
 
-def what_if(config_path: Path, before: ScanResult, converted: Sequence[Converted], *,
-            attack_path: Path | None = None, attack_version: str | None = None) -> WhatIf:
-    """Re-run the scan of ``config_path`` with the pack deployed and compare it with ``before``."""
-    rules = pack_rules(converted)
-    after = run_scan(config_path, attack_path=attack_path, attack_version=attack_version, extra_rules=rules)
-    return compare(before, after, len(rules))
+def healthy_rules(before: ScanResult, rules: Sequence[Rule]) -> list[Rule]:
+    """The rules healthy in at least one of their groups (per group × SIEM, as the scan judges its own rules),
+    limited to those groups."""
+    out = []
+    for h in assess(list(rules), before.kb, before.estate.health_scopes):
+        groups = tuple(g for g in dict.fromkeys(h.healthy_groups)
+                       if not h.rule.applicable_to or g in h.rule.applicable_to)
+        if groups:
+            out.append(replace(h.rule, applicable_to=groups))
+    return out
+
+
+Rescan = Callable[[Sequence[Rule]], ScanResult]
+
+
+def what_if(before: ScanResult, converted: Sequence[Converted], rescan: Rescan) -> WhatIf:
+    """The KPIs with the pack's healthy rules deployed, side by side with ``before``'s."""
+    rules = healthy_rules(before, pack_rules(converted))
+    return compare(before, rescan(rules), len(rules))
 
 
 def whatif_md(result: WhatIf) -> str:
     lines = [
         "# Expected coverage gain (what-if: the pack deployed)", "",
-        f"{result.rules} converted rules assumed deployed; the scan re-run with them.", "",
+        f"{result.rules} converted rules that would be healthy assumed deployed (on the system groups where "
+        "they run); the scan re-run with them.", "",
         "| KPI | before | after | change | weighted before | weighted after | weighted change |",
         "|---|---|---|---|---|---|---|",
     ]

@@ -22,8 +22,8 @@ from detcov.sector.position import SECTOR_FILE, SECTOR_FILE_TYPE
 from detcov.sector.share import parquet_bytes
 from detcov.sector.table import SectorTechnique, gap_record, heatmap_cells, weighted_shares
 
-SECTOR_SCALE = ViewScale("Institutions blind or without detection", 0, 100, GAPS_GRADIENT,
-                         low_label="0 % of institutions", high_label="100 % of institutions")
+SECTOR_SCALE = ViewScale("Institutions blind or without detection", 0, 100, GAPS_GRADIENT, short="% no detection",
+                         worse_high=True)
 HEATMAP_TITLE = "Sector: share of institutions blind or without detection, per technique"
 
 
