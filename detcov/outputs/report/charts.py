@@ -23,7 +23,7 @@ HEATMAP_VIEWS = (("visibility", View.VISIBILITY), ("detection", View.DETECTION),
 def _layout(fig: go.Figure, title: str, height: int, left: int = 50) -> go.Figure:
     """Title top left, the legend in its own band under the title (it never covers a label or a bar)."""
     fig.update_layout(title={"text": html.escape(title), "x": 0.01, "y": 0.98, "yanchor": "top"},
-                      template="plotly_white", height=height, width=900,
+                      template="plotly_white", height=height, width=700,
                       margin={"l": left, "r": 30, "t": 90, "b": 40},
                       legend={"orientation": "h", "x": 0, "y": 1.02, "xanchor": "left", "yanchor": "bottom"},
                       font={"family": "Noto Sans CJK TC, Noto Sans TC, Microsoft JhengHei, Arial, sans-serif",
@@ -54,7 +54,7 @@ def tactic_figure(data: ReportData, t: Catalogue) -> go.Figure:
     fig.update_xaxes(range=[0, 100], ticksuffix="%")
     fig.update_yaxes(automargin=True)
     fig.update_layout(barmode="group", bargap=0.25)
-    return _layout(fig, t("chart.tactics"), 120 + 42 * len(tactics), left=230)
+    return _layout(fig, t("chart.tactics"), 110 + 30 * len(tactics), left=200)
 
 
 def heatmap_cells(data: ReportData, kb: AttackKB, view: str) -> dict[str, TechniqueCell]:

@@ -131,11 +131,13 @@ def executive_summary(data: ReportData, t: Catalogue) -> ExecSummary:
         if up:
             why = join(t, _reasons(t, last, True))
             improved = t("exec.improved", since=since, kpis=kpi_moves(t, up)) + (t("exec.because", why=why)
-                                                                                 if why else "")
+                                                                                 if why else t("exec.end"))
         why_down = join(t, _reasons(t, last, False))
-        if down or why_down:
-            worse = (t("exec.worse", since=since, kpis=kpi_moves(t, down)) if down
-                     else t("exec.worse_none", since=since)) + (t("exec.because", why=why_down) if why_down else "")
+        if down:
+            worse = t("exec.worse", since=since, kpis=kpi_moves(t, down)) + (t("exec.because", why=why_down)
+                                                                            if why_down else t("exec.end"))
+        elif why_down:
+            worse = t("exec.worse_none", since=since, why=why_down)
         if not up and not down and not why_down:
             improved = t("exec.unchanged", since=since)
     elif last is not None:

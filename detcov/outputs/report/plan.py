@@ -15,7 +15,7 @@ user file (unknown keys, bad quarters, duplicate ids: ``file:line:col`` and a hi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -23,8 +23,14 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from detcov.errors import DetcovError, Issue, Location
-from detcov.outputs.history.quarters import parse_quarter, quarter_key
-from detcov.userfiles import UserModel, load_user_file, position
+from detcov.fileio import atomic_write
+from detcov.outputs.history.actions import ActionState, PlanFileRecord, Target, file_sha256, record_plan
+from detcov.outputs.history.quarters import parse_quarter, quarter_key, shift
+from detcov.outputs.history.snapshot import Snapshot
+from detcov.outputs.report.board import Risk, top_risks
+from detcov.outputs.report.i18n import Catalogue
+from detcov.outputs.report.narrative import action_text
+from detcov.userfiles import UserModel, dump_yaml, load_user_file, position, save_yaml
 
 TARGETS_FILE_TYPE = "kpi-targets"
 PLAN_FILE_TYPE = "action-plan"
@@ -126,6 +132,107 @@ def load_plan(path: Path) -> tuple[PlanFile, Any]:
     return plan, doc
 
 
-def plan_document(institution: str, actions: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """A new action-plan document (plain data, written with comments by the caller)."""
-    return {"version": 1, "file_type": PLAN_FILE_TYPE, "institution": institution, "actions": list(actions)}
+# ----- seeding the plan from a recorded quarter -----------------------------------------------------------------
+GAP_KPI = {"blind": "visibility", "rule-gap": "detection", "broken": "detection", "contradicted": "detection",
+           "detected": "detection"}
+
+
+def _next_id(quarter: str, taken: set[str]) -> str:
+    n = 1
+    while f"A{quarter}-{n:02d}" in taken:
+        n += 1
+    taken.add(f"A{quarter}-{n:02d}")
+    return f"A{quarter}-{n:02d}"
+
+
+def action_title(t: Catalogue, risk: Risk) -> str:
+    values = {"action": action_text(t, risk.gap), "technique": risk.technique, "name": risk.name}
+    return t("plan.title_group", group=risk.group, **values) if risk.group else t("plan.title", **values)
+
+
+def seed_actions(snapshot: Snapshot, t: Catalogue, *, existing: Sequence[Action] = (), owner: str = "",
+                 due_in: int = 1, top: int = 10) -> list[dict[str, Any]]:
+    """New actions for the quarter's top gaps that the plan does not track yet (matched on ``source``).
+
+    Titles are written in the catalogue's language; ``detail`` keeps the scanner's own next step as written.
+    """
+    quarter = snapshot.quarter
+    sources = {a.source for a in existing if a.source}
+    taken = {a.id for a in existing}
+    out: list[dict[str, Any]] = []
+    for risk in top_risks(snapshot.summary, top):
+        source = f"gap:{risk.technique}" + (f"@{risk.group}" if risk.group else "")
+        kpi = GAP_KPI.get(risk.gap)
+        if source in sources or kpi is None:
+            continue
+        sources.add(source)
+        out.append({"id": _next_id(quarter, taken),
+                    "title": action_title(t, risk),
+                    "owner": owner, "due": shift(quarter, due_in), "status": Status.OPEN.value, "opened": quarter,
+                    "source": source, "techniques": [risk.technique], "kpi": kpi, "detail": risk.detail})
+    return out
+
+
+def plan_text(institution: str, actions: Sequence[Mapping[str, Any]]) -> str:
+    """A new action-plan file, with a comment saying how to use it."""
+    doc = {"version": 1, "file_type": PLAN_FILE_TYPE, "institution": institution, "actions": list(actions)}
+    return PLAN_HEADER + dump_yaml(doc)
+
+
+PLAN_HEADER = """\
+# detcov action plan: one entry per action, seeded from the quarter's top gaps (`detcov report actions init`).
+# Edit owner, due (YYYYQn) and status (open | in-progress | done | dropped; done and dropped need `closed: YYYYQn`),
+# then record it each quarter: `detcov report actions record --quarter 2026Q3 --actions action-plan.yaml`.
+# Re-running `init` adds new gaps only; it never changes or removes what you wrote.
+"""
+
+
+def init_plan(path: Path, snapshot: Snapshot, t: Catalogue, *, owner: str = "", due_in: int = 1,
+              top: int = 10) -> tuple[int, int]:
+    """Create ``path`` or add the quarter's new gaps to it (comments and edits kept). Returns (added, kept)."""
+    if path.exists():
+        plan, doc = load_plan(path)
+        new = seed_actions(snapshot, t, existing=plan.actions, owner=owner, due_in=due_in, top=top)
+        if new:
+            if doc.get("actions") is None:
+                doc["actions"] = []
+            doc["actions"].extend(new)
+            save_yaml(path, doc)
+        return len(new), len(plan.actions)
+    new = seed_actions(snapshot, t, owner=owner, due_in=due_in, top=top)
+    atomic_write(path, plan_text(snapshot.summary.scope.institution, new).encode("utf-8"))
+    return len(new), 0
+
+
+def action_states(plan: PlanFile) -> list[ActionState]:
+    return [ActionState(a.id, a.title, a.owner, a.due, a.status.value, a.opened or "", a.closed or "", a.source,
+                        tuple(a.techniques), a.kpi or "", a.detail, a.note) for a in plan.actions]
+
+
+def targets_of(targets: TargetsFile, quarter: str) -> list[Target]:
+    """The targets that apply to ``quarter`` (each KPI's latest target set at or before it)."""
+    out = []
+    for kpi in ("visibility", "detection", "blocking", "validated"):
+        value = targets.target(quarter, kpi)
+        if value is not None:
+            out.append(Target(kpi, value, targets.amber_margin))
+    return out
+
+
+def record_files(store: Path, quarter: str, *, actions: Path | None = None, targets: Path | None = None) -> str:
+    """Validate and record the action plan and/or targets file as ``quarter``'s; a line saying what was stored."""
+    quarter = parse_quarter(quarter)
+    files, said = [], []
+    states = target_rows = None
+    if actions is not None:
+        states = action_states(load_plan(actions)[0])
+        files.append(PlanFileRecord("actions", str(actions), file_sha256(actions)))
+        said.append(f"{len(states)} actions")
+    if targets is not None:
+        target_rows = targets_of(load_targets(targets), quarter)
+        files.append(PlanFileRecord("targets", str(targets), file_sha256(targets)))
+        said.append(f"{len(target_rows)} KPI targets")
+    if not files:
+        raise DetcovError("nothing to record", hint="pass --actions FILE and/or --targets FILE")
+    record_plan(store, quarter, actions=states, targets=target_rows, files=files)
+    return f"recorded {' and '.join(said)} for {quarter}"

@@ -59,10 +59,10 @@ def kpi_table(data: ReportData, t: Catalogue) -> ReportTable:
         rows.append((t(f"kpi.{c.key}"), t.pct(st.value), t.pct(st.target), t(f"rag.{st.rag}"),
                      t.points(c.vs_previous.points), t.points(c.vs_year.points), c.covered, c.total,
                      t.pct(st.proven), f"{st.weakest.group} {t.pct(st.weakest.percent)}" if st.weakest else t("na")))
-    prev, year = t.quarter(data.previous), t.quarter(data.year_ago)
+    prev = t("kpi.vs_previous", quarter=t.quarter(data.previous)) if data.previous else t("kpi.no_previous")
+    year = t("kpi.vs_year", quarter=t.quarter(data.year_ago)) if data.year_ago else t("col.vs_year")
     return _table("kpis", t("sheet.kpis"), [
-        t("col.kpi"), t("col.value_weighted"), t("col.target"), t("col.rag"), t("kpi.vs_previous", quarter=prev),
-        t("kpi.vs_year", quarter=year), t("col.covered"), t("col.in_scope"), t("col.proven"), t("col.weakest")], rows)
+        t("col.kpi"), t("col.value_weighted"), t("col.target"), t("col.rag"), prev, year, t("col.covered"), t("col.in_scope"), t("col.proven"), t("col.weakest")], rows)
 
 
 def trend_table(data: ReportData, t: Catalogue) -> ReportTable:
@@ -121,7 +121,7 @@ def action_table(data: ReportData, t: Catalogue) -> ReportTable:
                      t(f"status.{a.action.status}"), state, eff))
     return _table("actions", t("section.actions"), [t("col.action_id"), t("col.action"), t("col.owner"),
                                                    t("col.due"), t("col.status"), t("col.tracking"),
-                                                   t("col.effect")], rows, ids=(0,))
+                                                   t("col.effect")], rows, ids=(0, 3))
 
 
 def action_history_table(data: ReportData, t: Catalogue) -> ReportTable:
