@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from detcov.outputs.history.quarters import parse_quarter, quarter_key
 from detcov.outputs.history.store import connect
@@ -25,7 +26,7 @@ from detcov.outputs.history.store import connect
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS action_states (quarter TEXT NOT NULL, id TEXT NOT NULL, title TEXT NOT NULL,"
     " owner TEXT, due TEXT, status TEXT NOT NULL, opened TEXT, closed TEXT, source TEXT, techniques TEXT,"
-    " kpi TEXT, detail TEXT, note TEXT, PRIMARY KEY (quarter, id));"
+    " kpi TEXT, detail TEXT, note TEXT, gap TEXT, PRIMARY KEY (quarter, id));"
     "CREATE TABLE IF NOT EXISTS kpi_targets (quarter TEXT NOT NULL, kpi TEXT NOT NULL, target REAL NOT NULL,"
     " amber_margin REAL NOT NULL, PRIMARY KEY (quarter, kpi));"
     "CREATE TABLE IF NOT EXISTS plan_files (quarter TEXT NOT NULL, kind TEXT NOT NULL, path TEXT, sha256 TEXT,"
@@ -50,6 +51,7 @@ class ActionState:
     kpi: str = ""
     detail: str = ""
     note: str = ""
+    gap: str = ""  # the gap class the action was seeded from
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +134,9 @@ def read_plans(store: Path) -> PlanHistory:
         if not _has_tables(conn):
             return PlanHistory({}, {}, {})
         for row in conn.execute(f"SELECT quarter, {', '.join(_COLUMNS)} FROM action_states ORDER BY quarter, rowid"):
-            values = dict(zip(_COLUMNS, row[1:], strict=True))
-            values["techniques"] = tuple(t for t in (values["techniques"] or "").split(";") if t)
-            actions.setdefault(row[0], []).append(ActionState(**{k: v if v is not None else "" if k != "techniques"
-                                                                 else () for k, v in values.items()}))
+            values: dict[str, Any] = {k: "" if v is None else v for k, v in zip(_COLUMNS, row[1:], strict=True)}
+            values["techniques"] = tuple(t for t in str(values["techniques"]).split(";") if t)
+            actions.setdefault(row[0], []).append(ActionState(**values))
         for q, kpi, target, margin in conn.execute("SELECT quarter, kpi, target, amber_margin FROM kpi_targets"):
             targets.setdefault(q, []).append(Target(kpi, float(target), float(margin)))
         for q, kind, path, sha in conn.execute("SELECT quarter, kind, path, sha256 FROM plan_files"):

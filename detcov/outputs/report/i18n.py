@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import string
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any

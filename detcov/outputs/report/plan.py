@@ -28,7 +28,7 @@ from detcov.outputs.history.actions import ActionState, PlanFileRecord, Target, 
 from detcov.outputs.history.quarters import parse_quarter, quarter_key, shift
 from detcov.outputs.history.snapshot import Snapshot
 from detcov.outputs.report.board import Risk, top_risks
-from detcov.outputs.report.i18n import Catalogue
+from detcov.outputs.report.i18n import LANGUAGES, Catalogue, catalogue
 from detcov.outputs.report.narrative import action_text
 from detcov.userfiles import UserModel, dump_yaml, load_user_file, position, save_yaml
 
@@ -58,7 +58,7 @@ class TargetsFile(UserModel):
     version: Literal[1] = 1
     file_type: Literal["kpi-targets"]
     amber_margin: float = Field(5.0, ge=0, le=100)
-    targets: dict[str, dict[KpiName, float]] = Field(default_factory=dict)
+    targets: dict[str, dict[KpiName, float]] = Field(default_factory=dict)  # quarter -> KPI -> percent
 
     @field_validator("targets")
     @classmethod
@@ -74,10 +74,11 @@ class TargetsFile(UserModel):
     def target(self, quarter: str, kpi: str) -> float | None:
         """The target of ``kpi`` for ``quarter``: the latest one set at or before it (targets carry forward)."""
         key = quarter_key(quarter)
-        set_before = [q for q in self.targets if quarter_key(q) <= key and kpi in self.targets[q]]
+        set_before = [q for q, kpis in self.targets.items() if quarter_key(q) <= key and kpi in kpis]
         if not set_before:
             return None
-        return float(self.targets[max(set_before, key=quarter_key)][kpi])
+        latest = self.targets[max(set_before, key=quarter_key)]
+        return float(next(v for k, v in latest.items() if k == kpi))
 
 
 class Action(UserModel):
@@ -91,6 +92,7 @@ class Action(UserModel):
     source: str = ""  # gap:T1059.003 | gap:T1059.003@Core banking | recommendation:<target> | manual
     techniques: list[str] = Field(default_factory=list)
     kpi: KpiName | None = None
+    gap: str = ""  # the gap class it was seeded from (lets the report word an unedited title in its language)
     detail: str = ""
     note: str = ""
 
@@ -169,7 +171,8 @@ def seed_actions(snapshot: Snapshot, t: Catalogue, *, existing: Sequence[Action]
         out.append({"id": _next_id(quarter, taken),
                     "title": action_title(t, risk),
                     "owner": owner, "due": shift(quarter, due_in), "status": Status.OPEN.value, "opened": quarter,
-                    "source": source, "techniques": [risk.technique], "kpi": kpi, "detail": risk.detail})
+                    "source": source, "techniques": [risk.technique], "kpi": kpi, "gap": risk.gap,
+                    "detail": risk.detail})
     return out
 
 
@@ -206,7 +209,18 @@ def init_plan(path: Path, snapshot: Snapshot, t: Catalogue, *, owner: str = "", 
 
 def action_states(plan: PlanFile) -> list[ActionState]:
     return [ActionState(a.id, a.title, a.owner, a.due, a.status.value, a.opened or "", a.closed or "", a.source,
-                        tuple(a.techniques), a.kpi or "", a.detail, a.note) for a in plan.actions]
+                        tuple(a.techniques), a.kpi or "", a.detail, a.note, a.gap) for a in plan.actions]
+
+
+def localised_title(t: Catalogue, action: ActionState, names: Mapping[str, str]) -> str:
+    """The title in ``t``'s language when it is still the one ``init`` wrote (in any language); else as written."""
+    if not action.gap or len(action.techniques) != 1 or action.techniques[0] not in names:
+        return action.title
+    tid = action.techniques[0]
+    group = action.source.split("@", 1)[1] if "@" in action.source else ""
+    risk = Risk(tid, names[tid], "", action.gap, 0.0, 0.0, group, None, "", "")
+    seeded = {action_title(catalogue(lang), risk) for lang in LANGUAGES}
+    return action_title(t, risk) if action.title in seeded else action.title
 
 
 def targets_of(targets: TargetsFile, quarter: str) -> list[Target]:

@@ -18,11 +18,11 @@ from plotly.offline import get_plotlyjs
 from detcov import __version__
 from detcov.attack import AttackKB
 from detcov.errors import DetcovError
+from detcov.fileio import atomic_write
 from detcov.outputs import chromium
 from detcov.outputs.excel import write_workbook
 from detcov.outputs.heatmap import PLOTLY_CONFIG
 from detcov.outputs.history import open_history, parse_quarter
-from detcov.fileio import atomic_write
 from detcov.outputs.history.actions import PlanFileRecord, file_sha256, read_plans
 from detcov.outputs.history.history import kb_for_comparison
 from detcov.outputs.history.quarters import quarter_key
@@ -85,7 +85,8 @@ def _div(fig: Any, div_id: str) -> Markup:
 
 def figure_divs(data: ReportData, kb: AttackKB | None, t: Catalogue) -> dict[str, Any]:
     heatmaps = heatmap_figures(data, kb, t) if kb is not None else []
-    return {"trend": _div(trend_figure(data, t), "trend"), "tactics": _div(tactic_figure(data, t), "tactics"),
+    return {"trend": _div(trend_figure(data, t), "chart-trend"),
+            "tactics": _div(tactic_figure(data, t), "chart-tactics"),
             "heatmaps": [(heading, _div(fig, f"heatmap-{i}"), print_zoom(fig))
                          for i, (heading, fig) in enumerate(heatmaps)]}
 

@@ -17,10 +17,11 @@ from detcov.outputs.report.controls import CONTROLS
 from detcov.outputs.report.i18n import Catalogue
 from detcov.outputs.report.model import HEALTH_BUCKETS, ReportData
 from detcov.outputs.report.narrative import action_text, change_reasons, impact, join, kpi_moves
+from detcov.outputs.report.plan import localised_title
 
 Cell = str | int | float
 MAX_IDS = 40
-SCORES = {"visibility": range(0, 5), "detection": range(-1, 6), "prevention": range(0, 4)}
+SCORES = {"visibility": range(5), "detection": range(-1, 6), "prevention": range(4)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,8 @@ def kpi_table(data: ReportData, t: Catalogue) -> ReportTable:
     prev = t("kpi.vs_previous", quarter=t.quarter(data.previous)) if data.previous else t("kpi.no_previous")
     year = t("kpi.vs_year", quarter=t.quarter(data.year_ago)) if data.year_ago else t("col.vs_year")
     return _table("kpis", t("sheet.kpis"), [
-        t("col.kpi"), t("col.value_weighted"), t("col.target"), t("col.rag"), prev, year, t("col.covered"), t("col.in_scope"), t("col.proven"), t("col.weakest")], rows)
+        t("col.kpi"), t("col.value_weighted"), t("col.target"), t("col.rag"), prev, year, t("col.covered"),
+        t("col.in_scope"), t("col.proven"), t("col.weakest")], rows)
 
 
 def trend_table(data: ReportData, t: Catalogue) -> ReportTable:
@@ -114,14 +116,15 @@ def risk_detail_table(data: ReportData, t: Catalogue) -> ReportTable:
 
 def action_table(data: ReportData, t: Catalogue) -> ReportTable:
     rows = []
+    names = {r.technique: r.name for r in data.snapshot.techniques}
     for a in data.tracking.actions:
         eff = t("effect.value", covered=a.effect.covered, total=a.effect.total) if a.effect else t("na")
         state = t(f"track.{a.state}") + (f" {t('track.new')}" if a.new else "")
-        rows.append((a.action.id, a.action.title, a.action.owner or t("plan.no_owner"), t.quarter(a.action.due),
-                     t(f"status.{a.action.status}"), state, eff))
+        rows.append((a.action.id, localised_title(t, a.action, names), a.action.owner or t("plan.no_owner"),
+                     t.quarter(a.action.due), t(f"status.{a.action.status}"), state, eff))
     return _table("actions", t("section.actions"), [t("col.action_id"), t("col.action"), t("col.owner"),
                                                    t("col.due"), t("col.status"), t("col.tracking"),
-                                                   t("col.effect")], rows, ids=(0, 3))
+                                                   t("col.effect")], rows, ids=(0, 3, 4, 5))
 
 
 def action_history_table(data: ReportData, t: Catalogue) -> ReportTable:
@@ -245,7 +248,8 @@ def evidence_table(data: ReportData, t: Catalogue) -> ReportTable:
             (t("method.inventory_sha256"), s.scope.inventory_sha256), (t("method.rules_sha256"), s.scope.rules_sha256),
             *((t(f"method.file.{f.kind}"), f"{f.path} sha256 {f.sha256}") for f in run.files),
             (t("method.store"), f"{run.store} sha256 {run.store_sha256}" if run.store else t("na")),
-            (t("method.detcov"), s.detcov_version), (t("method.generated"), t.date(s.generated_at) + f" ({s.generated_at})"),
+            (t("method.detcov"), s.detcov_version),
+            (t("method.generated"), f"{t.date(s.generated_at)} ({s.generated_at})"),
             (t("method.prepared_by"), run.prepared_by or t("na")),
             (t("method.quarters"), join(t, [t.quarter(q) for q in data.quarters_recorded]))]
     return _table("method", t("section.evidence"), [t("col.item"), t("col.value")], rows, breakable=(1,))
