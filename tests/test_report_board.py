@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import Field
 from report_demo import MARGIN, Demo, build_demo
 from test_history_bank import QUARTERS
 
@@ -18,14 +19,12 @@ from detcov.coverage.summary import GapItem, Kpis, Ratio, Summary
 from detcov.errors import DetcovError
 from detcov.outputs.history import open_history
 from detcov.outputs.history.actions import read_plans
-from detcov.outputs.report import build_report, catalogue, report_data
-from detcov.outputs.report import compat
+from detcov.outputs.report import build_report, catalogue, compat, report_data
 from detcov.outputs.report.board import kpi_statuses, rag, top_risks
 from detcov.outputs.report.narrative import executive_summary
 from detcov.outputs.report.plan import init_plan, load_plan, load_targets, record_files
 from detcov.outputs.report.tables import crown_table, report_tables
 from detcov.outputs.report.tracking import track
-from detcov.userfiles import load_yaml
 
 Q4, Q1, Q2, Q3 = QUARTERS
 
@@ -229,8 +228,8 @@ class SummaryV2(Summary):
     """What the lead's SUMMARY_VERSION 2 adds (the report must read it without depending on its exact types)."""
 
     kpis: KpisV2
-    top_gaps: list[GapV2] = []  # type: ignore[assignment]
-    system_groups: list[dict[str, Any]] = []
+    top_gaps: list[GapV2] = Field(default_factory=list)  # type: ignore[assignment]
+    system_groups: list[dict[str, Any]] = Field(default_factory=list)
 
 
 def v2_summary(s: Summary) -> SummaryV2:

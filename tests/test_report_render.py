@@ -131,7 +131,7 @@ def test_xlsx_has_the_same_tables(store: Path, pages: dict[str, Path]) -> None:
     assert kpis.loc["Detection coverage", "Covered"] == s.kpis.detection.covered
     assert kpis.loc["Detection coverage", "In scope"] == s.kpis.detection.total
     details = book["Risk details"]
-    assert [a for a in details["Scanner's next step (as written)"]] == [g.action for g in s.top_gaps]
+    assert list(details["Scanner's next step (as written)"]) == [g.action for g in s.top_gaps]
     assert list(trends["Detection %"])[-1] == s.kpis.detection.weighted_percent
     broken_title = catalogue("en")("health.broken_list")
     broken = book[sheet_names([broken_title])[broken_title]]
