@@ -20,8 +20,8 @@ from detcov.outputs.report import build_report, catalogue
 
 pytestmark = pytest.mark.chromium
 KPI_CARD = re.compile(r'<div class="kpi rag-\w+" data-kpi="(\w+)" data-covered="(\d+)" data-total="(\d+)" '
-                      r'data-percent="([\d.]+)" data-weighted="([\d.]+)">.*?<span class="kpi-weighted">([\d.]+)%</span>'
-                      r'.*?<div class="kpi-plain">([^<]*)</div>', re.S)
+                      r'data-percent="([\d.]+)" data-weighted="([\d.]+)"[^>]*>'
+                      r'.*?<span class="kpi-weighted">([\d.]+)%</span>.*?<div class="kpi-plain">([^<]*)</div>', re.S)
 
 
 @pytest.fixture(scope="module")
