@@ -210,7 +210,7 @@ def change_table(data: ReportData, t: Catalogue) -> ReportTable:
             devices = getattr(d, key)
             rows.append((t(f"change.{key}"), len(devices), _ids([x.device for x in devices])))
     title = t("changes.since", quarter=t.quarter(data.previous)) if data.previous else t("section.changes")
-    return _table("changes", title, [t("col.change"), t("col.count"), t("col.value")], rows)
+    return _table("changes", title, [t("col.change"), t("col.number"), t("col.value")], rows)
 
 
 def control_table(data: ReportData, t: Catalogue) -> ReportTable:
