@@ -186,11 +186,11 @@ def test_cli_actions(demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[s
     plan = tmp_path / "plan.yaml"
     code, out, _ = run_cli(capsys, "report", "actions", "init", "--quarter", Q3, "--store", str(store),
                            "--out", str(plan), "--lang", "zh-TW", "--owner", "資安科")
-    assert code == 0 and "actions added" in out
+    assert code == 0 and "actions added" in " ".join(out.split())
     assert "蒐集此技術所需的遙測資料並送入 SIEM" in plan.read_text("utf-8")
     code, out, _ = run_cli(capsys, "report", "actions", "record", "--quarter", Q3, "--store", str(store),
                            "--actions", str(plan))
-    assert code == 0 and f"for {Q3}" in out
+    assert code == 0 and f"for {Q3}" in " ".join(out.split())
     code, out, _ = run_cli(capsys, "report", "actions", "status", "--quarter", Q3, "--store", str(store))
     assert code == 0 and "on track" in out
     plan.write_text(plan.read_text("utf-8").replace("due:", "due_q:", 1), encoding="utf-8")
@@ -300,3 +300,37 @@ def test_generated_zh_text_is_chinese(demo: Demo, kb18: AttackKB) -> None:
     for key in ("method.text", "heatmaps.print", "controls.intro", "crown.intro", "risks.intro", "kpis.intro"):
         text = zh_t(key, visibility=1, detection=1, blocking=1, margin=5) if "{" in zh_t.messages[key] else zh_t(key)
         assert not latin_words(text, allowed), key
+
+
+# ----- the fixes the review asked for --------------------------------------------------------------------------------
+def test_validation_sentence_counts_the_rows_it_shows(demo: Demo, pages: dict[str, str]) -> None:
+    data = report_data(open_history(demo.store), Q3)
+    verdicts = [r[4] for r in report_tables(data, catalogue("en"))["validation"].rows]
+    t = catalogue("en")
+    counts = {v: verdicts.count(t(f"verdict.{v}")) for v in ("confirmed", "contradicted", "unclaimed", "unproven")}
+    assert sum(counts.values()) == len(verdicts) == len(data.claims) > 0
+    assert t("validation.summary", tests=len(verdicts), **counts) in pages["en"].replace("&#39;", "'")
+
+
+def test_change_log_says_why(demo: Demo) -> None:
+    data = report_data(open_history(demo.store), Q3)
+    log = {r[0]: r[2] for r in report_tables(data, catalogue("en"))["changelog"].rows}
+    assert log["2025 Q4"] == "3 of 3 devices send logs to the SIEM"
+    assert log["2026 Q1"].startswith("CrowdStrike Falcon started sending logs to the SIEM (+1)")
+    assert "actions completed: 2" in log["2026 Q3"]  # done in 2026Q3: first[4] and the first 2026Q2 action
+    assert "rules newly broken, their log source no longer collected: 2" in log["2026 Q3"]
+
+
+def test_xlsx_columns_fit_cjk(demo: Demo, kb18: AttackKB, tmp_path: Path) -> None:
+    import openpyxl
+
+    from detcov.outputs.excel import MAX_WIDTH, text_width
+
+    path = build_report(demo.store, Q3, tmp_path, lang="zh-TW", formats=("xlsx",), kb=kb18)[0]
+    book = openpyxl.load_workbook(path)
+    sheet = book["改善行動計畫與追蹤"]
+    for column in sheet.iter_cols(min_row=1, max_row=sheet.max_row):
+        letter = column[0].column_letter
+        width = sheet.column_dimensions[letter].width
+        longest = max(text_width(str(c.value or "")) for c in column)
+        assert width >= min(longest, MAX_WIDTH) * 0.9 or column[1].alignment.wrap_text, (letter, width, longest)

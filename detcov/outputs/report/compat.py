@@ -102,26 +102,16 @@ def threshold(summary: Summary, kpi: str) -> int | None:
     return None if value is None else int(_num(value))
 
 
-def not_observable(summary: Summary) -> tuple[str, ...] | None:
-    """In-scope techniques nothing the institution runs can observe (v2), or None."""
+def not_observable(summary: Summary) -> int:
+    """In-scope techniques nothing the institution runs can observe: v2's list, else v1's gap count."""
     value = get(summary, "not_observable")
     if value is None:
-        count = summary.gaps.get("not-observable")
-        return None if count is None else ()
-    if isinstance(value, int):
-        return tuple("" for _ in range(value))
-    return tuple(str(get(v, "technique", v)) for v in value)
-
-
-def distribution(summary: Summary) -> dict[str, dict[str, int]] | None:
-    value = get(summary, "distribution")
-    if not value:
-        return None
-    return {str(view): {str(k): int(_num(n)) for k, n in dict(get(value, view) or {}).items()}
-            for view in ("visibility", "detection", "blocking") if get(value, view)}
+        return int(summary.gaps.get("not-observable", 0))
+    return int(value) if isinstance(value, int) else len(value)
 
 
 def hardening(summary: Summary) -> tuple[str, ...] | None:
+    """Policy mitigations seen as configured (v2), or None."""
     value = get(summary, "hardening")
     if value is None:
         return None

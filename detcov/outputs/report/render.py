@@ -103,6 +103,7 @@ def render_html(data: ReportData, t: Catalogue, kb: AttackKB | None) -> str:
         classification=data.run.classification or t("classification.default"),
         rag_labels={t(f"rag.{r}"): r for r in RAG},
         thresholds={k: compat.threshold(data.summary, k) or 1 for k in ("visibility", "detection", "blocking")},
+        not_observable=compat.not_observable(data.summary), hardening=compat.hardening(data.summary),
     )
 
 
