@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from detcov.outputs.report.board import QuarterChange, Risk, moved
 from detcov.outputs.report.i18n import Catalogue
@@ -41,23 +42,18 @@ def kpi_moves(t: Catalogue, moves: Sequence[tuple[str, float]]) -> str:
 
 
 def _reasons(t: Catalogue, change: QuarterChange, up: bool) -> list[str]:
+    """The facts behind a rise (``up``) or a fall, each one sentence part; a fact with nothing to say is left out."""
+    facts: list[tuple[str, Sequence[Any] | int, bool]] = (
+        [("why.started_sending", change.started_sending, True), ("why.rules_fixed", change.rules_fixed, False),
+         ("why.rules_added", change.rules_added, False), ("why.actions_done", change.actions_done, False)] if up else
+        [("why.stopped_sending", change.stopped_sending, True), ("why.rules_broken", change.rules_broken, False),
+         ("why.rules_removed", change.rules_removed, False)])
     out = []
-    if up:
-        if change.started_sending:
-            out.append(t("why.started_sending", n=len(change.started_sending), devices=join(t, change.started_sending)))
-        if change.rules_fixed:
-            out.append(t("why.rules_fixed", n=len(change.rules_fixed)))
-        if change.rules_added:
-            out.append(t("why.rules_added", n=change.rules_added))
-        if change.actions_done:
-            out.append(t("why.actions_done", n=len(change.actions_done)))
-    else:
-        if change.stopped_sending:
-            out.append(t("why.stopped_sending", n=len(change.stopped_sending), devices=join(t, change.stopped_sending)))
-        if change.rules_broken:
-            out.append(t("why.rules_broken", n=len(change.rules_broken)))
-        if change.rules_removed:
-            out.append(t("why.rules_removed", n=change.rules_removed))
+    for key, value, named in facts:
+        n = value if isinstance(value, int) else len(value)
+        if n:
+            out.append(t(key, n=n, devices=join(t, [str(v) for v in value])) if named and not isinstance(value, int)
+                       else t(key, n=n))
     return out
 
 
