@@ -105,7 +105,7 @@ def threshold(summary: Summary, kpi: str) -> int | None:
 def not_observable(summary: Summary) -> int:
     """In-scope techniques nothing the institution runs can observe: v2's list, else v1's gap count."""
     value = get(summary, "not_observable")
-    if value is None:
+    if value is None or version(summary) < 2:
         return int(summary.gaps.get("not-observable", 0))
     return int(value) if isinstance(value, int) else len(value)
 
@@ -115,7 +115,7 @@ def hardening(summary: Summary) -> tuple[str, ...] | None:
     value = get(summary, "hardening")
     if value is None:
         return None
-    return tuple(str(get(v, "mitigation", get(v, "id", v))) for v in value)
+    return tuple(" ".join(str(p) for p in (get(v, "mitigation", v), get(v, "name")) if p) for v in value)
 
 
 def gap_group(gap: Any) -> tuple[str, int | None]:
