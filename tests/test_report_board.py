@@ -5,6 +5,7 @@ and every generated zh-TW sentence written in Chinese (the catalogue parity test
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,12 @@ from typing import Any
 import pytest
 from pydantic import Field
 from report_demo import MARGIN, Demo, build_demo
-from test_history_bank import QUARTERS
+from test_history_bank import QUARTERS, write_scan
 
 from detcov.attack import AttackKB
 from detcov.coverage.summary import GapItem, Kpis, Ratio, Summary
 from detcov.errors import DetcovError
-from detcov.outputs.history import open_history
+from detcov.outputs.history import open_history, record_scan
 from detcov.outputs.history.actions import read_plans
 from detcov.outputs.report import build_report, catalogue, compat, report_data
 from detcov.outputs.report.board import kpi_statuses, rag, top_risks
@@ -202,11 +203,32 @@ def test_cli_actions(demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 # ----- v1 records and v2 fields --------------------------------------------------------------------------------------
-def test_a_v1_record_says_what_it_lacks(pages: dict[str, str]) -> None:
-    for lang, page in pages.items():
+V2_KEYS = ("system_groups", "not_observable", "not_applicable", "distribution", "hardening", "as_of")
+V2_RATIO_KEYS = ("threshold", "proven_percent", "weakest_group", "weakest_percent", "best_group", "best_percent")
+
+
+def as_v1(scan: Path) -> None:
+    """Rewrite a scan folder's summary.json as an older detcov wrote it (summary version 1, no v2 keys)."""
+    data = json.loads((scan / "summary.json").read_text("utf-8"))
+    data = {k: v for k, v in data.items() if k not in V2_KEYS} | {"summary_version": 1}
+    data["kpis"] = {k: {f: x for f, x in r.items() if f not in V2_RATIO_KEYS} for k, r in data["kpis"].items()}
+    data["top_gaps"] = [{f: x for f, x in g.items() if f not in ("group", "criticality", "evidence")}
+                        for g in data["top_gaps"]]
+    (scan / "summary.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_a_v1_record_says_what_it_lacks(kb18: AttackKB, tmp_path: Path) -> None:
+    write_scan(tmp_path / "scan", kb18, 1)
+    as_v1(tmp_path / "scan")
+    record_scan(tmp_path / "h.sqlite", Q1, tmp_path / "scan")
+    data = report_data(open_history(tmp_path / "h.sqlite"), Q1)
+    assert data.summary_version == 1 and data.groups is None
+    for lang in ("en", "zh-TW"):
+        page = build_report(tmp_path / "h.sqlite", Q1, tmp_path / "out", lang=lang, kb=kb18)[0].read_text("utf-8")
         t = catalogue(lang)
         assert 'data-summary-version="1"' in page and 'data-notice="v1"' in page
         assert str(t("crown.unavailable", version=1)) in page.replace("&#39;", "'"), lang
+        assert 'data-notice="no-plan"' in page  # no action plan recorded: says how to start one
 
 
 class RatioV2(Ratio):

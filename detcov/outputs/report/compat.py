@@ -66,9 +66,9 @@ def _opt(value: Any) -> float | None:
 
 
 def system_groups(summary: Summary) -> tuple[GroupView, ...] | None:
-    """Per system group, most critical first; None when the record has no per-group KPIs."""
+    """Per system group, most critical first; None when the record has no per-group KPIs (summary version 1)."""
     groups = get(summary, "system_groups")
-    if not groups or not isinstance(groups, Sequence):
+    if not isinstance(groups, Sequence) or (not groups and version(summary) < 2):
         return None
     out = [GroupView(str(get(g, "name", "?")), int(_num(get(g, "criticality"), 3)), str(get(g, "kind", "other")),
                      int(_num(get(g, "hosts"))), int(_num(get(g, "techniques"))), _num(get(g, "visibility")),
