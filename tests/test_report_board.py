@@ -356,3 +356,12 @@ def test_xlsx_columns_fit_cjk(demo: Demo, kb18: AttackKB, tmp_path: Path) -> Non
         width = sheet.column_dimensions[letter].width
         longest = max(text_width(str(c.value or "")) for c in column)
         assert width >= min(longest, MAX_WIDTH) * 0.9 or column[1].alignment.wrap_text, (letter, width, longest)
+
+
+def test_devices_sending_logs_read_from_siem_lists() -> None:
+    """Newer scans write the SIEM ids a device sends to (``splunk;sentinel``) where older ones wrote True/False."""
+    from detcov.outputs.history.snapshot import DeviceRow, row_from
+
+    rows = [row_from(DeviceRow, {"device": d, "type": "edr", "siem": v})
+            for d, v in (("a", "splunk;sentinel"), ("b", "True"), ("c", ""), ("d", "False"), ("e", "0"))]
+    assert [r.siem for r in rows] == [True, True, False, False, False]

@@ -91,6 +91,11 @@ def figure_divs(data: ReportData, kb: AttackKB | None, t: Catalogue) -> dict[str
                          for i, (heading, fig) in enumerate(heatmaps)]}
 
 
+def plain_key(data: ReportData) -> str:
+    """Version 2 counts technique × system-group cells (criticality-weighted), version 1 techniques."""
+    return "kpi.plain_cells" if data.summary_version >= 2 else "kpi.plain"
+
+
 def render_html(data: ReportData, t: Catalogue, kb: AttackKB | None) -> str:
     """The report page (see the module docstring)."""
     css = resources.files("detcov.outputs.report").joinpath("templates").joinpath("report.css").read_text("utf-8")
@@ -104,6 +109,7 @@ def render_html(data: ReportData, t: Catalogue, kb: AttackKB | None) -> str:
         rag_labels={t(f"rag.{r}"): r for r in RAG},
         thresholds={k: compat.threshold(data.summary, k) or 1 for k in ("visibility", "detection", "blocking")},
         not_observable=compat.not_observable(data.summary), hardening=compat.hardening(data.summary),
+        plain_key=plain_key(data),
     )
 
 
