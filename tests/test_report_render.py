@@ -62,7 +62,9 @@ def test_catalogues_have_the_same_keys_and_placeholders() -> None:
 def test_every_catalogue_key_is_used() -> None:
     root = Path(__file__).resolve().parent.parent / "detcov" / "outputs" / "report"
     code = "".join(p.read_text("utf-8") for p in [*root.glob("*.py"), root / "templates" / "report.html.j2"])
-    dynamic = ("section.", "kpi.", "gap.", "health.", "verdict.", "change.", "heatmap.", "col.", "method.")
+    dynamic = ("section.", "kpi.", "gap.", "health.", "verdict.", "change.", "heatmap.", "col.", "method.", "rag.",
+               "track.", "status.", "tactic.", "impact.", "kind.", "criticality.", "action.", "csf.", "control.",
+               "framework.", "result.", "reckind.", "signoff.")
     unused = [k for k in catalogue("en").messages
               if f"'{k}'" not in code and f'"{k}"' not in code and not k.startswith(dynamic)]
     assert unused == ["lang_name"]
@@ -73,12 +75,12 @@ def test_kpis_and_deltas_in_the_html(store: Path, pages: dict[str, Path]) -> Non
     now, before = summary_of(store, "2026Q3"), summary_of(store, "2026Q2")
     for kpi in ("visibility", "detection", "blocking", "validated"):
         ratio = getattr(now.kpis, kpi)
-        card = re.search(rf'<div class="kpi" data-kpi="{kpi}"(.*?)</div>\s*</div>', page, re.S)
+        card = re.search(rf'<div class="kpi rag-\w+" data-kpi="{kpi}"(.*?)</div>\s*</div>', page, re.S)
         assert card, kpi
         assert f'<span class="kpi-weighted">{ratio.weighted_percent:.1f}%</span>' in card.group(1)
         assert f"({ratio.covered} / {ratio.total})" in card.group(1)
         delta = ratio.weighted_percent - getattr(before.kpis, kpi).weighted_percent
-        assert f"{delta:+.1f} pts" in card.group(1) and "vs 2026Q2" in card.group(1)
+        assert f"{delta:+.1f} pts" in card.group(1) and "vs 2026 Q2" in card.group(1)
         assert "no quarter recorded a year ago" in card.group(1)  # 2025Q3 is not recorded
 
 
@@ -99,7 +101,7 @@ def test_both_languages_label_from_their_catalogue(pages: dict[str, Path]) -> No
     for lang, page_path in pages.items():
         page, t = page_path.read_text("utf-8"), catalogue(lang)
         assert f'<html lang="{t.html_lang}">' in page
-        for key in ("title", "section.summary", "section.gaps", "section.method", "kpi.detection"):
+        for key in ("title", "section.summary", "section.risks", "section.evidence", "kpi.detection"):
             assert esc(t(key)) in page, (lang, key)
         assert "Initial Access" in page  # ATT&CK names stay English
     zh = pages["zh-TW"].read_text("utf-8")
@@ -108,27 +110,34 @@ def test_both_languages_label_from_their_catalogue(pages: dict[str, Path]) -> No
 
 def test_sections_have_their_content(store: Path, pages: dict[str, Path]) -> None:
     page, s = pages["en"].read_text("utf-8"), summary_of(store, "2026Q3")
-    for gap in s.top_gaps[:10]:
-        assert f"<td>{gap.technique}</td>" in page and esc(gap.action) in page
+    for gap in s.top_gaps[:10]:  # ids in a no-wrap span; the action worded from the gap class
+        assert f'<span class="id">{gap.technique}</span>' in page
+    assert esc(catalogue("en")("action.blind")) in page
     for tactic in s.per_tactic:
-        assert f"<td>{tactic.tactic} {tactic.name}</td>" in page
-    assert f"<td>{s.scope.inventory_sha256}</td>" in page and f"<td>{s.scope.rules_sha256}</td>" in page
+        assert f"<td class=\"\">{esc(tactic.name)}</td>" in page
+    assert f"{s.scope.inventory_sha256}</td>" in page and f"{s.scope.rules_sha256}</td>" in page
     assert "R019" in page and "zeek:dns" in page  # newly broken rule, with its missing log source
-    assert "Changes since 2026Q2" in page
+    assert "Changes since 2026 Q2" in page
 
 
 def test_xlsx_has_the_same_tables(store: Path, pages: dict[str, Path]) -> None:
     book = pd.read_excel(pages["en"].with_suffix(".xlsx"), sheet_name=None)
     s = summary_of(store, "2026Q3")
-    assert {"KPIs", "Trends", "Coverage per ATT&CK tactic", "Rule health", "Method and scope"} <= set(book)
+    assert {"KPIs", "Trends", "Coverage per ATT&CK tactic", "Rule health", "Evidence appendix"} <= set(book)
     trends = book["Trends"]
-    assert list(trends["Quarter"]) == list(QUARTERS)
+    assert list(trends["Quarter"]) == [catalogue("en").quarter(q) for q in QUARTERS]
+    assert list(trends["Devices sending logs"]) == [3, 4, 5, 7]  # the hostile device of 2026Q3 sends too
+    kpis = book["KPIs"].set_index("KPI")  # headers over their own values (they were swapped)
+    assert kpis.loc["Detection coverage", "Covered"] == s.kpis.detection.covered
+    assert kpis.loc["Detection coverage", "In scope"] == s.kpis.detection.total
+    details = book["Risk details"]
+    assert list(details["Scanner's next step (as written)"]) == [g.action for g in s.top_gaps]
     assert list(trends["Detection %"])[-1] == s.kpis.detection.weighted_percent
     broken_title = catalogue("en")("health.broken_list")
     broken = book[sheet_names([broken_title])[broken_title]]
     assert HOSTILE_TITLE in set(broken["Title"])  # text, as written
     zh = pd.read_excel(pages["zh-TW"].with_suffix(".xlsx"), sheet_name=None)
-    assert "趨勢" in zh and list(zh["趨勢"]["季度"]) == list(QUARTERS)
+    assert "趨勢" in zh and list(zh["趨勢"]["季度"]) == ["2025年第4季", "2026年第1季", "2026年第2季", "2026年第3季"]
 
 
 def test_version_change_is_reported(kb18: AttackKB, tmp_path: Path) -> None:
@@ -140,7 +149,7 @@ def test_version_change_is_reported(kb18: AttackKB, tmp_path: Path) -> None:
     assert [(n.quarter, n.old, n.new) for n in data.version_notes] == [("2026Q1", "17.1", "18.1")]
     assert data.diff is not None and data.diff.normalised_with == "18.1"
     page = build_report(tmp_path / "h.sqlite", "2026Q2", tmp_path / "out", kb=kb18)[0].read_text("utf-8")
-    assert "ATT&amp;CK versions differ: 2026Q1 was scanned with ATT&amp;CK 17.1, this quarter with 18.1." in page
+    assert "ATT&amp;CK versions differ: 2026 Q1 was scanned with ATT&amp;CK 17.1, this quarter with 18.1." in page
     assert "id normaliser" in page
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -67,11 +68,17 @@ def flatten(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def text_width(text: str) -> int:
+    """Columns ``text`` takes in a spreadsheet: East Asian wide and full-width characters count twice."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
 def column_width(header: str, values: pd.Series) -> int:
-    """Characters wide: the header or the 95th-percentile text length, whichever is larger, clamped."""
-    lengths = values.dropna().astype(str).map(len)
+    """Characters wide: the header or the 95th-percentile text width, whichever is larger, clamped (CJK counts
+    double, so Chinese text is not cut off)."""
+    lengths = values.dropna().astype(str).map(text_width)
     body = int(lengths.quantile(0.95)) if len(lengths) else 0
-    return max(MIN_WIDTH, min(MAX_WIDTH, max(len(str(header)) + 2, body + 1)))
+    return max(MIN_WIDTH, min(MAX_WIDTH, max(text_width(str(header)) + 2, body + 1)))
 
 
 def _score_format(lo: float, hi: float) -> dict[str, Any]:
@@ -93,9 +100,11 @@ def _write_sheet(book: xlsxwriter.Workbook, sheet: str, frame: pd.DataFrame,
     ws = book.add_worksheet(sheet)
     header = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#f2f2f2",
                               "border": 1})
+    wrap = book.add_format({"text_wrap": True, "valign": "top"})
     rows, cols = frame.shape
     for c, name in enumerate(frame.columns):
-        ws.set_column(c, c, column_width(str(name), frame[name]))
+        width = column_width(str(name), frame[name])
+        ws.set_column(c, c, width, wrap if width >= MAX_WIDTH else None)  # longer text wraps, never cut off
     ws.freeze_panes(1, 0)
     ws.write_row(0, 0, [str(n) for n in frame.columns], header)
     columns = [_column_values(frame[name]) for name in frame.columns]

@@ -19,7 +19,7 @@ from detcov.coverage.summary import Summary
 from detcov.errors import DetcovError, Issue, Location
 
 LIST_SEPARATOR = ";"
-_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"", "false", "0", "no", "n", "f", "none"}  # anything else is true: a list of SIEM ids in `siem` too
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ def convert(kind: Any, value: Any) -> Any:
     """A CSV / SQLite cell as the field's Python type (``kind`` is the dataclass annotation string)."""
     text = "" if value is None else str(value).strip()
     if kind == "bool":
-        return text.casefold() in _TRUE
+        return text.casefold() not in _FALSE
     if kind == "int":
         return int(float(text)) if text else 0
     if kind == "float":

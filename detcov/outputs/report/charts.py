@@ -14,19 +14,25 @@ from detcov.outputs.history.store import KPI_NAMES
 from detcov.outputs.navigator import TechniqueCell, View
 from detcov.outputs.report.i18n import Catalogue
 from detcov.outputs.report.model import ReportData
+from detcov.outputs.report.tables import tactic_name
 
 KPI_COLORS = {"visibility": "#1976d2", "detection": "#689f38", "blocking": "#00796b", "validated": "#ff8f00"}
 HEATMAP_VIEWS = (("visibility", View.VISIBILITY), ("detection", View.DETECTION), ("prevention", View.PREVENTION))
 
 
-def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(title={"text": html.escape(title), "x": 0.01}, template="plotly_white", height=height,
-                      width=1000, margin={"l": 50, "r": 20, "t": 60, "b": 40}, legend={"orientation": "h"})
+def _layout(fig: go.Figure, title: str, height: int, left: int = 50) -> go.Figure:
+    """Title top left, the legend in its own band under the title (it never covers a label or a bar)."""
+    fig.update_layout(title={"text": html.escape(title), "x": 0.01, "y": 0.98, "yanchor": "top"},
+                      template="plotly_white", height=height, width=700,
+                      margin={"l": left, "r": 30, "t": 90, "b": 40},
+                      legend={"orientation": "h", "x": 0, "y": 1.02, "xanchor": "left", "yanchor": "bottom"},
+                      font={"family": "Noto Sans CJK TC, Noto Sans TC, Microsoft JhengHei, Arial, sans-serif",
+                            "size": 13})
     return fig
 
 
 def trend_figure(data: ReportData, t: Catalogue) -> go.Figure:
-    quarters = [q for q, _ in data.trend]
+    quarters = [html.escape(t.quarter(q)) for q, _ in data.trend]
     fig = go.Figure()
     for kpi in KPI_NAMES:
         values = [getattr(s.kpis, kpi).weighted_percent for _, s in data.trend]
@@ -34,19 +40,21 @@ def trend_figure(data: ReportData, t: Catalogue) -> go.Figure:
                                  line={"color": KPI_COLORS[kpi], "width": 3}))
     fig.update_yaxes(range=[0, 100], ticksuffix="%")
     fig.update_xaxes(type="category")
-    return _layout(fig, t("chart.trend"), 380)
+    return _layout(fig, t("chart.trend"), 360)
 
 
 def tactic_figure(data: ReportData, t: Catalogue) -> go.Figure:
-    tactics = data.summary.per_tactic
-    names = [html.escape(k.name) for k in tactics]
+    """Horizontal bars, one row per tactic (labels read left to right, nothing rotated or covered)."""
+    tactics = list(reversed(data.summary.per_tactic))  # first tactic at the top
+    names = [html.escape(tactic_name(t, k.tactic, k.name)) for k in tactics]
     fig = go.Figure()
-    for kpi, field in (("visibility", "visibility"), ("detection", "detection"), ("blocking", "blocking")):
-        fig.add_trace(go.Bar(x=names, y=[getattr(k, field) for k in tactics], name=html.escape(t(f"kpi.{kpi}")),
-                             marker_color=KPI_COLORS[kpi]))
-    fig.update_yaxes(range=[0, 100], ticksuffix="%")
-    fig.update_layout(barmode="group")
-    return _layout(fig, t("chart.tactics"), 420)
+    for kpi in ("visibility", "detection", "blocking"):
+        fig.add_trace(go.Bar(y=names, x=[getattr(k, kpi) for k in tactics], name=html.escape(t(f"kpi.{kpi}")),
+                             marker_color=KPI_COLORS[kpi], orientation="h"))
+    fig.update_xaxes(range=[0, 100], ticksuffix="%")
+    fig.update_yaxes(automargin=True)
+    fig.update_layout(barmode="group", bargap=0.25)
+    return _layout(fig, t("chart.tactics"), 110 + 30 * len(tactics), left=200)
 
 
 def heatmap_cells(data: ReportData, kb: AttackKB, view: str) -> dict[str, TechniqueCell]:

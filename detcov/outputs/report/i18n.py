@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -39,9 +40,38 @@ class Catalogue:
         text = self.messages[key]
         return text.format(**values) if values else text
 
+    def has(self, key: str) -> bool:
+        return key in self.messages
+
+    def maybe(self, prefix: str, code: str) -> str:
+        """The label ``prefix.code`` when the catalogue has one, else ``code`` as written (user / third-party)."""
+        return self(f"{prefix}.{code}") if f"{prefix}.{code}" in self.messages else code
+
     @property
     def html_lang(self) -> str:
         return HTML_LANG[self.lang]
+
+    def quarter(self, quarter: str | None) -> str:
+        """``2026Q3`` as this language writes it (zh-TW: 2026 年第 3 季)."""
+        if not quarter:
+            return self("na")
+        return self("fmt.quarter", year=quarter[:4], q=quarter[5:])
+
+    def date(self, iso: str | None) -> str:
+        """An ISO date or timestamp as a date in this language (zh-TW: 2026年9月30日, with the ROC year)."""
+        if not iso:
+            return self("na")
+        try:
+            day = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        except ValueError:
+            return iso
+        return self("fmt.date", year=day.year, month=day.month, day=day.day, roc=day.year - 1911)
+
+    def pct(self, value: float | None) -> str:
+        return self("na") if value is None else f"{value:,.1f}%"
+
+    def points(self, value: float | None) -> str:
+        return self("na") if value is None else self("kpi.points", delta=f"{value:+.1f}")
 
 
 @cache

@@ -1,20 +1,28 @@
 """What the report shows, computed from the history store (pure; no HTML here).
 
 :func:`report_data` gathers one quarter's snapshot, the quarters it is compared with (the latest recorded
-before it, and the same quarter a year earlier), KPI changes in threat-weighted percentage points, the trend,
-the diff with the previous quarter and the notes an auditor needs when ATT&CK versions differ.
+before it, and the same quarter a year earlier), KPI changes in threat-weighted percentage points, the trend and
+a change log over every recorded quarter, KPI status against the targets (RAG), the action plan tracked across
+quarters, the top risks, the per-system-group view (summary version 2) and the notes an auditor needs when ATT&CK
+versions differ.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from detcov.attack import AttackKB
 from detcov.coverage.summary import Summary
 from detcov.outputs.history import History, HistoryDiff, Snapshot, health_bucket
+from detcov.outputs.history.actions import PlanFileRecord, PlanHistory, Target, read_plans
 from detcov.outputs.history.diff import PROVEN, covered
+from detcov.outputs.history.quarters import quarter_key
 from detcov.outputs.history.snapshot import DeviceRow, RuleRow, TechniqueRow
 from detcov.outputs.history.store import KPI_NAMES
+from detcov.outputs.report import compat
+from detcov.outputs.report.board import KpiStatus, QuarterChange, Risk, kpi_statuses, quarter_change, top_risks
+from detcov.outputs.report.controls import CsfCoverage, csf_coverage
+from detcov.outputs.report.tracking import Tracking, track
 
 LOW_QUALITY = 0.5
 HEALTH_BUCKETS = ("healthy", "broken", "disabled", "unverified")
@@ -60,6 +68,17 @@ class ClaimCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Who made the report and how it is labelled (the evidence appendix and every page header)."""
+
+    classification: str = ""  # "" = the catalogue's default label
+    prepared_by: str = ""
+    files: tuple[PlanFileRecord, ...] = ()  # targets / action-plan files used, with their SHA-256
+    store: str = ""
+    store_sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ReportData:
     quarter: str
     snapshot: Snapshot
@@ -74,6 +93,30 @@ class ReportData:
     low_quality_devices: tuple[DeviceRow, ...]
     claims: tuple[ClaimCheck, ...]
     quarters_recorded: tuple[str, ...]
+    statuses: tuple[KpiStatus, ...] = ()
+    targets_from: str | None = None  # the quarter whose recorded targets apply
+    tracking: Tracking = field(default_factory=lambda: Tracking(None, None, (), ()))
+    changes: tuple[QuarterChange, ...] = ()  # one per recorded quarter up to this one
+    risks: tuple[Risk, ...] = ()
+    groups: tuple[compat.GroupView, ...] | None = None  # None: not in this record (summary version 1)
+    csf: tuple[CsfCoverage, ...] = ()
+    run: RunInfo = field(default_factory=RunInfo)
+
+    @property
+    def summary_version(self) -> int:
+        return compat.version(self.summary)
+
+    @property
+    def verdicts(self) -> dict[str, int]:
+        """Tested techniques per verdict: the validation section's sentence and table count the same rows."""
+        counts = dict.fromkeys(("confirmed", "contradicted", "unclaimed", "unproven"), 0)
+        for c in self.claims:
+            counts[c.verdict] += 1
+        return counts
+
+    @property
+    def status(self) -> dict[str, KpiStatus]:
+        return {s.key: s for s in self.statuses}
 
     @property
     def summary(self) -> Summary:
@@ -122,7 +165,23 @@ def version_notes(quarter: str, summaries: dict[str, Summary], compared: list[st
     return tuple(notes.values())
 
 
-def report_data(history: History, quarter: str, kb: AttackKB | None = None) -> ReportData:
+def targets_for(plans: PlanHistory, quarter: str) -> tuple[str | None, dict[str, Target]]:
+    """The targets recorded for ``quarter``, or else for the latest quarter before it (targets carry forward)."""
+    recorded = [q for q in plans.targets if quarter_key(q) <= quarter_key(quarter)]
+    if not recorded:
+        return None, {}
+    return recorded[-1], {t.kpi: t for t in plans.targets[recorded[-1]]}
+
+
+def change_log(history: History, quarters: list[str], plans: PlanHistory) -> tuple[QuarterChange, ...]:
+    out = []
+    for i, q in enumerate(quarters):
+        done = [a.title for a in plans.actions.get(q, ()) if a.status == "done" and a.closed == q]
+        out.append(quarter_change(history.load(q), history.load(quarters[i - 1]) if i else None, done))
+    return tuple(out)
+
+
+def report_data(history: History, quarter: str, kb: AttackKB | None = None, run: RunInfo | None = None) -> ReportData:
     """Everything the report shows for ``quarter`` (see the module docstring)."""
     snap = history.load(quarter)
     quarter = snap.quarter
@@ -134,6 +193,8 @@ def report_data(history: History, quarter: str, kb: AttackKB | None = None) -> R
     if prev_q is not None:
         diff = history.diff(prev_q, quarter, kb=kb)
     trend_quarters = history.until(quarter)
+    plans = read_plans(history.store)
+    targets_q, targets = targets_for(plans, quarter)
     return ReportData(
         quarter, snap, kpi_cards(snap.summary, prev, year), tuple((q, summaries[q]) for q in trend_quarters),
         prev_q, year_q, diff, version_notes(quarter, summaries, [prev_q, year_q]),
@@ -141,4 +202,7 @@ def report_data(history: History, quarter: str, kb: AttackKB | None = None) -> R
         tuple(r for r in snap.rules if health_bucket(r.health) == "broken"),
         tuple(sorted((d for d in snap.devices if d.quality < LOW_QUALITY), key=lambda d: d.quality)),
         claim_checks(snap.techniques), tuple(history.quarters()),
+        kpi_statuses(snap.summary, targets), targets_q, track(plans, quarter, snap.techniques),
+        change_log(history, trend_quarters, plans), top_risks(snap.summary), compat.system_groups(snap.summary),
+        csf_coverage(snap.techniques), run or RunInfo(),
     )
