@@ -50,7 +50,7 @@ CODEC_FIELDS: dict[type, tuple[str, ...]] = {
     Rule: ("format", "location", "id", "title", "status", "raw_status", "severity", "techniques", "tactics",
            "log_sources", "platforms", "query", "notes", "score", "applicable_to", "siems", "name", "correlation"),
     IdResolution: ("raw", "id", "current", "status", "chain", "suggestions", "detail", "release"),
-    LogSourceNeed: ("label", "components", "device_types", "platforms"),
+    LogSourceNeed: ("label", "components", "device_types", "platforms", "products", "ml_job", "custom_table"),
     LogSourceReq: ("kind", "value", "needs"),
     Correlation: ("type", "rules", "group_by", "timespan", "unresolved"),
     FileResult: ("path", "format", "rules", "skipped", "items_skipped", "issues", "sha256"),
@@ -140,8 +140,8 @@ class _Tables:
         return {
             "ids": [[x.raw, x.id, x.current, x.status.value, x.chain, x.suggestions, x.detail, x.release]
                     for x in list(self.ids)[i:]],
-            "needs": [[x.label, sorted(x.components), sorted(x.device_types), x.platforms]
-                      for x in list(self.needs)[n:]],
+            "needs": [[x.label, sorted(x.components), sorted(x.device_types), x.platforms, sorted(x.products),
+                       x.ml_job, x.custom_table] for x in list(self.needs)[n:]],
             "reqs": [[x.kind, x.value, [self.needs[k] for k in x.needs]] for x in list(self.reqs)[r:]],
         }
 
@@ -195,7 +195,8 @@ class _Decoder:
     def line(self, data: dict[str, Any]) -> Iterator[tuple[str, Entry]]:
         self.ids += [IdResolution(a, b, c, IdStatus(d), tuple(e), tuple(f), g, h)
                      for a, b, c, d, e, f, g, h in data["ids"]]
-        self.needs += [LogSourceNeed(a, frozenset(b), frozenset(c), tuple(d)) for a, b, c, d in data["needs"]]
+        self.needs += [LogSourceNeed(a, frozenset(b), frozenset(c), tuple(d), frozenset(e), f, g)
+                       for a, b, c, d, e, f, g in data["needs"]]
         self.reqs += [LogSourceReq(a, b, tuple(self.needs[i] for i in c)) for a, b, c in data["reqs"]]
         return ((row[0], self.entry(row)) for row in data["files"])
 
