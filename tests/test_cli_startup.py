@@ -10,8 +10,8 @@ import sys
 
 from detcov.cli.main import LAZY_COMMANDS, cli
 
-HEAVY = ("pandas", "numpy", "networkx", "stix2", "pyarrow", "plotly", "mitreattack", "jinja2", "xlsxwriter", "sigma",
-         "pydantic", "ruamel", "yaml")
+HEAVY = ("pandas", "numpy", "networkx", "stix2", "pyarrow", "plotly", "mitreattack", "jinja2", "xlsxwriter", "sigma")
+# pydantic / ruamel / yaml are lighter; every command but `pull` (detcov.siem at import) keeps them out of --help too.
 
 PROBE = """
 import json, sys
