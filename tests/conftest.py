@@ -1,11 +1,15 @@
 """Shared fixtures.
 
-Real data comes from ``../shared`` (beside the repo). In CI (``CI=true``) a test that needs it fails when it is
-missing; elsewhere it is skipped with the reason. Each test session gets its own empty detcov cache dir.
+Real data comes from ``../shared`` (beside the repo, or ``$DETCOV_SHARED``). In CI (``CI=true``) a test that needs
+it fails when it is missing; elsewhere it is skipped naming exactly what is missing. ATT&CK 18.1 is the exception:
+without ``../shared`` the tests use the bundle shipped inside detcov (the same file: same SHA-256, checked in
+``tests/test_attack_embedded.py``). Each test session gets its own empty detcov cache dir.
 """
 
 from __future__ import annotations
 
+import hashlib
+import lzma
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from detcov.attack import AttackKB
+from detcov.attack.embedded import embedded_bundle
 from detcov.attack.sources import load_attack
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,7 +43,8 @@ def shared_path(*parts: str) -> Path:
     """A path under ../shared that a test needs: fail in CI if missing, skip elsewhere."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        message = f"real data missing: {path} (CI has ../shared beside the repo)"
+        message = (f"needs the project's shared data: {path} is missing (put the shared/ folder beside the repo, "
+                   "or set DETCOV_SHARED=DIR)")
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
@@ -72,8 +78,18 @@ def browser() -> Path:
 
 
 @pytest.fixture(scope="session")
-def bundle18() -> Path:
-    return shared_path("attack", "enterprise-attack-18.1.json")
+def bundle18(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ATT&CK 18.1 as a plain .json file: ../shared's, else the bundle shipped with detcov, decompressed."""
+    shared = ATTACK_DIR / "enterprise-attack-18.1.json"
+    if shared.is_file():
+        return shared
+    shipped = embedded_bundle()
+    assert shipped is not None and shipped.version == "18.1", "the package lost its shipped ATT&CK bundle"
+    raw = lzma.decompress(shipped.path.read_bytes())
+    assert hashlib.sha256(raw).hexdigest() == shipped.sha256
+    path = tmp_path_factory.mktemp("attack") / "enterprise-attack-18.1.json"
+    path.write_bytes(raw)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,9 @@ def test_info_counts_on_18_1(capsys: pytest.CaptureFixture[str], bundle18: Path)
 
 
 @pytest.mark.attack_real
-def test_info_from_data_dir_picks_newest(capsys: pytest.CaptureFixture[str], bundle18: Path,
+def test_info_from_data_dir_picks_newest(capsys: pytest.CaptureFixture[str], bundle18: Path, bundle17: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    assert bundle17.parent == bundle18.parent  # ../shared/attack holds both
     monkeypatch.setenv("DETCOV_ATTACK_DATA", str(bundle18.parent))
     code, out, _ = run_cli(capsys, "attack", "info")
     assert code == 0 and "ATT&CK 18.1" in out
@@ -94,7 +95,10 @@ def test_gzip_bundle_loads(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
 
 def test_no_data_anywhere_says_what_to_do(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
                                           tmp_path: Path) -> None:
+    from detcov.attack import sources
+
     monkeypatch.setenv("DETCOV_ATTACK_DATA", str(tmp_path))
     monkeypatch.setenv("DETCOV_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(sources, "embedded_bundle", lambda: None)  # a stripped install without package data
     code, _, err = run_cli(capsys, "attack", "info")
-    assert code == 2 and "detcov attack download" in err
+    assert code == 2 and "detcov attack download" in err and "DETCOV_ATTACK_DATA" in err

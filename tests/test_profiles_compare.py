@@ -69,7 +69,6 @@ def test_similarity_matrix(kb18: AttackKB) -> None:
 
 @pytest.fixture(scope="module")
 def runner() -> CliRunner:
-    cli_main._register()
     return CliRunner()
 
 

@@ -155,7 +155,10 @@ def test_version_change_is_reported(kb18: AttackKB, tmp_path: Path) -> None:
 
 def test_without_the_attack_bundle_heatmaps_are_left_out(store: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from detcov.attack import sources
+
     monkeypatch.delenv("DETCOV_ATTACK_DATA", raising=False)
+    monkeypatch.setattr(sources, "embedded_bundle", lambda: None)  # no shipped bundle either
     page = build_report(store, "2025Q4", tmp_path, lang="zh-TW")[0].read_text("utf-8")
     assert "無法取得 ATT&amp;CK 18.1 資料" in page and page.count("Plotly.newPlot(") == 2
     assert esc(catalogue("zh-TW")("changes.none")) in page  # the first quarter has nothing to compare
@@ -174,7 +177,6 @@ def test_formats_and_errors(store: Path, tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_cli_report_and_history(store: Path, tmp_path: Path, bundle18: Path) -> None:
-    cli_main._register()
     runner = CliRunner()
     done = runner.invoke(cli_main.cli, ["report", "--quarter", "2026q3", "--store", str(store), "--lang", "zh-TW",
                                         "--format", "xlsx", "--out", str(tmp_path), "--attack", str(bundle18)])

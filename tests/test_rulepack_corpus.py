@@ -18,7 +18,7 @@ import yaml
 from click.testing import CliRunner
 
 from detcov.attack import AttackKB
-from detcov.cli.main import _register, cli
+from detcov.cli.main import cli
 from detcov.coverage.engine import ScanResult, run_scan
 from detcov.rulepack import Candidate, Converted, convert, select_candidates, write_pack
 from detcov.rulepack.scope import GroupView, group_views, splunk_feeds
@@ -237,7 +237,6 @@ def test_what_if_equals_scan_with_pack(setup: Setup, converted: dict[str, list[C
 
 def test_suggest_cli(bundle18: Path, tmp_path: Path) -> None:
     sigma = shared_path("rules-corpora", "sigma", "rules", "windows", "process_creation")  # a slice: fast
-    _register()
     out = tmp_path / "pack"
     result = CliRunner().invoke(cli, ["suggest", "--scan", str(CONFIG), "--sigma", str(sigma), "--target", "splunk",
                                       "--top", "4", "--out", str(out), "--attack", str(bundle18)])

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from detcov.attack import AttackKB
-from detcov.cli.main import _register, cli
+from detcov.cli.main import cli
 from detcov.datasources.telemetry import CollectedTelemetry
 from detcov.rules import HealthOutcome, assess, read_rules
 
@@ -63,7 +63,6 @@ def test_device_type_needed_even_when_component_is_there(tmp_path: Path, kb18: A
 
 
 def test_rules_check_demo_bank(kb18: AttackKB, bundle18: Path, tmp_path: Path) -> None:
-    _register()
     out_csv = tmp_path / "rules.csv"
     args = ["rules", "check", str(DEMO / "rules"), "--attack", str(bundle18), "--inventory",
             str(DEMO / "inventory.yaml"), "--csv", str(out_csv)]

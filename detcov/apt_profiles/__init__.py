@@ -15,7 +15,6 @@ from detcov.apt_profiles.compare import (
     weighted_jaccard,
 )
 from detcov.apt_profiles.loader import (
-    DEFAULT_PROFILE,
     load_profile,
     load_profile_or_group,
     shipped_profile_path,
@@ -31,6 +30,7 @@ from detcov.apt_profiles.weights import (
     compute_weights,
     tactic_distribution,
 )
+from detcov.defaults import DEFAULT_PROFILE
 
 __all__ = [
     "DEFAULT_PROFILE",

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
-
-import networkx as nx
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from detcov.apt_profiles.model import Profile, ProfileGroup
 from detcov.apt_profiles.weights import TechniqueWeight, WeightOptions
 from detcov.attack import AttackKB
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def jaccard(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> float:
@@ -60,6 +61,8 @@ def group_techniques(group: ProfileGroup, options: WeightOptions | None = None) 
 
 def similarity_matrix(profile: Profile, options: WeightOptions | None = None) -> pd.DataFrame:
     """Group × group Jaccard similarity of technique sets (labels: group keys); 1 on the diagonal."""
+    import pandas as pd  # heavy: only when a matrix is asked for
+
     sets = {g.key: group_techniques(g, options) for g in profile.groups}
     keys = list(sets)
     frame = pd.DataFrame(1.0, index=keys, columns=keys)
@@ -76,6 +79,8 @@ def _pairs(matrix: pd.DataFrame) -> list[tuple[str, str, float]]:
 
 def similarity_clusters(matrix: pd.DataFrame, threshold: float = 0.4) -> list[list[str]]:
     """Groups linked by similarity >= threshold, as connected clusters of 2+ (largest first)."""
+    import networkx as nx  # heavy: only when clusters are asked for
+
     keys = [str(k) for k in matrix.index]
     graph: nx.Graph = nx.Graph()
     graph.add_nodes_from(keys)

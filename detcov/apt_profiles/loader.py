@@ -37,7 +37,6 @@ from detcov.attack.model import Provenance
 from detcov.errors import DetcovError, IssueCollector, Location
 from detcov.userfiles import check_header, load_yaml, position, validate_model
 
-DEFAULT_PROFILE = "financial-sector"
 _SHIPPED = resources.files("detcov.apt_profiles") / "profiles"
 
 

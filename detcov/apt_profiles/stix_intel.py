@@ -19,9 +19,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import stix2
-import stix2.exceptions
-
 from detcov.apt_profiles.model import GroupKind, GroupUse, Profile, ProfileGroup
 from detcov.apt_profiles.resolve import attack_group, resolve_technique, software_uses
 from detcov.attack import AttackKB
@@ -46,6 +43,9 @@ def _parse(path: Path, data: Any) -> list[Mapping[str, Any]]:
     if not isinstance(data, dict) or data.get("type") != "bundle":
         raise DetcovError("not a STIX bundle (the top-level object needs \"type\": \"bundle\")",
                           location=Location(str(path)), hint="export the intel as a STIX 2.x bundle")
+    import stix2  # heavy: only for intel bundles
+    import stix2.exceptions
+
     try:
         bundle = stix2.parse(data, allow_custom=True)
     except (stix2.exceptions.STIXError, ValueError, TypeError) as exc:

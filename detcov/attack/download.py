@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -95,6 +93,9 @@ def download_bundle(
 
 
 def _fetch(url: str, timeout: float) -> bytes:
+    import urllib.error  # only when downloading: urllib.request pulls in http.client, ssl, email
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             data: bytes = response.read()

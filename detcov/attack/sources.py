@@ -1,4 +1,5 @@
-"""Find, read and cache an ATT&CK bundle: ``--attack PATH``, then ``$DETCOV_ATTACK_DATA``, then a download.
+"""Find, read and cache an ATT&CK bundle: ``--attack PATH``, then ``$DETCOV_ATTACK_DATA``, then a bundle fetched
+with ``detcov attack download``, then the bundle shipped inside detcov (:mod:`detcov.attack.embedded`).
 
 :func:`load_attack` is the entry point for every command and notebook.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import gc
 import gzip
 import hashlib
+import lzma
 import os
 import re
 import time
@@ -21,15 +23,24 @@ import orjson
 
 from detcov.attack import cache
 from detcov.attack.download import downloaded_path
+from detcov.attack.embedded import ORIGIN as EMBEDDED_ORIGIN
+from detcov.attack.embedded import embedded_bundle, embedded_sha256
 from detcov.attack.kb import AttackKB
 from detcov.attack.loader import SCAN_DOMAIN, AttackData, parse_bundle
 from detcov.errors import DetcovError, Location
 
-_BUNDLE_NAME = re.compile(r"^enterprise-attack-(\d+(?:\.\d+)*)\.json(?:\.gz)?$")
+_BUNDLE_NAME = re.compile(r"^enterprise-attack-(\d+(?:\.\d+)*)\.json(?:\.gz|\.xz)?$")
 NO_DATA_HINT = (
     "pass --attack PATH (a STIX bundle such as enterprise-attack-18.1.json), set DETCOV_ATTACK_DATA to a folder of "
     "bundles, or run `detcov attack download --attack-version 18.1` once"
 )
+
+
+def version_hint(version: str) -> str:
+    """Exactly what to do to get an ATT&CK version detcov does not have."""
+    return (f"run `detcov attack download --attack-version {version}` once (needs network, or DETCOV_ATTACK_URL "
+            f"pointing at an internal mirror), or copy enterprise-attack-{version}.json into a folder and set "
+            f"DETCOV_ATTACK_DATA to it, or pass --attack FILE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +50,8 @@ class LoadStats:
     path: str
     from_cache: bool
     seconds: float
+    origin: str = "--attack"
+    """Where the bundle was found: --attack, DETCOV_ATTACK_DATA, the download cache or shipped with detcov."""
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -46,7 +59,7 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 
 def bundles_in(directory: Path) -> dict[str, Path]:
-    """``enterprise-attack-<version>.json[.gz]`` files in a folder or its attack-stix-data layout."""
+    """``enterprise-attack-<version>.json[.gz|.xz]`` files in a folder or its attack-stix-data layout."""
     found: dict[str, Path] = {}
     for folder in (directory, directory / "enterprise-attack"):
         if folder.is_dir():
@@ -64,28 +77,43 @@ def _pick(found: dict[str, Path], version: str | None, where: str) -> Path:
         return found[version]
     raise DetcovError(
         f"{where} has no ATT&CK {version} bundle (it has: {', '.join(sorted(found, key=_version_key)) or 'none'})",
-        hint=f"add enterprise-attack-{version}.json there, or run `detcov attack download --attack-version {version}`",
+        hint=version_hint(version),
     )
 
 
-def resolve_bundle_path(path: str | Path | None = None, version: str | None = None) -> Path:
-    """Which bundle file to use, by the documented order. Raises with a how-to when there is none."""
+def _places() -> list[tuple[str, str, dict[str, Path]]]:
+    """(origin, description, version → file) in the documented search order, after --attack."""
+    places: list[tuple[str, str, dict[str, Path]]] = []
+    env = os.environ.get("DETCOV_ATTACK_DATA")
+    if env:
+        places.append(("DETCOV_ATTACK_DATA", f"DETCOV_ATTACK_DATA={env}", bundles_in(Path(env).expanduser())))
+    places.append(("the download cache", "the download cache", bundles_in(downloaded_path("0").parent)))
+    shipped = embedded_bundle()
+    if shipped is not None:
+        places.append((EMBEDDED_ORIGIN, f"the bundle {EMBEDDED_ORIGIN}", {shipped.version: shipped.path}))
+    return places
+
+
+def resolve_bundle(path: str | Path | None = None, version: str | None = None) -> tuple[Path, str]:
+    """(bundle file, where it was found) by the documented order. Raises with a how-to when there is none."""
     if path is not None:
         p = Path(path).expanduser()
         if not p.is_file():
             raise DetcovError("ATT&CK bundle not found", location=Location(str(p)), hint=NO_DATA_HINT)
-        return p
-    places: list[tuple[str, dict[str, Path]]] = []
-    env = os.environ.get("DETCOV_ATTACK_DATA")
-    if env:
-        places.append((f"DETCOV_ATTACK_DATA={env}", bundles_in(Path(env).expanduser())))
-    places.append(("the download cache", bundles_in(downloaded_path("0").parent)))
-    for where, found in places:
+        return p, "--attack"
+    places = _places()
+    for origin, where, found in places:
         if found and (version is None or version in found):
-            return _pick(found, version, where)
-    have = "; ".join(f"{where} has {', '.join(sorted(f, key=_version_key))}" for where, f in places if f)
+            return _pick(found, version, where), origin
+    have = "; ".join(f"{where} has {', '.join(sorted(f, key=_version_key))}" for _, where, f in places if f)
     wanted = f"ATT&CK {version}" if version else "ATT&CK data"
-    raise DetcovError(f"no {wanted} found" + (f" ({have})" if have else ""), hint=NO_DATA_HINT)
+    raise DetcovError(f"no {wanted} found" + (f" ({have})" if have else ""),
+                      hint=version_hint(version) if version else NO_DATA_HINT)
+
+
+def resolve_bundle_path(path: str | Path | None = None, version: str | None = None) -> Path:
+    """Which bundle file to use (see :func:`resolve_bundle`)."""
+    return resolve_bundle(path, version)[0]
 
 
 def read_bundle_bytes(path: Path) -> bytes:
@@ -100,6 +128,12 @@ def read_bundle_bytes(path: Path) -> bytes:
         except (OSError, EOFError, zlib.error) as exc:
             raise DetcovError(f"is not a readable gzip file ({exc})", location=Location(str(path)),
                               hint="the file looks truncated or corrupt: download it again") from exc
+    if path.suffix == ".xz" or raw[:6] == b"\xfd7zXZ\x00":
+        try:
+            return lzma.decompress(raw)
+        except (lzma.LZMAError, EOFError) as exc:
+            raise DetcovError(f"is not a readable xz file ({exc})", location=Location(str(path)),
+                              hint="the file looks truncated or corrupt: copy or download it again") from exc
     return raw
 
 
@@ -139,21 +173,26 @@ def load_attack_data(
 def _load_attack_data(path: str | Path | None, version: str | None, use_cache: bool,
                       domain: str | None) -> tuple[AttackData, LoadStats]:
     started = time.perf_counter()
-    bundle = resolve_bundle_path(path, version)
-    sha = cache.remembered_sha256(bundle) if use_cache else None
-    if sha is not None:
+    bundle, origin = resolve_bundle(path, version)
+    pinned = embedded_sha256(bundle)
+    sha = pinned or (cache.remembered_sha256(bundle) if use_cache else None)
+    if sha is not None and use_cache:
         data = cache.read_cache(sha)
         if data is not None and domain in (None, data.info.domain):
-            return data, LoadStats(str(bundle), True, time.perf_counter() - started)
+            return data, LoadStats(str(bundle), True, time.perf_counter() - started, origin)
     raw = read_bundle_bytes(bundle)
     sha = hashlib.sha256(raw).hexdigest()
+    if pinned is not None and sha != pinned:
+        raise DetcovError(f"the ATT&CK bundle {EMBEDDED_ORIGIN} is damaged (SHA-256 {sha[:16]}…, expected "
+                          f"{pinned[:16]}…)", location=Location(str(bundle)),
+                          hint="reinstall detcov (pip install --force-reinstall detcov), or pass --attack FILE")
     data = parse_bundle(parse_json(raw, bundle), source=str(bundle), sha256=sha, domain=domain)
     if version is not None and data.info.version not in (None, version):
         raise DetcovError(f"holds ATT&CK {data.info.version}, not {version}", location=Location(str(bundle)),
                           hint="drop --attack-version or pass the matching bundle")
     if use_cache:
         _store(bundle, data)
-    return data, LoadStats(str(bundle), False, time.perf_counter() - started)
+    return data, LoadStats(str(bundle), False, time.perf_counter() - started, origin)
 
 
 def _store(bundle: Path, data: AttackData) -> None:

@@ -4,20 +4,34 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from detcov.attack import AttackKB, IdStatus
-from detcov.attack.model import DetectionRef, Provenance, Technique
 from detcov.cli.common import attack_options, console, err_console, load_kb
 from detcov.errors import DetcovError
 
+if TYPE_CHECKING:
+    from detcov.attack import AttackKB
+    from detcov.attack.model import DetectionRef, Technique
 
-@click.group()
+
+@click.group(epilog="""Examples:
+
+\b
+  detcov attack info                          # version, counts, where the bundle came from
+  detcov attack show T1059.001                # telemetry, groups and mitigations of one technique
+  detcov attack info --attack-version 17.1    # another version (from DETCOV_ATTACK_DATA or a download)
+  detcov attack download --attack-version 17.1
+""")
 def attack() -> None:
-    """Inspect the ATT&CK knowledge base (version, counts, techniques)."""
+    """Inspect the ATT&CK knowledge base (version, counts, techniques).
+
+    Without --attack, detcov uses $DETCOV_ATTACK_DATA, then bundles downloaded with `detcov attack download`,
+    then the ATT&CK Enterprise 18.1 bundle shipped inside detcov (works offline).
+    """
 
 
 @attack.command()
@@ -32,7 +46,7 @@ def info(attack_path: Path | None, attack_version: str | None, no_cache: bool) -
     table.add_column(style="bold")
     table.add_column()
     rows = [
-        ("source", stats.path),
+        ("source", f"{stats.path} ({stats.origin})"),
         ("STIX / ATT&CK spec", f"{i.spec_version} / {i.attack_spec_version or '?'}"),
         ("detection model", _model_text(kb)),
         ("tactics", f"{len(kb.tactics)}: " + ", ".join(t.name for t in kb.tactics)),
@@ -53,6 +67,8 @@ def info(attack_path: Path | None, attack_version: str | None, no_cache: bool) -
     for key, value in rows:
         table.add_row(key, escape(value))
     console.print(table)
+    console.print("ATT&CK® © The MITRE Corporation, used under its terms of use (https://attack.mitre.org/resources/"
+                  "terms-of-use/).", soft_wrap=True)
 
 
 def _crosswalk_rows(kb: AttackKB) -> list[tuple[str, str]]:
@@ -80,6 +96,8 @@ def _model_text(kb: AttackKB) -> str:
 @click.argument("technique_id")
 def show(attack_path: Path | None, attack_version: str | None, technique_id: str) -> None:
     """Everything detcov knows about one technique: visibility sources, groups, mitigations."""
+    from detcov.attack import IdStatus
+
     kb, _ = load_kb(attack_path, attack_version, any_domain=True)
     res = kb.resolve(technique_id)
     if res.status in (IdStatus.INVALID, IdStatus.UNKNOWN):
@@ -135,6 +153,8 @@ def _print_visibility(kb: AttackKB, t: Technique) -> None:
 
 
 def _print_groups(kb: AttackKB, t: Technique) -> None:
+    from detcov.attack.model import Provenance
+
     using = kb.groups_using(t.id)
     table = Table(title=f"Groups that use it ({len(using)})", title_justify="left")
     for col in ("group", "name", "how"):

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from detcov.attack import AttackKB
 from detcov.cli.common import attack_options, console, load_kb, print_issues
-from detcov.coverage.blocking_catalog import STRENGTH, BlockingCatalog, load_blocking_catalog
-from detcov.datasources.catalog import EVIDENCE, check_catalog, load_catalog
 from detcov.errors import DetcovError, Severity
 
+if TYPE_CHECKING:
+    from detcov.attack import AttackKB
+    from detcov.coverage.blocking_catalog import BlockingCatalog
 
-@click.group()
+
+@click.group(epilog="""Examples:
+
+\b
+  detcov catalog list                 # every device type
+  detcov catalog show edr             # what an EDR gives ATT&CK: data components, log sources, blocking
+  detcov catalog check                # every name in the catalogue exists in this ATT&CK version
+  detcov catalog blocking firewall    # what a device type blocks, claim by claim with evidence
+""")
 def catalog() -> None:
     """Browse the device catalogue (device types → ATT&CK data components, log sources, blocking)."""
 
@@ -23,6 +32,8 @@ def catalog() -> None:
 @catalog.command("list")
 def list_types() -> None:
     """All device types with their component counts, evidence mix and blocking mitigations."""
+    from detcov.datasources.catalog import load_catalog
+
     cat = load_catalog()
     table = Table(title=f"detcov device catalogue ({len(cat)} types)")
     for col in ("type", "name", "family", "platforms", "components", "evidence A/S/R",
@@ -39,6 +50,8 @@ def list_types() -> None:
 @click.argument("type_id")
 def show(type_id: str) -> None:
     """One device type: components with evidence, log sources, settings, blocking."""
+    from detcov.datasources.catalog import EVIDENCE, load_catalog
+
     cat = load_catalog()
     t = cat.get(type_id)
     if t is None:
@@ -71,6 +84,8 @@ def show(type_id: str) -> None:
 @attack_options
 def check(attack_path: Path | None, attack_version: str | None) -> None:
     """Check that every catalogue name exists in the ATT&CK version (components, platforms, mitigations)."""
+    from detcov.datasources.catalog import check_catalog, load_catalog
+
     kb, _ = load_kb(attack_path, attack_version)
     cat = load_catalog()
     issues = check_catalog(cat, kb)
@@ -89,6 +104,9 @@ def check(attack_path: Path | None, attack_version: str | None) -> None:
 @attack_options
 def blocking(type_id: str | None, attack_path: Path | None, attack_version: str | None) -> None:
     """What device types technically block, claim by claim with evidence (hardening shown apart)."""
+    from detcov.coverage.blocking_catalog import load_blocking_catalog
+    from detcov.datasources.catalog import load_catalog
+
     kb, _ = load_kb(attack_path, attack_version)
     bc = load_blocking_catalog(kb)
     print_issues(i for i in bc.issues if i.severity is not Severity.INFO)
@@ -123,6 +141,8 @@ def _blocking_summary(bc: BlockingCatalog) -> None:
 
 
 def _blocking_detail(bc: BlockingCatalog, type_id: str, kb: AttackKB) -> None:
+    from detcov.coverage.blocking_catalog import STRENGTH
+
     console.print(f"[bold]{type_id}[/] — {len(bc.techniques(type_id))} techniques in {len(bc.claims(type_id))} "
                   f"claim(s), ATT&CK {kb.version}")
     for n, c in enumerate(bc.claims(type_id), start=1):

@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console, ConsoleDimensions
 
-from detcov.attack import AttackKB
-from detcov.attack.sources import LoadStats, load_attack_data
 from detcov.errors import Issue, Severity
+
+if TYPE_CHECKING:
+    from detcov.attack import AttackKB
+    from detcov.attack.sources import LoadStats
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,14 +44,19 @@ err_console = _Console(stderr=True, highlight=False)
 def attack_options(func: F) -> F:
     """``--attack PATH`` and ``--attack-version X`` on any command that needs ATT&CK."""
     func = click.option("--attack-version", "attack_version", metavar="VERSION",
-                        help="ATT&CK version to use, e.g. 18.1 (from DETCOV_ATTACK_DATA or the download cache).")(func)
+                        help="ATT&CK version to use, e.g. 17.1 (from DETCOV_ATTACK_DATA, the download cache or the "
+                             "bundle shipped with detcov).")(func)
     return click.option("--attack", "attack_path", type=click.Path(path_type=Path, dir_okay=False),
-                        help="ATT&CK Enterprise STIX bundle (.json or .json.gz).")(func)
+                        help="ATT&CK Enterprise STIX bundle (.json, .json.gz or .json.xz); default: "
+                             "$DETCOV_ATTACK_DATA, the download cache, then the shipped 18.1.")(func)
 
 
 def load_kb(attack_path: Path | None, attack_version: str | None, *, use_cache: bool = True,
             any_domain: bool = False) -> tuple[AttackKB, LoadStats]:
     """The knowledge base for a command; ``any_domain`` lets Mobile and ICS bundles in (else Enterprise only)."""
+    from detcov.attack import AttackKB
+    from detcov.attack.sources import load_attack_data
+
     data, stats = load_attack_data(attack_path, attack_version, use_cache=use_cache,
                                    domain=None if any_domain else "enterprise-attack")
     return AttackKB(data), stats

@@ -5,18 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from detcov.attack import AttackKB
 from detcov.cli.common import attack_options, console, load_kb
-from detcov.outputs.excel import write_tables, write_workbook
-from detcov.outputs.history import DEFAULT_STORE, HistoryDiff, open_history, parse_quarter, record_scan
-from detcov.outputs.history.export import techniques_frame, trend_frame
-from detcov.outputs.history.store import KPI_NAMES
+from detcov.defaults import DEFAULT_STORE
+
+if TYPE_CHECKING:
+    from detcov.attack import AttackKB
+    from detcov.outputs.history import HistoryDiff
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_IDS = 15
@@ -36,7 +36,15 @@ def optional_kb(attack_path: Path | None, attack_version: str | None) -> AttackK
     return load_kb(attack_path, attack_version)[0]
 
 
-@click.group()
+@click.group(epilog="""Examples:
+
+\b
+  detcov scan detcov.yaml --out out --record 2026Q3      # scan and record in one go
+  detcov history record --scan-dir out --quarter 2026Q3  # or record an earlier scan folder
+  detcov history list
+  detcov history diff 2026Q2 2026Q3
+  detcov history export --out trends.xlsx
+""")
 def history() -> None:
     """Recorded scans, one per quarter: trends and what changed."""
 
@@ -49,6 +57,9 @@ def history() -> None:
 @store_option
 def record(scan_dir: Path, quarter: str, replace: bool, store: Path) -> None:
     """Record a scan folder as a quarter."""
+    from detcov.outputs.history import open_history, parse_quarter, record_scan
+    from detcov.outputs.history.store import KPI_NAMES
+
     quarter = parse_quarter(quarter)
     record_scan(store, quarter, scan_dir, replace=replace)
     kpis = open_history(store).load(quarter).summary.kpis
@@ -60,6 +71,10 @@ def record(scan_dir: Path, quarter: str, replace: bool, store: Path) -> None:
 @store_option
 def list_(store: Path) -> None:
     """Recorded quarters with their threat-weighted KPIs."""
+    from detcov.outputs.history import open_history
+    from detcov.outputs.history.export import trend_frame
+    from detcov.outputs.history.store import KPI_NAMES
+
     table = Table(title=f"History {escape(str(store))}")
     for col in ("quarter", "ATT&CK", *KPI_NAMES, "in scope", "devices", "rules"):
         table.add_column(col, justify="left" if col in ("quarter", "ATT&CK") else "right")
@@ -75,6 +90,9 @@ def list_(store: Path) -> None:
 @store_option
 def show(quarter: str, store: Path) -> None:
     """One quarter: KPIs, gaps, rule health, scope and fingerprints."""
+    from detcov.outputs.history import open_history
+    from detcov.outputs.history.store import KPI_NAMES
+
     snap = open_history(store).load(quarter)
     s = snap.summary
     table = Table(title=f"{snap.quarter} — {escape(s.scope.institution)}")
@@ -126,6 +144,8 @@ def print_diff(diff: HistoryDiff) -> None:
 @store_option
 def diff(old: str, new: str, attack_path: Path | None, attack_version: str | None, store: Path) -> None:
     """What changed from quarter OLD to quarter NEW."""
+    from detcov.outputs.history import open_history
+
     print_diff(open_history(store).diff(old, new, kb=optional_kb(attack_path, attack_version)))
 
 
@@ -135,6 +155,10 @@ def diff(old: str, new: str, attack_path: Path | None, attack_version: str | Non
 @store_option
 def export(out: Path, store: Path) -> None:
     """All quarters as tables: KPI trends and per-technique scores."""
+    from detcov.outputs.excel import write_tables, write_workbook
+    from detcov.outputs.history import open_history
+    from detcov.outputs.history.export import techniques_frame, trend_frame
+
     hist = open_history(store)
     sheets = {"trends": trend_frame(hist), "techniques": techniques_frame(hist)}
     written = [write_workbook(out, sheets)] if out.suffix.lower() == ".xlsx" else write_tables(out, sheets)

@@ -10,16 +10,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from detcov.cli.common import attack_options, console, err_console, load_kb, print_issues
-from detcov.datasources.catalog import load_catalog
-from detcov.datasources.dettect import export_dettect, import_dettect, write_yaml
-from detcov.datasources.inventory import Inventory, load_inventory_with_issues
 from detcov.errors import DetcovError, Location, Severity
-from detcov.userfiles import load_yaml, save_yaml, validate_model
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 
 
-@click.group()
+@click.group(epilog="""Examples:
+
+\b
+  detcov inventory init inventory.yaml --name "Example Bank"   # commented template to fill in
+  detcov inventory check inventory.yaml                         # every problem at once, file:line:col
+  detcov inventory import-dettect data-sources.yaml -o inventory.yaml
+  detcov inventory export-dettect inventory.yaml -o data-sources.yaml
+""")
 def inventory() -> None:
     """Validate, create, import and export the inventory of devices and log sources."""
 
@@ -29,6 +32,9 @@ def inventory() -> None:
 @click.argument("path", type=_FILE)
 def check(attack_path: Path | None, attack_version: str | None, path: Path) -> None:
     """Validate an inventory file: every problem with file:line:col, then a summary per system group."""
+    from detcov.datasources.catalog import load_catalog
+    from detcov.datasources.inventory import load_inventory_with_issues
+
     kb, _ = load_kb(attack_path, attack_version)
     cat = load_catalog()
     inv, issues, _doc = load_inventory_with_issues(path, kb, cat)
@@ -56,6 +62,8 @@ def check(attack_path: Path | None, attack_version: str | None, path: Path) -> N
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: Path, name: str | None, force: bool) -> None:
     """Write a commented inventory template to PATH (default inventory.yaml)."""
+    from detcov.userfiles import load_yaml, save_yaml
+
     if path.exists() and not force:
         raise DetcovError("the file already exists", location=Location(str(path)),
                           hint="pass --force to overwrite it, or choose another path")
@@ -75,6 +83,11 @@ def init(path: Path, name: str | None, force: bool) -> None:
 def import_cmd(attack_path: Path | None, attack_version: str | None, source: Path, output: Path,
                force: bool) -> None:
     """Convert a DeTT&CT data-source administration file into a detcov inventory."""
+    from detcov.datasources.catalog import load_catalog
+    from detcov.datasources.dettect import import_dettect, write_yaml
+    from detcov.datasources.inventory import Inventory
+    from detcov.userfiles import validate_model
+
     if output.exists() and not force:
         raise DetcovError("the output file already exists", location=Location(str(output)),
                           hint="pass --force")
@@ -93,6 +106,10 @@ def import_cmd(attack_path: Path | None, attack_version: str | None, source: Pat
 @click.option("-o", "--output", type=_FILE, required=True, help="DeTT&CT data-source administration file.")
 def export_cmd(attack_path: Path | None, attack_version: str | None, path: Path, output: Path) -> None:
     """Write the inventory as a DeTT&CT data-source administration file (v1.1)."""
+    from detcov.datasources.catalog import load_catalog
+    from detcov.datasources.dettect import export_dettect, write_yaml
+    from detcov.datasources.inventory import load_inventory_with_issues
+
     kb, _ = load_kb(attack_path, attack_version)
     cat = load_catalog()
     inv, issues, _doc = load_inventory_with_issues(path, kb, cat)

@@ -5,29 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from detcov.apt_profiles import (
-    DEFAULT_PROFILE,
-    Profile,
-    TechniqueWeight,
-    WeightOptions,
-    compare_weights,
-    load_profile,
-    load_profile_or_group,
-    shipped_profiles,
-    similarity_clusters,
-    similarity_matrix,
-    tactic_distribution,
-)
-from detcov.apt_profiles.compare import most_similar
-from detcov.attack import AttackKB
 from detcov.attack.model import Provenance
 from detcov.cli.common import attack_options, console, load_kb, print_issues
+from detcov.defaults import DEFAULT_PROFILE
 from detcov.errors import DetcovError
 from detcov.outputs.names import names_list
 from detcov.outputs.profile_layers import (
@@ -39,6 +25,10 @@ from detcov.outputs.profile_layers import (
     overlay_cells,
     with_out_of_scope,
 )
+
+if TYPE_CHECKING:
+    from detcov.apt_profiles import Profile, TechniqueWeight, WeightOptions
+    from detcov.attack import AttackKB
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ROUTES = {p.value: p for p in Provenance}
@@ -63,6 +53,8 @@ def weight_options(func: F) -> F:
 
 def build_weight_options(route_weights: Sequence[str], counts: bool, rollup: bool,
                          half_life: float | None) -> WeightOptions:
+    from detcov.apt_profiles import WeightOptions
+
     provenance: dict[Provenance, float] = dict.fromkeys(Provenance, 1.0) if counts else {}
     for item in route_weights:
         route, sep, value = item.partition("=")
@@ -77,7 +69,15 @@ def build_weight_options(route_weights: Sequence[str], counts: bool, rollup: boo
     return WeightOptions(provenance=provenance, rollup=rollup, recency_half_life=half_life)
 
 
-@click.group()
+@click.group(epilog="""Examples:
+
+\b
+  detcov profile list                               # shipped profiles
+  detcov profile show                               # financial-sector: groups, top techniques, tactics
+  detcov profile show G0046 --weight software=0.2   # one ATT&CK group, software-borne uses weigh less
+  detcov profile compare financial-sector ransomware-financial
+  detcov profile compare taiwan-financial           # group × group similarity and clusters
+""")
 def profile() -> None:
     """Threat profiles: the groups that attack us and the techniques that matter most."""
 
@@ -86,6 +86,8 @@ def profile() -> None:
 @attack_options
 def list_(attack_path: Path | None, attack_version: str | None) -> None:
     """The profiles shipped with detcov."""
+    from detcov.apt_profiles import load_profile, shipped_profiles
+
     kb, _ = load_kb(attack_path, attack_version, any_domain=True)
     table = Table(title=f"Shipped profiles (ATT&CK {kb.version})")
     for col in ("name", "title", "groups", "techniques"):
@@ -109,6 +111,8 @@ def show(attack_path: Path | None, attack_version: str | None, route_weights: tu
     NAME is a shipped profile (default: financial-sector), an apt-profile YAML, a STIX bundle (.json), a
     DeTT&CT group-administration file, or an ATT&CK group (id, name or alias).
     """
+    from detcov.apt_profiles import load_profile_or_group
+
     options = build_weight_options(route_weights, counts, rollup, half_life)
     kb, _ = load_kb(attack_path, attack_version, any_domain=True)
     p = load_profile_or_group(name, kb)
@@ -165,6 +169,8 @@ def _techniques_table(kb: AttackKB, weights: Mapping[str, TechniqueWeight], top:
 
 
 def _tactics_table(kb: AttackKB, weights: Mapping[str, TechniqueWeight]) -> Table:
+    from detcov.apt_profiles import tactic_distribution
+
     shares = tactic_distribution(weights, kb)
     top = max((s.weight for s in shares), default=0.0) or 1.0
     table = Table(title="Per-tactic distribution (a technique in several tactics counts in each)")
@@ -193,6 +199,8 @@ def compare(attack_path: Path | None, attack_version: str | None, route_weights:
     With one argument: the group × group similarity matrix of that profile, its most similar pairs and
     clusters. Arguments are profiles (shipped name or file) or ATT&CK groups (id, name or alias).
     """
+    from detcov.apt_profiles import load_profile_or_group
+
     options = build_weight_options(route_weights, counts, rollup, half_life)
     kb, _ = load_kb(attack_path, attack_version, any_domain=True)
     a = load_profile_or_group(first, kb)
@@ -206,6 +214,8 @@ def compare(attack_path: Path | None, attack_version: str | None, route_weights:
 
 
 def _print_comparison(kb: AttackKB, a: Profile, b: Profile, options: WeightOptions, top: int) -> None:
+    from detcov.apt_profiles import compare_weights
+
     wa, wb = a.weights(kb, options), b.weights(kb, options)
     c = compare_weights(a.title, wa, b.title, wb)
     console.print(f"[bold]{escape(a.title)}[/] vs [bold]{escape(b.title)}[/] (ATT&CK {kb.version}): "
@@ -233,6 +243,9 @@ def _technique_label(kb: AttackKB, tid: str) -> str:
 
 
 def _print_matrix(p: Profile, options: WeightOptions, top: int, threshold: float) -> None:
+    from detcov.apt_profiles import similarity_clusters, similarity_matrix
+    from detcov.apt_profiles.compare import most_similar
+
     matrix = similarity_matrix(p, options)
     keys = [str(k) for k in matrix.index]
     table = Table(title=f"Group × group Jaccard similarity — {p.title}")
@@ -255,6 +268,8 @@ def _print_matrix(p: Profile, options: WeightOptions, top: int, threshold: float
 
 def _actors(kb: AttackKB, names: Sequence[str]) -> list[Actor]:
     """Groups of profiles / ATT&CK groups, and campaigns (``C0022`` or a campaign name), as actors."""
+    from detcov.apt_profiles import load_profile_or_group
+
     out: dict[str, Actor] = {}
     for name in names:
         if re.fullmatch(r"[Cc]\d{4}", name.strip()) or (kb.group(name) is None and _is_campaign(kb, name)):

@@ -100,7 +100,12 @@ def _tls(ca_bundle: Path | None, insecure: bool) -> TlsOptions:
     return TlsOptions(verify=not insecure, ca_bundle=ca_bundle)
 
 
-@click.group(context_settings={"max_content_width": 110})
+@click.group(context_settings={"max_content_width": 110}, epilog="""Examples:
+
+\b
+  detcov pull splunk --url https://splunk:8089 --out pulls/splunk
+  detcov pull elastic --url https://kibana:5601 --out pulls/elastic
+""")
 def pull() -> None:
     """Pull rules with their live state, and log-flow evidence, from a SIEM's API.
 

@@ -19,7 +19,16 @@ from detcov.outputs.report.plan import init_plan, record_files
 from detcov.outputs.report.tracking import track
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True, epilog="""Examples:
+
+\b
+  detcov report --quarter 2026Q3 --out report                          # HTML, English
+  detcov report --quarter 2026Q3 --lang zh-TW --format html,pdf,xlsx --out report
+  detcov report actions init --quarter 2026Q3 --out action-plan.yaml   # seed the action plan from the gaps
+  detcov report --quarter 2026Q3 --store /srv/soc/detcov-history.sqlite --attack-version 18.1
+
+PDF needs headless Chromium (Debian: apt-get install chromium; fonts-noto-cjk for zh-TW).
+""")
 @click.option("--quarter", help="The recorded quarter to report on, e.g. 2026Q3.")
 @click.option("--lang", default="en", show_default=True, help=f"Language: {', '.join(LANGUAGES)}.")
 @click.option("--format", "formats", default="html", show_default=True,

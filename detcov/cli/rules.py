@@ -5,21 +5,32 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from detcov.attack import AttackKB
 from detcov.cli.common import attack_options, console, err_console, load_kb, print_issues
 from detcov.errors import DetcovError
-from detcov.rules import FORMAT_CHOICES, RuleSet, assess, read_rules
-from detcov.rules.health import HealthScope, RuleHealth
-from detcov.rules.reader import other_release_issues
-from detcov.rules.report import FAIL_ON, gate_failures, health_counts, rules_csv
+from detcov.rules.model import FORMAT_CHOICES
+from detcov.rules.report import FAIL_ON
+
+if TYPE_CHECKING:
+    from detcov.attack import AttackKB
+    from detcov.rules import RuleSet
+    from detcov.rules.health import HealthScope, RuleHealth
 
 
-@click.group()
+@click.group(epilog="""Examples:
+
+\b
+  detcov rules check rules/                                # every file accounted for, per format and status
+  detcov rules check rules/ --inventory inventory.yaml     # + health: is each rule's log source collected?
+  detcov rules check rules/ --csv rules.csv                # every rule as a row
+  detcov rules check rules/ --fail-on unknown,broken       # exit 1 for CI pipelines
+  detcov rules check inventory.csv --csv-column "techniques=MITRE ID"
+""")
 def rules() -> None:
     """SIEM rules: read them (Sigma, Splunk, Elastic, Sentinel, Defender, CSV, DeTT&CT) and check their
     health."""
@@ -67,6 +78,8 @@ def _counter_table(title: str, counts: Counter[str], first: str) -> Table:
 
 
 def _print_summary(ruleset: RuleSet, health: list[RuleHealth] | None) -> None:
+    from detcov.rules.report import health_counts
+
     console.print(
         f"[bold]{len(ruleset.files)}[/] files: {ruleset.files_parsed} parsed into "
         f"[bold]{len(ruleset)}[/] rules, {ruleset.files_skipped} skipped"
@@ -139,6 +152,10 @@ def check(
 ) -> None:
     """Read the rules under PATHS, account for every file, and report totals, technique-id problems and
     health."""
+    from detcov.rules import assess, read_rules
+    from detcov.rules.reader import other_release_issues
+    from detcov.rules.report import gate_failures, rules_csv
+
     gates = _parse_fail_on(fail_on)
     kb, _ = load_kb(attack_path, attack_version)
     ruleset = read_rules(paths, kb, fmt, csv_columns=_parse_columns(csv_columns))

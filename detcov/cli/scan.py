@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from detcov.cli.common import attack_options, console, err_console, print_issues
 from detcov.cli.terminal import print_summary
-from detcov.config import resolve
-from detcov.coverage.summary import Summary
 from detcov.errors import DetcovError
+
+if TYPE_CHECKING:
+    from detcov.coverage.summary import Summary
 
 
 def _parse_thresholds(values: tuple[str, ...]) -> dict[str, float]:
@@ -29,7 +31,17 @@ def _parse_thresholds(values: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
-@click.command()
+@click.command(epilog="""Examples:
+
+\b
+  detcov scan examples/demo-bank/detcov.yaml --out demo-out     # the demo bank
+  detcov scan detcov.yaml --record 2026Q3                        # scan and store in the quarterly history
+  detcov scan detcov.yaml --fail-under detection=60              # exit 1 below 60 % (CI pipelines)
+  detcov scan detcov.yaml --attack-version 17.1 --png            # another ATT&CK version, PNG heatmaps too
+
+Start a config with `detcov init DIR`. Rule files are cached by path, size and modification time
+($DETCOV_CACHE_DIR), so a second scan of an unchanged rule folder only reads what changed.
+""")
 @click.argument("config", type=click.Path(path_type=Path, dir_okay=False))
 @attack_options
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
@@ -45,6 +57,7 @@ def _parse_thresholds(values: tuple[str, ...]) -> dict[str, float]:
 def scan(config: Path, attack_path: Path | None, attack_version: str | None, out_dir: Path | None, png: bool,
          groups: tuple[str, ...], quarter: str | None, replace: bool, fail_under: tuple[str, ...]) -> None:
     """Run a coverage scan from a scan config (file_type: scan)."""
+    from detcov.config import resolve
     from detcov.coverage.engine import run_scan
     from detcov.outputs.scan_outputs import write_scan_outputs
 

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from detcov.attack import AttackKB
 from detcov.cli.common import attack_options, console, print_issues
 from detcov.errors import DetcovError
-from detcov.rulepack import Converted, Target, convert, select_candidates, write_pack
-from detcov.rulepack.newer import newer_id
-from detcov.rulepack.scope import group_views, splunk_feeds
-from detcov.rulepack.whatif import WhatIf, what_if, whatif_md
-from detcov.rules import RuleSet, read_rules
+from detcov.rulepack.model import Target
+
+if TYPE_CHECKING:
+    from detcov.attack import AttackKB
+    from detcov.rulepack import Converted
+    from detcov.rulepack.whatif import WhatIf
+    from detcov.rules import RuleSet
 
 TARGETS = tuple(t.value for t in Target)
 
 
-@click.command()
+@click.command(epilog="""Examples:
+
+\b
+  detcov suggest --scan detcov.yaml --sigma ~/src/sigma --target splunk --out rulepack
+  detcov suggest --scan detcov.yaml --sigma ~/src/sigma/rules --target sentinel --top 10 --no-what-if --out pack
+
+Needs the `sigma` extra: pip install 'detcov[sigma]'.
+""")
 @click.option("--scan", "scan_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="Scan config (detcov.yaml): inventory, rules and threat profiles.")
 @click.option("--sigma", "sigma_path", required=True, type=click.Path(path_type=Path, exists=True),
@@ -41,6 +50,10 @@ def suggest(scan_path: Path, sigma_path: Path, target: str, top: int, per_techni
     """Suggest Sigma rules for the priority gaps (visible but undetected, or detected only by broken rules),
     convert them for the target SIEM and write a rule pack with an index and the expected coverage gain."""
     from detcov.coverage.engine import run_scan
+    from detcov.rulepack import convert, select_candidates, write_pack
+    from detcov.rulepack.scope import group_views, splunk_feeds
+    from detcov.rulepack.whatif import what_if, whatif_md
+    from detcov.rules import read_rules
 
     scan = run_scan(scan_path, attack_path=attack_path, attack_version=attack_version)
     print_issues(scan.issues)
@@ -66,6 +79,8 @@ def suggest(scan_path: Path, sigma_path: Path, target: str, top: int, per_techni
 
 
 def _print_corpus(corpus: RuleSet, kb: AttackKB) -> None:
+    from detcov.rulepack.newer import newer_id
+
     tags = [r for rule in corpus.rules for r in rule.techniques if r.id and newer_id(r, kb) is not None]
     mapped = sorted({f"{r.id}→{r.current}" for r in tags if r.current})
     console.print(f"Sigma corpus: {len(corpus.files)} files, [bold]{len(corpus)}[/] rules, "

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from detcov.attack import AttackKB
 from detcov.cli.common import attack_options, console, err_console, load_kb, print_issues
-from detcov.datasources.catalog import load_catalog
-from detcov.datasources.inventory import load_inventory_with_issues
-from detcov.datasources.report import summarize_by_tactic, write_scores
-from detcov.datasources.visibility import VisibilityScore, score_visibility
 from detcov.errors import DetcovError
 
+if TYPE_CHECKING:
+    from detcov.attack import AttackKB
+    from detcov.datasources.visibility import VisibilityScore
 
-@click.command()
+
+@click.command(epilog="""Examples:
+
+\b
+  detcov visibility --inventory inventory.yaml                       # per tactic × system group, visibility.csv
+  detcov visibility --inventory inventory.yaml --explain T1059.001   # why this technique scores what it does
+  detcov visibility --inventory inventory.yaml --platform Linux -o linux.parquet
+""")
 @attack_options
 @click.option("--inventory", "inventory_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="The inventory file (see `detcov inventory init`).")
@@ -31,6 +37,11 @@ from detcov.errors import DetcovError
 def visibility(attack_path: Path | None, attack_version: str | None, inventory_path: Path,
                platform: str | None, output: Path, explain: str | None, warnings: bool) -> None:
     """Visibility per tactic and system group (DeTT&CT 0-4 scale, weighted by data quality)."""
+    from detcov.datasources.catalog import load_catalog
+    from detcov.datasources.inventory import load_inventory_with_issues
+    from detcov.datasources.report import write_scores
+    from detcov.datasources.visibility import score_visibility
+
     kb, _ = load_kb(attack_path, attack_version)
     cat = load_catalog()
     inv, issues, _doc = load_inventory_with_issues(inventory_path, kb, cat)
@@ -51,6 +62,8 @@ def visibility(attack_path: Path | None, attack_version: str | None, inventory_p
 
 
 def _print_summary(kb: AttackKB, scores: list[VisibilityScore]) -> None:
+    from detcov.datasources.report import summarize_by_tactic
+
     rows = summarize_by_tactic(scores, kb)
     groups = list(dict.fromkeys(r.system_group for r in rows))
     table = Table(title=f"Visibility by tactic — ATT&CK {kb.version} (visible = score ≥ 1; mean 0-4)")

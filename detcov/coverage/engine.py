@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -175,13 +176,22 @@ def combine_weights(profiles: Sequence[Profile], kb: AttackKB, options: WeightOp
     return dict(sorted(merged.items(), key=lambda kv: -kv[1].weight))
 
 
-def _fingerprint(paths: Sequence[Path]) -> str:
+def _fingerprint(paths: Sequence[Path], read: Sequence[FileResult] | None = None) -> str:
+    """SHA-256 over each file's name (relative to its source) and content. With ``read`` (rule sources), the
+    content hashes are the reader's, taken of the bytes it parsed (or kept in its cache): nothing is read twice."""
     digest = hashlib.sha256()
+    hashed = {f.path: f.sha256 for f in read or ()}
     for path in sorted(paths):
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for f in files:
-            digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
-            digest.update(f.read_bytes())
+        if read is None:
+            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            parts = [(str(f.relative_to(path) if path.is_dir() else f.name), f.read_bytes()) for f in files]
+        else:
+            prefix, whole = f"{path}{os.sep}", str(path)
+            parts = [(path.name if name == whole else name[len(prefix):], (hashed[name] or "").encode())
+                     for name in sorted(n for n in hashed if n.startswith(prefix) or n == whole)]
+        for name, content in parts:
+            digest.update(name.encode())
+            digest.update(content)
     return digest.hexdigest()
 
 
@@ -527,8 +537,8 @@ def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_versi
         visibility_scores=vis_scores, cells=cells, visibility=_rollup_visibility(cells, head), detection=detection,
         prevention=prevention, validation=_validation_rollup(vals, head), gaps=[], onboarding=[], hints={},
         hardening=_hardening(inventory, claims), tests=tests, issues=list(issues), provenance=provenance,
-        inventory_sha256=_fingerprint([inventory_path]),
-        rules_sha256=_fingerprint([resolve(base, s.path) for s in config.rules]), as_of=as_of.isoformat(),
+        inventory_sha256=_fingerprint([inventory_path]), as_of=as_of.isoformat(),
+        rules_sha256=_fingerprint([resolve(base, s.path) for s in config.rules], ruleset.files),
     )
     result.onboarding = next_data_sources(kb, catalog, inventory, in_scope, estate=estate)
     undetected = [t for t, c in head.items() if c.gap is GapClass.RULE_GAP]

@@ -4,22 +4,50 @@ cands = select_candidates(kb, gaps, telemetry, deployed_rules, sigma_rules, top=
 conv = convert(cands, "splunk", telemetry)      # pySigma backends; failures keep the backend's reason
 files = write_pack(conv, "pack/", "splunk", kb)  # one file per rule + index.csv / index.md
 gain = what_if(config_path, scan, conv)          # detcov.rulepack.whatif: the scan re-run with the pack: KPI deltas
+
+The names are imported on first use (:mod:`detcov.lazy`), so ``detcov suggest --help`` reads the targets alone.
 """
 
-from detcov.rulepack.convert import convert
-from detcov.rulepack.model import GAP_CLASSES, Candidate, Converted, GapLike, NewerId, SigmaExtras, Target
-from detcov.rulepack.pack import write_pack
-from detcov.rulepack.select import select_candidates
+from __future__ import annotations
 
-__all__ = [
-    "GAP_CLASSES",
-    "Candidate",
-    "Converted",
-    "GapLike",
-    "NewerId",
-    "SigmaExtras",
-    "Target",
-    "convert",
-    "select_candidates",
-    "write_pack",
-]
+from typing import TYPE_CHECKING
+
+from detcov.lazy import lazy_exports
+
+# ``convert`` is also a submodule's name: imported here, so the function (not the module) is the package's attribute
+from detcov.rulepack.convert import convert as convert
+
+if TYPE_CHECKING:
+    from detcov.rulepack.model import (
+        GAP_CLASSES as GAP_CLASSES,
+    )
+    from detcov.rulepack.model import (
+        Candidate as Candidate,
+    )
+    from detcov.rulepack.model import (
+        Converted as Converted,
+    )
+    from detcov.rulepack.model import (
+        GapLike as GapLike,
+    )
+    from detcov.rulepack.model import (
+        NewerId as NewerId,
+    )
+    from detcov.rulepack.model import (
+        SigmaExtras as SigmaExtras,
+    )
+    from detcov.rulepack.model import (
+        Target as Target,
+    )
+    from detcov.rulepack.pack import (
+        write_pack as write_pack,
+    )
+    from detcov.rulepack.select import (
+        select_candidates as select_candidates,
+    )
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "detcov.rulepack.model": ("GAP_CLASSES", "Candidate", "Converted", "GapLike", "NewerId", "SigmaExtras", "Target"),
+    "detcov.rulepack.pack": ("write_pack",),
+    "detcov.rulepack.select": ("select_candidates",),
+})

@@ -186,6 +186,7 @@ class FileResult:
     skipped: str | None = None
     items_skipped: int = 0
     issues: tuple[Issue, ...] = ()
+    sha256: str | None = None  # of the bytes read (None: skipped before reading); the scan's rules fingerprint
 
     @property
     def parsed(self) -> bool:

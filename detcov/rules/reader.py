@@ -9,15 +9,21 @@ input; the totals always add up.
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from detcov.attack import AttackKB
+from detcov.attack.sources import paused_gc
 from detcov.errors import Issue, Location, Severity
+from detcov.rules import cache as rule_cache
 from detcov.rules import defender, dettect, elastic, sentinel, sigma, splunk, tabular
 from detcov.rules.common import MAX_FILE_BYTES, Parsed, ReadContext, SkipFile, decode, yaml_documents
 from detcov.rules.model import FORMAT_CHOICES, FileResult, Rule, RuleFormat, RuleSet
@@ -41,19 +47,18 @@ _YAML_KINDS: tuple[tuple[RuleFormat, Callable[[Any], bool]], ...] = (
 )
 
 
-def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
+def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[str, bool]]:
     """(file, exists) for every file under the paths, sorted within each folder (tool folders like .git pruned)."""
     for raw in paths:
         path = Path(raw)
         if not path.is_dir():
-            yield path, path.is_file()
+            yield str(path), path.is_file()
             continue
         found: list[str] = []
         for folder, dirs, names in os.walk(path):
             dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
             found.extend(f"{folder}{os.sep}{n}" for n in names)
-        for name in sorted(found):
-            yield Path(name), True
+        yield from ((name, True) for name in sorted(found))
 
 
 def read_rules(
@@ -63,25 +68,45 @@ def read_rules(
     *,
     csv_columns: Mapping[str, str] | None = None,
     max_bytes: int = MAX_FILE_BYTES,
+    use_cache: bool = True,
+    workers: int | None = None,
 ) -> RuleSet:
     """Every rule under ``paths`` (files or folders), normalised against ``kb``; ``fmt`` restricts the format
     family (``auto``, ``sigma``, ``splunk``, ``elastic``, ``sentinel``, ``defender``, ``csv``,
-    ``dettect``)."""
+    ``dettect``).
+
+    Files unchanged since the last read (same path, size and modification time) come from the rule cache
+    (:mod:`detcov.rules.cache`); the others are parsed, by ``workers`` processes when there are many
+    (default: one per CPU, ``$DETCOV_WORKERS`` to override; 1 parses in this process). The result is the
+    same either way, in the same order."""
     if fmt not in FORMAT_CHOICES:
         raise ValueError(f"unknown rule format {fmt!r}; choose one of {', '.join(FORMAT_CHOICES)}")
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    ctx = ReadContext(kb)
-    rules: list[Rule] = []
-    files: list[FileResult] = []
+    with paused_gc():  # ~20 objects per rule, none in cycles: the cyclic GC would only rescan them
+        return _read_rules([paths] if isinstance(paths, str | Path) else list(paths), kb,
+                           _Setup(fmt, dict(csv_columns or {}), max_bytes), use_cache, workers)
+
+
+def _read_rules(paths: list[str | Path], kb: AttackKB, setup: _Setup, use_cache: bool, workers: int | None
+                ) -> RuleSet:
     issues: list[Issue] = []
-    for path, exists in iter_files(paths):
+    listed: list[tuple[str, os.stat_result | None]] = []
+    for name, exists in iter_files(paths):
         if not exists:
-            issues.append(Issue("no such file or folder", Location(str(path)), "check the path"))
+            issues.append(Issue("no such file or folder", Location(name), "check the path"))
             continue
-        result, found = read_file(path, ctx, fmt, csv_columns, max_bytes)
-        files.append(result)
-        rules.extend(found)
+        listed.append((name, _stat(name)))
+    key = rule_cache.cache_key([str(p) for p in paths], kb.info.sha256, setup.options()) \
+        if use_cache and kb.info.sha256 and rule_cache.codec_matches() else None
+    stamps = [(name, rule_cache.stamp_of(st)) for name, st in listed if st is not None]
+    stored = rule_cache.load(key) if key else {}
+    cached = rule_cache.fresh(stored, stamps)
+    todo = [(name, st) for name, st in listed if name not in cached]
+    parsed = dict(zip((name for name, _ in todo), _parse_files(todo, kb, setup, workers), strict=True))
+    entries = {name: cached.get(name) or parsed[name] for name, _ in listed}
+    if key and (todo or len(stored) != len(cached)):
+        rule_cache.save(key, {k: e for k, e in entries.items() if e.stamp != _NO_STAMP})
+    files = [e.result for e in entries.values()]
+    rules = [r for e in entries.values() for r in e.rules]
     return RuleSet(tuple(link_correlations(rules)), tuple(files), tuple(issues))
 
 
@@ -98,25 +123,97 @@ def other_release_issues(ruleset: RuleSet, shown: int = 3) -> list[Issue]:
     return out
 
 
+_NO_STAMP: rule_cache.Stamp = (-1, -1)
+PARALLEL_MIN_FILES = 64
+_CHUNK = 128
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """How files are read (everything but the knowledge base): picklable, the same in every worker."""
+
+    fmt: str
+    csv_columns: dict[str, str]
+    max_bytes: int
+
+    def options(self) -> dict[str, Any]:
+        return {"format": self.fmt, "csv_columns": self.csv_columns, "max_bytes": self.max_bytes}
+
+
+def _stat(name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name)  # noqa: PTH116 (a str: 100,000 files, no Path objects)
+    except OSError:
+        return None
+
+
+def _entry(name: str, st: os.stat_result | None, ctx: ReadContext, setup: _Setup) -> rule_cache.Entry:
+    result, rules = read_file(Path(name), ctx, setup.fmt, setup.csv_columns, setup.max_bytes, st=st)
+    return rule_cache.Entry(rule_cache.stamp_of(st) if st is not None else _NO_STAMP, result, tuple(rules))
+
+
+def worker_count(files: int, workers: int | None = None) -> int:
+    """Processes to parse ``files`` files with: ``workers``, else ``$DETCOV_WORKERS``, else one per CPU (only for
+    enough files to pay for starting them, and only where processes can fork)."""
+    if workers is None:
+        env = os.environ.get("DETCOV_WORKERS", "")
+        workers = int(env) if env.isdigit() else (os.cpu_count() or 1)
+    if files < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(workers, files // _CHUNK + 1))
+
+
+def _parse_files(todo: Sequence[tuple[str, os.stat_result | None]], kb: AttackKB, setup: _Setup,
+                 workers: int | None) -> list[rule_cache.Entry]:
+    jobs = worker_count(len(todo), workers)
+    if jobs <= 1:
+        ctx = ReadContext(kb)
+        return [_entry(p, st, ctx, setup) for p, st in todo]
+    chunks = [todo[i:i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
+    # fork: the workers inherit the knowledge base instead of unpickling 30 MB of it
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker,
+                             initargs=(kb, setup)) as pool:
+        return [e for done in pool.map(_parse_chunk, chunks) for e in done]
+
+
+_WORKER: tuple[ReadContext, _Setup] | None = None
+
+
+def _init_worker(kb: AttackKB, setup: _Setup) -> None:
+    global _WORKER
+    _WORKER = (ReadContext(kb), setup)
+
+
+def _parse_chunk(chunk: Sequence[tuple[str, os.stat_result | None]]) -> list[rule_cache.Entry]:
+    assert _WORKER is not None
+    ctx, setup = _WORKER
+    return [_entry(p, st, ctx, setup) for p, st in chunk]
+
+
 def read_file(
     path: Path,
     ctx: ReadContext,
     fmt: str = "auto",
     csv_columns: Mapping[str, str] | None = None,
     max_bytes: int = MAX_FILE_BYTES,
+    *,
+    st: os.stat_result | None = None,
 ) -> tuple[FileResult, list[Rule]]:
-    """One file → its accounting and its rules."""
+    """One file → its accounting (with the SHA-256 of the bytes read) and its rules."""
     name = str(path)
+    digest: str | None = None
     try:
-        kind, parsed = _read(path, ctx, fmt, csv_columns, max_bytes)
+        raw = _raw_bytes(path, max_bytes, st)
+        digest = hashlib.sha256(raw).hexdigest()
+        kind, parsed = _read(path, raw, ctx, fmt, csv_columns)
     except SkipFile as skip:
-        return FileResult(name, None, skipped=skip.reason), []
+        return FileResult(name, None, skipped=skip.reason, sha256=digest), []
     except OSError as exc:
-        return FileResult(name, None, skipped=f"unreadable: {exc.strerror or exc}"), []
+        return FileResult(name, None, skipped=f"unreadable: {exc.strerror or exc}", sha256=digest), []
     except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
-        return FileResult(name, None, skipped=f"unreadable: {type(exc).__name__}: {exc}"[:300]), []
+        return FileResult(name, None, skipped=f"unreadable: {type(exc).__name__}: {exc}"[:300], sha256=digest), []
     return FileResult(
-        name, kind, len(parsed.rules), None, parsed.items_skipped, tuple(parsed.issues)
+        name, kind, len(parsed.rules), None, parsed.items_skipped, tuple(parsed.issues), digest
     ), parsed.rules
 
 
@@ -125,20 +222,25 @@ def _allowed(kind: RuleFormat, fmt: str) -> None:
         raise SkipFile(f"not a {fmt} rule: looks like {kind.value} (--format {fmt} was asked)")
 
 
-def _read(
-    path: Path, ctx: ReadContext, fmt: str, csv_columns: Mapping[str, str] | None, max_bytes: int
-) -> tuple[RuleFormat, Parsed]:
-    suffix = path.suffix.lower()
-    if suffix in DOC_SUFFIXES or path.stem.lower() in DOC_NAMES:
+def _raw_bytes(path: Path, max_bytes: int, st: os.stat_result | None) -> bytes:
+    """The file's bytes, unless its name, size or emptiness says it is no rule file."""
+    if path.suffix.lower() in DOC_SUFFIXES or path.stem.lower() in DOC_NAMES:
         raise SkipFile(f"not a rule: documentation or media file ({path.name})")
-    size = path.stat().st_size
+    size = (st or path.stat()).st_size
     if size == 0:
         raise SkipFile("empty file")
     if size > max_bytes:
         raise SkipFile(
             f"too large: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit for one file"
         )
-    source = decode(path.read_bytes())
+    return path.read_bytes()
+
+
+def _read(
+    path: Path, raw: bytes, ctx: ReadContext, fmt: str, csv_columns: Mapping[str, str] | None
+) -> tuple[RuleFormat, Parsed]:
+    suffix = path.suffix.lower()
+    source = decode(raw)
     if not source.strip():
         raise SkipFile("empty file")
     name = str(path)

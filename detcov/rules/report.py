@@ -7,9 +7,12 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from detcov.attack import IdStatus
-from detcov.rules.health import HealthOutcome, RuleHealth
+
+if TYPE_CHECKING:
+    from detcov.rules.health import RuleHealth
 from detcov.rules.model import Rule, RuleSet
 
 FAIL_ON = ("unknown", "revoked", "broken", "unmapped", "unhealthy")
@@ -68,6 +71,8 @@ def gate_failures(ruleset: RuleSet, health: Sequence[RuleHealth] | None, fail_on
             files = broken_files(ruleset)
             if files:
                 out.append(f"{len(files)} files are malformed or unreadable")
+            from detcov.rules.health import HealthOutcome  # loads ATT&CK's model: not for `rules --help`
+
             missing = [h for h in health or () if h.outcome is HealthOutcome.MISSING_LOG_SOURCE]
             if missing:
                 out.append(f"{len(missing)} enabled rules need a log source that is not collected")

@@ -25,7 +25,6 @@ from detcov.outputs.history.quarters import parse_quarter, quarter_key
 from detcov.outputs.history.snapshot import TABLES, Snapshot, read_scan, row_from, to_cell
 
 SCHEMA_VERSION = 1
-DEFAULT_STORE = "detcov-history.sqlite"
 _SQL_TYPES = {"bool": "INTEGER", "int": "INTEGER", "float": "REAL"}
 KPI_NAMES = ("visibility", "detection", "blocking", "validated")
 

@@ -9,8 +9,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from detcov.errors import DetcovError
 
 LANGUAGES = ("en", "zh-TW")
@@ -78,6 +76,8 @@ class Catalogue:
 def catalogue(lang: str) -> Catalogue:
     """The catalogue of ``lang`` (any spelling :func:`parse_language` accepts)."""
     lang = parse_language(lang)
+    import yaml  # only when a catalogue is read (``detcov report --help`` needs LANGUAGES alone)
+
     text = resources.files("detcov.outputs.report").joinpath("messages").joinpath(f"{lang}.yaml").read_text("utf-8")
     data = yaml.safe_load(text)
     return Catalogue(lang, {str(k): str(v) for k, v in data.items()})

@@ -1,0 +1,170 @@
+"""100,000 Sigma rules: `detcov scan` cold and warm, peak RSS, and growth over 1k / 10k / 100k rules.
+
+    .venv/bin/python benchmarks/scale.py [--sizes 1000,10000,100000] [--keep DIR] [--stages]
+
+The corpus is the shared SigmaHQ rules copied with new ids (benchmarks/synthetic_sigma.py) into a temporary
+folder, scanned with the demo bank's inventory and threat profile. Each scan is a fresh process running
+`detcov scan CONFIG --out DIR`, as a user would: "cold" has an empty rule cache (the ATT&CK cache is warm, as after
+any first run), "warm" is the same scan again. Wall time is what a user waits; CPU is this process and its
+parse workers (steady when other jobs share the machine); RSS is the scan process's peak and the largest worker's.
+Targets (2-core machine, 100k rules): cold <= 45 s, warm <= 15 s, peak RSS <= 600 MB, linear growth.
+``--stages`` adds an in-process breakdown of the warm 100k scan: which step costs what.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from synthetic_sigma import sigma_sources, write_corpus  # noqa: E402
+
+DEMO = REPO / "examples" / "demo-bank"
+TARGETS = {"cold": 45.0, "warm": 15.0, "rss": 600.0}
+
+# Runs the CLI in this process and reports its own and its children's resource use as the last stdout line.
+DRIVER = """
+import json, resource, sys, time
+from detcov.cli.main import main
+started = time.perf_counter()
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    if exc.code not in (0, 1, None):
+        raise
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall": time.perf_counter() - started, "cpu": me.ru_utime + me.ru_stime,
+                  "cpu_workers": kids.ru_utime + kids.ru_stime, "rss_mb": me.ru_maxrss / 1024,
+                  "worker_rss_mb": kids.ru_maxrss / 1024}))
+"""
+
+
+def scan_config(folder: Path, rules: Path) -> Path:
+    config = folder / "detcov.yaml"
+    config.write_text(f"version: 1\nfile_type: scan\nname: scale benchmark\nattack:\n  version: '18.1'\n"
+                      f"inventory: {DEMO / 'inventory.yaml'}\nrules:\n  - path: {rules}\n"
+                      f"profiles: [financial-sector]\n", encoding="utf-8")
+    return config
+
+
+def run_scan(config: Path, out: Path, cache: Path) -> dict[str, Any]:
+    env = {**os.environ, "DETCOV_CACHE_DIR": str(cache), "COLUMNS": "120"}
+    done = subprocess.run([sys.executable, "-c", DRIVER, "scan", str(config), "--out", str(out)], env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"scan failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    stats: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return stats
+
+
+def warm_attack_cache(cache: Path) -> None:
+    env = {**os.environ, "DETCOV_CACHE_DIR": str(cache)}
+    subprocess.run([sys.executable, "-c", "from detcov.cli.main import main; main(['attack', 'info'])"], env=env,
+                   capture_output=True, check=True)
+
+
+def line(label: str, s: dict[str, Any], rules: int, target: float | None = None) -> None:
+    cpu = s["cpu"] + s["cpu_workers"]
+    verdict = "" if target is None else (" ok" if s["wall"] <= target else f" OVER {target:.0f} s")
+    print(f"{label:<14}{rules:>8}{s['wall']:>9.1f}{cpu:>9.1f}{cpu * 1000 / rules:>10.3f}"
+          f"{s['rss_mb']:>9.0f}{s['worker_rss_mb']:>10.0f}{verdict}")
+
+
+def stages(config: Path, out: Path, cache: Path) -> None:
+    """Where a warm scan's time goes (in this process; needs the rule cache filled by the runs above)."""
+    os.environ["DETCOV_CACHE_DIR"] = str(cache)
+    import resource
+
+    from detcov.coverage.engine import run_scan as engine_scan
+    from detcov.coverage.kpis import all_tables
+    from detcov.outputs import scan_outputs
+    from detcov.outputs.excel import write_tables, write_workbook
+
+    steps: list[tuple[str, float, float]] = []
+
+    def timed(name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        value = fn(*args, **kwargs)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        steps.append((name, time.perf_counter() - started, peak))
+        return value
+
+    result = timed("run_scan (rules from cache)", engine_scan, config)
+    tables = timed("all_tables", all_tables, result)
+    timed("write_tables (CSV + Parquet)", write_tables, out / "tables", tables)
+    timed("write_workbook (coverage.xlsx)", write_workbook, out / "coverage.xlsx", tables,
+          score_columns=scan_outputs.SCORE_COLUMNS)
+    cells = timed("view_cells", scan_outputs.view_cells, result)
+    timed("write_layers (7 Navigator layers)", scan_outputs.write_layers, result, cells, out)
+    timed("write_heatmaps (heatmaps.html)", scan_outputs.write_heatmaps, result, cells, out)
+    total = sum(t for _, t, _ in steps)
+    print(f"\nwarm scan of {len(result.ruleset.rules)} rules, in-process breakdown (wall s, share, peak RSS so far):")
+    for name, t, peak in steps:
+        print(f"  {name:<36}{t:>8.1f}{t / total:>8.0%}{peak:>8.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--keep", type=Path, help="Keep the corpora and outputs in this folder.")
+    parser.add_argument("--stages", action="store_true", help="In-process breakdown of the largest warm scan.")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    root = args.keep or Path(tempfile.mkdtemp(prefix="detcov-scale-"))
+    sources = sigma_sources()
+    print(f"{len(sources)} SigmaHQ rules copied with new ids; {os.cpu_count()} CPUs; load average "
+          f"{os.getloadavg()[0]:.1f}")
+    print(f"{'run':<14}{'rules':>8}{'wall s':>9}{'cpu s':>9}{'cpu ms/r':>10}{'rss MB':>9}{'worker MB':>10}")
+    results: dict[int, dict[str, dict[str, Any]]] = {}
+    try:
+        for n in sizes:
+            corpus = root / f"sigma-{n}"
+            if not corpus.is_dir():
+                write_corpus(corpus, n, sources)
+            cache = root / f"cache-{n}"
+            shutil.rmtree(cache, ignore_errors=True)
+            warm_attack_cache(cache)
+            config = scan_config(root, corpus)
+            big = n == max(sizes)
+            cold = run_scan(config, root / f"out-{n}", cache)
+            line("cold", cold, n, TARGETS["cold"] if big else None)
+            warm = run_scan(config, root / f"out-{n}", cache)
+            line("warm", warm, n, TARGETS["warm"] if big else None)
+            results[n] = {"cold": cold, "warm": warm}
+        summary(results, sizes)
+        if args.stages:
+            stages(scan_config(root, root / f"sigma-{max(sizes)}"), root / "stages-out", root / f"cache-{max(sizes)}")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def summary(results: dict[int, dict[str, dict[str, Any]]], sizes: list[int]) -> None:
+    big = max(sizes)
+    r = results[big]
+    peak = max(r["cold"]["rss_mb"], r["warm"]["rss_mb"])
+    print(f"\n{big} rules: cold {r['cold']['wall']:.1f} s / {TARGETS['cold']:.0f} s target = "
+          f"{r['cold']['wall'] / TARGETS['cold']:.2f}x; warm {r['warm']['wall']:.1f} s / {TARGETS['warm']:.0f} s = "
+          f"{r['warm']['wall'] / TARGETS['warm']:.2f}x; peak RSS {peak:.0f} MB / {TARGETS['rss']:.0f} MB = "
+          f"{peak / TARGETS['rss']:.2f}x; cold / warm = {r['cold']['wall'] / r['warm']['wall']:.1f}x")
+    if len(sizes) > 1:
+        small = min(sizes)
+        for kind in ("cold", "warm"):
+            per = [(results[n][kind]["cpu"] + results[n][kind]["cpu_workers"]) / n for n in sizes]
+            print(f"growth ({kind}): CPU per rule at {', '.join(f'{n:,}' for n in sizes)} = "
+                  f"{', '.join(f'{p * 1000:.3f}' for p in per)} ms; {big:,} vs {small:,}: "
+                  f"{per[-1] / per[0]:.2f}x per rule (1.00x = linear)")
+
+
+if __name__ == "__main__":
+    main()

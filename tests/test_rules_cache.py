@@ -1,0 +1,141 @@
+"""The parsed-rule cache and parallel parsing change speed only: the same RuleSet, in the same order, every way."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from stix_factory import build_bundle
+
+from detcov.attack import AttackKB
+from detcov.attack.loader import parse_bundle
+from detcov.coverage.engine import _fingerprint
+from detcov.rules import RuleSet, read_rules, reader
+from detcov.rules import cache as rule_cache
+
+DEMO_RULES = Path(__file__).resolve().parent.parent / "examples" / "demo-bank" / "rules"
+OLD = time.time() - 3600  # older than the racy window: cacheable
+
+
+def accounting(rs: RuleSet) -> tuple[object, ...]:
+    return rs.rules, rs.files, rs.issues
+
+
+@pytest.fixture()
+def rules_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DETCOV_CACHE_DIR", str(tmp_path / "cache"))
+    target = tmp_path / "rules"
+    shutil.copytree(DEMO_RULES, target)
+    for path in target.rglob("*"):
+        os.utime(path, (OLD, OLD))
+    return target
+
+
+@pytest.fixture()
+def kb_synthetic() -> AttackKB:
+    return AttackKB(parse_bundle(build_bundle("v17"), source="synthetic-attack-99.9.json", sha256="1" * 64))
+
+
+def cache_files(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "cache" / "rules").glob("*.json"))
+
+
+def test_the_codec_knows_every_field_of_the_models_it_stores() -> None:
+    """A field added to Rule (or a model inside it) must be taught to detcov/rules/cache.py, or nothing is cached."""
+    assert rule_cache.codec_matches(), "extend detcov/rules/cache.py (CODEC_FIELDS, rows) for the new model fields"
+
+
+def test_cold_warm_and_parallel_reads_are_identical(rules_dir: Path, kb18: AttackKB, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = read_rules(rules_dir, kb18, use_cache=False, workers=1)
+    assert len(plain.rules) == 64 and not cache_files(tmp_path)
+    monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(reader, "_CHUNK", 5)  # many chunks over 2 workers: order must survive
+    assert reader.worker_count(len(plain.files), 2) == 2
+    cold = read_rules(rules_dir, kb18, workers=2)
+    assert len(cache_files(tmp_path)) == 1
+    warm = read_rules(rules_dir, kb18, workers=2)
+    assert accounting(plain) == accounting(cold) == accounting(warm)
+    assert all(f.sha256 for f in warm.files if f.parsed)
+
+
+def cache_lines(path: Path) -> list[object]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_the_cache_is_json_not_pickle(rules_dir: Path, kb18: AttackKB, tmp_path: Path) -> None:
+    read_rules(rules_dir, kb18)
+    header, *body, trailer = cache_lines(cache_files(tmp_path)[0])
+    assert header["magic"] == rule_cache.MAGIC and trailer["lines"] == len(body)  # type: ignore[index]
+    rows = [row for line in body for row in line["files"]]  # type: ignore[index]
+    assert len(rows) == len([p for p in rules_dir.rglob("*") if p.is_file()])
+
+
+def test_changed_added_and_deleted_files_are_seen(rules_dir: Path, kb18: AttackKB) -> None:
+    first = read_rules(rules_dir, kb18)
+    victim = next(f for f in first.files if f.path.endswith(".yml") and f.rules == 1)
+    text = Path(victim.path).read_text(encoding="utf-8")
+    title = next(r.title for r in first.rules if r.path == victim.path)
+    Path(victim.path).write_text(text.replace(title, "Changed title"), encoding="utf-8")
+    os.utime(victim.path, (OLD + 60, OLD + 60))
+    gone = next(f for f in first.files if f.path.endswith(".toml"))
+    Path(gone.path).unlink()
+    extra = rules_dir / "new.yml"
+    extra.write_text(text.replace(title, "A new rule"), encoding="utf-8")
+    again = read_rules(rules_dir, kb18)
+    assert accounting(again) == accounting(read_rules(rules_dir, kb18, use_cache=False))
+    titles = {r.title for r in again.rules}
+    assert "Changed title" in titles and "A new rule" in titles and title not in titles
+    assert gone.path not in {f.path for f in again.files}
+
+
+def test_a_new_attack_version_or_format_filter_is_another_cache(rules_dir: Path, kb18: AttackKB, kb_synthetic:
+                                                                AttackKB, tmp_path: Path) -> None:
+    read_rules(rules_dir, kb18)
+    read_rules(rules_dir, kb18, "sigma")
+    read_rules(rules_dir, kb_synthetic)
+    assert len(cache_files(tmp_path)) == 3
+    assert accounting(read_rules(rules_dir, kb_synthetic)) == accounting(
+        read_rules(rules_dir, kb_synthetic, use_cache=False))
+
+
+def test_a_corrupt_cache_is_rebuilt(rules_dir: Path, kb18: AttackKB, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rule_cache, "FILES_PER_LINE", 7)  # several lines: a cut one must not pass
+    good = read_rules(rules_dir, kb18)
+    path = cache_files(tmp_path)[0]
+    key = cache_lines(path)[0]["key"]  # type: ignore[index]
+    assert len(rule_cache.load(key)) == len(good.files)
+    whole = path.read_bytes()
+    for broken in (whole[:-100], whole[: whole.rindex(b"\n") + 1], whole.replace(b"condition", b"CONDITION", 1),
+                   whole.replace(b'"files":[[', b'"files":[["x",', 1)):
+        assert broken != whole
+        path.write_bytes(broken)
+        assert rule_cache.load(key) == {}
+    assert accounting(read_rules(rules_dir, kb18)) == accounting(good)  # rebuilt
+    assert len(rule_cache.load(key)) == len(good.files)
+
+
+def test_files_modified_just_now_are_not_cached(rules_dir: Path, kb18: AttackKB, tmp_path: Path) -> None:
+    fresh = rules_dir / "sigma" / "just-now.yml"
+    shutil.copyfile(next((rules_dir / "sigma").glob("*.yml")), fresh)
+    read_rules(rules_dir, kb18)
+    _, *body, _ = cache_lines(cache_files(tmp_path)[0])
+    stored = {row[0] for line in body for row in line["files"]}  # type: ignore[index]
+    assert str(fresh) not in stored and len(stored) > 10
+
+
+def test_rules_fingerprint_comes_from_the_bytes_read(rules_dir: Path, kb18: AttackKB) -> None:
+    ruleset = read_rules(rules_dir, kb18)
+    before = _fingerprint([rules_dir], ruleset.files)
+    assert before == _fingerprint([rules_dir], read_rules(rules_dir, kb18, use_cache=False).files)
+    moved = rules_dir.parent / "elsewhere"
+    shutil.copytree(rules_dir, moved)
+    assert _fingerprint([moved], read_rules(moved, kb18).files) == before  # names are relative to the source
+    victim = next(f for f in ruleset.files if f.rules)
+    Path(victim.path).write_text(Path(victim.path).read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    assert _fingerprint([rules_dir], read_rules(rules_dir, kb18).files) != before
