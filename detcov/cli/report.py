@@ -12,11 +12,7 @@ from rich.table import Table
 from detcov.cli.common import attack_options, console
 from detcov.cli.history import optional_kb, store_option
 from detcov.errors import DetcovError
-from detcov.outputs.history import open_history, parse_quarter
-from detcov.outputs.history.actions import read_plans
-from detcov.outputs.report import LANGUAGES, build_report, catalogue, parse_formats, parse_language
-from detcov.outputs.report.plan import init_plan, record_files
-from detcov.outputs.report.tracking import track
+from detcov.outputs.report.i18n import LANGUAGES
 
 
 @click.group(invoke_without_command=True, epilog="""Examples:
@@ -55,6 +51,8 @@ def report(ctx: click.Context, quarter: str | None, lang: str, formats: str, out
         return
     if not quarter:
         raise DetcovError("which quarter?", hint="pass --quarter 2026Q3 (or a subcommand: `detcov report actions`)")
+    from detcov.outputs.report import build_report, parse_formats, parse_language
+
     written = build_report(store, quarter, out_dir, lang=parse_language(lang), formats=parse_formats(formats),
                            kb=optional_kb(attack_path, attack_version), classification=classification,
                            prepared_by=prepared_by, sector=sector)
@@ -79,6 +77,10 @@ def actions() -> None:
 @store_option
 def init(quarter: str, out: Path, lang: str, owner: str, due_in: int, top: int, store: Path) -> None:
     """Seed an action plan from a quarter's top gaps (adds new ones only; never changes what you wrote)."""
+    from detcov.outputs.history import open_history, parse_quarter
+    from detcov.outputs.report import catalogue
+    from detcov.outputs.report.plan import init_plan
+
     snapshot = open_history(store).load(parse_quarter(quarter))
     added, kept = init_plan(out, snapshot, catalogue(lang), owner=owner, due_in=due_in, top=top)
     console.print(f"{escape(str(out))}: {added} actions added, {kept} kept as they were")
@@ -93,6 +95,8 @@ def init(quarter: str, out: Path, lang: str, owner: str, due_in: int, top: int, 
 @store_option
 def record(quarter: str, actions_file: Path | None, targets_file: Path | None, store: Path) -> None:
     """Record the quarter's action plan and/or KPI targets in the history store (replaces that quarter's)."""
+    from detcov.outputs.report.plan import record_files
+
     console.print(record_files(store, quarter, actions=actions_file, targets=targets_file))
 
 
@@ -102,6 +106,11 @@ def record(quarter: str, actions_file: Path | None, targets_file: Path | None, s
 @store_option
 def status(quarter: str, lang: str, store: Path) -> None:
     """Each action's follow-up for the quarter: done, done late, late, on track, dropped, removed."""
+    from detcov.outputs.history import open_history, parse_quarter
+    from detcov.outputs.history.actions import read_plans
+    from detcov.outputs.report import catalogue
+    from detcov.outputs.report.tracking import track
+
     quarter = parse_quarter(quarter)
     t = catalogue(lang)
     snap = open_history(store).load(quarter)

@@ -9,10 +9,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from detcov.cli.common import attack_options, console, load_kb, print_issues
-from detcov.sector.share import DEFAULT_MIN_HOSTS
+from detcov.defaults import DEFAULT_MIN_HOSTS
 
 
-@click.command()
+@click.command(epilog="""Examples:
+
+\b
+  detcov share examples/demo-bank/detcov.yaml --out to-fisac        # one anonymised share (Parquet + manifest)
+  detcov share detcov.yaml --out to-fisac --tiers --min-hosts 10    # scope classes split by criticality tier
+""")
 @click.argument("config", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder to write share-<random id>.parquet and .json into (created).")
@@ -43,7 +48,13 @@ def share(config: Path, out_dir: Path, tiers: bool, min_hosts: int, attack_path:
     console.print(escape(str(meta)))
 
 
-@click.group()
+@click.group(epilog="""Examples:
+
+\b
+  detcov sector merge shares/ --out sector                          # the F-ISAC table, heatmap and layer
+  detcov sector merge shares/ --out sector -k 5 --sigma sigma/      # with rule-pack candidates per top gap
+  detcov report --quarter 2026Q3 --sector sector                    # a member's percentile in its report
+""")
 def sector() -> None:
     """The sector view: merge the members' shares into an F-ISAC benchmark."""
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from detcov import __version__
+from detcov.defaults import DEFAULT_MIN_HOSTS
 from detcov.fileio import atomic_write
 from detcov.sector.model import (
     ALL,
@@ -40,7 +41,6 @@ from detcov.sector.model import (
     visibility_band,
 )
 
-DEFAULT_MIN_HOSTS = 5
 OTHER = "other"
 
 
