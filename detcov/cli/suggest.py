@@ -10,8 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from detcov.attack import AttackKB
-from detcov.cli.common import attack_options, console, print_issues
+from detcov.cli.common import attack_options, console, print_issues, scan_inputs
 from detcov.errors import DetcovError
+from detcov.fileio import atomic_write_text, protect_inputs
 from detcov.rulepack import Converted, Target, convert, select_candidates, write_pack
 from detcov.rulepack.newer import newer_id
 from detcov.rulepack.whatif import WhatIf, what_if, whatif_md
@@ -50,12 +51,14 @@ def suggest(scan_path: Path, sigma_path: Path, target: str, top: int, per_techni
     candidates = select_candidates(scan.kb, scan.gaps, scan.telemetry, scan.ruleset.rules, corpus.rules, top,
                                    per_technique=per_technique)
     converted = convert(candidates, target, scan.telemetry)
-    files = write_pack(converted, out_dir, target, scan.kb)
+    with protect_inputs([*scan_inputs(scan_path), sigma_path]):
+        files = write_pack(converted, out_dir, target, scan.kb)
     _print_pack(converted, out_dir, len(files))
     if whatif and candidates:
         gain = what_if(scan_path, scan, converted, attack_path=attack_path, attack_version=attack_version)
-        (out_dir / "what-if.json").write_text(json.dumps(gain.as_dict(), indent=2) + "\n", encoding="utf-8")
-        (out_dir / "what-if.md").write_text(whatif_md(gain), encoding="utf-8")
+        with protect_inputs([*scan_inputs(scan_path), sigma_path]):
+            atomic_write_text(out_dir / "what-if.json", json.dumps(gain.as_dict(), indent=2) + "\n")
+            atomic_write_text(out_dir / "what-if.md", whatif_md(gain))
         _print_gain(gain)
 
 

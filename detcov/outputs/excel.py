@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from xlsxwriter.exceptions import FileCreateError
 
+from detcov.csvsafe import frame_csv
 from detcov.errors import DetcovError
+from detcov.fileio import atomic_path, atomic_write, make_folder
 
 MAX_SHEET_NAME = 31
 MIN_WIDTH, MAX_WIDTH = 8, 60
@@ -97,20 +100,20 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
     """One sheet per table (in the mapping's order). ``score_columns`` maps a column name, on any sheet, to
     the (low, high) bounds of its red-yellow-green colour scale."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     names = sheet_names(list(sheets))
     scores = dict(score_columns or {})
-    try:
-        # Text stays text: no formula (a comment starting with "=") and no URL conversion.
-        options = {"options": {"strings_to_formulas": False, "strings_to_urls": False}}
-        with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs=options) as writer:
-            for name, frame in sheets.items():
-                flat = flatten(frame)
-                flat.to_excel(writer, sheet_name=names[name], index=False)
-                _format_sheet(writer, names[name], flat, scores)
-    except OSError as exc:
-        raise DetcovError(f"{path}: cannot write the workbook: {exc}",
-                          hint="close it in Excel (Windows locks open files) or choose another path") from exc
+    # Text stays text: no formula (a comment starting with "=") and no URL conversion.
+    options = {"options": {"strings_to_formulas": False, "strings_to_urls": False}}
+    with atomic_path(path) as tmp:
+        try:
+            with pd.ExcelWriter(tmp, engine="xlsxwriter", engine_kwargs=options) as writer:
+                for name, frame in sheets.items():
+                    flat = flatten(frame)
+                    flat.to_excel(writer, sheet_name=names[name], index=False)
+                    _format_sheet(writer, names[name], flat, scores)
+        except FileCreateError as exc:  # xlsxwriter wraps the OSError (a full disk) of its final zip write
+            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+            raise cause from exc
     return path
 
 
@@ -130,8 +133,7 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_tables(directory: str | Path, sheets: Mapping[str, pd.DataFrame]) -> list[Path]:
     """``<stem>.csv`` and ``<stem>.parquet`` per table. Returns the paths written."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = make_folder(Path(directory))
     written: list[Path] = []
     stems: set[str] = set()
     for name, frame in sheets.items():
@@ -141,13 +143,14 @@ def write_tables(directory: str | Path, sheets: Mapping[str, pd.DataFrame]) -> l
         stems.add(stem)
         flat = flatten(frame)
         csv = directory / f"{stem}.csv"
-        flat.to_csv(csv, index=False, encoding="utf-8-sig")
+        atomic_write(csv, frame_csv(flat, bom=True))
         parquet = directory / f"{stem}.parquet"
-        try:
-            frame.to_parquet(parquet, index=False)
-        except ImportError as exc:
-            raise DetcovError("Parquet output needs pyarrow", hint="pip install pyarrow") from exc
-        except (ValueError, TypeError, NotImplementedError):  # pyarrow cannot type a column: store it as text
-            _as_text(flat).to_parquet(parquet, index=False)
+        with atomic_path(parquet) as tmp:
+            try:
+                frame.to_parquet(tmp, index=False)
+            except ImportError as exc:
+                raise DetcovError("Parquet output needs pyarrow", hint="pip install pyarrow") from exc
+            except (ValueError, TypeError, NotImplementedError):  # pyarrow cannot type a column: store it as text
+                _as_text(flat).to_parquet(tmp, index=False)
         written += [csv, parquet]
     return written

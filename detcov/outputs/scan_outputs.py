@@ -6,6 +6,8 @@ OUT/layers/<view>.json (ATT&CK Navigator 4.5), OUT/heatmaps.html (+ OUT/heatmaps
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from detcov.coverage.engine import ScanResult
 from detcov.coverage.kpis import all_tables
 from detcov.coverage.summary import ROLLUP_RULE, Summary
 from detcov.errors import DetcovError, Issue
-from detcov.fileio import atomic_write
+from detcov.fileio import atomic_write, staged_folder
 from detcov.outputs.colors import profile_detection_color, visibility_detection_color
 from detcov.outputs.excel import write_tables, write_workbook
 from detcov.outputs.heatmap import matrix_figure, write_html, write_png
@@ -35,6 +37,25 @@ SCORE_COLUMNS = {"visibility": (0.0, 4.0), "detection": (-1.0, 5.0), "prevention
 
 def _meta(*pairs: tuple[str, object]) -> tuple[tuple[str, str], ...]:
     return tuple((k, str(v)) for k, v in pairs if v not in (None, ""))
+
+
+def _shown(value: float | None) -> str:
+    """A score in a tooltip: the number, or "none" (never Python's ``None``)."""
+    return "none" if value is None else f"{value:g}"
+
+
+def portable(text: str, base: Path) -> str:
+    """Tooltips travel (a colleague's Navigator, a web server): paths under the config folder become relative
+    to it, so no absolute local path (user names, mount points) leaks into a layer."""
+    for root in {str(base), str(base.resolve())}:
+        text = text.replace(root + os.sep, "")
+    return text
+
+
+def _portable_cells(cells: Mapping[str, TechniqueCell], base: Path) -> dict[str, TechniqueCell]:
+    return {t: dataclasses.replace(c, comment=portable(c.comment, base),
+                                   metadata=tuple((k, portable(v, base)) for k, v in c.metadata))
+            for t, c in cells.items()}
 
 
 def view_cells(result: ScanResult) -> dict[View, dict[str, TechniqueCell]]:
@@ -58,14 +79,15 @@ def view_cells(result: ScanResult) -> dict[View, dict[str, TechniqueCell]]:
         return m[t].score if t in m else None
 
     vd = overlay(lambda t: visibility_detection_color(score(vis, t), score(det, t)),
-                 lambda t: f"visibility {score(vis, t)}, detection {score(det, t)}")
+                 lambda t: f"visibility {_shown(score(vis, t))}, detection {_shown(score(det, t))}")
     pd_ = overlay(lambda t: profile_detection_color(weights.get(t), score(det, t), top) if t in weights else None,
-                  lambda t: f"threat weight {weights.get(t, 0):.2f}, detection {score(det, t)}")
+                  lambda t: f"threat weight {weights.get(t, 0):.2f}, detection {_shown(score(det, t))}")
     gaps = {g.technique: TechniqueCell(g.technique, g.priority, f"{g.gap.value}: {g.action}",
                                        _meta(("gap", g.gap.value), ("weight", round(g.weight, 2))))
             for g in result.gaps if g.priority > 0}
-    return {View.VISIBILITY: vis, View.DETECTION: det, View.PREVENTION: prev, View.PROFILE: prof,
-            View.VISIBILITY_DETECTION: vd, View.PROFILE_DETECTION: pd_, View.GAPS: gaps}
+    views = {View.VISIBILITY: vis, View.DETECTION: det, View.PREVENTION: prev, View.PROFILE: prof,
+             View.VISIBILITY_DETECTION: vd, View.PROFILE_DETECTION: pd_, View.GAPS: gaps}
+    return {view: _portable_cells(c, result.base) for view, c in views.items()}
 
 
 def write_layers(result: ScanResult, cells: Mapping[View, Mapping[str, TechniqueCell]], out: Path) -> list[Issue]:
@@ -75,7 +97,7 @@ def write_layers(result: ScanResult, cells: Mapping[View, Mapping[str, Technique
         layer = build_layer(result.kb, view, view_cells_, name=f"{name} — {view.value}",
                             description=f"{VIEW_TITLES[view]}. detcov scan; roll-up: {ROLLUP_RULE}")
         path = out / "layers" / f"{view.value}.json"
-        issues += validate_layer(layer, result.kb, source=str(path))
+        issues += validate_layer(layer, result.kb, source=f"layers/{view.value}.json")
         write_layer(path, layer)
     return issues
 
@@ -97,16 +119,18 @@ def write_summary(summary: Summary, out: Path) -> Path:
 
 
 def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False) -> Summary:
-    """Everything into ``out``; layer validation problems are errors (a layer Navigator would reject)."""
-    out.mkdir(parents=True, exist_ok=True)
-    tables = all_tables(result)
-    write_tables(out / "tables", tables)
-    write_workbook(out / "coverage.xlsx", tables, score_columns=SCORE_COLUMNS)
-    cells = view_cells(result)
-    problems = [i for i in write_layers(result, cells, out) if i.severity.value == "error"]
-    if problems:
-        raise DetcovError(issues=problems)
-    write_heatmaps(result, cells, out, png=png)
-    summary = result.summary
-    write_summary(summary, out)
+    """Everything into ``out``, as one set: written into a staging folder first and moved into place only when
+    complete (:func:`detcov.fileio.staged_folder`), so a full disk leaves the previous outputs untouched. Layer
+    validation problems are errors (a layer Navigator would reject)."""
+    with staged_folder(out) as stage:
+        tables = all_tables(result)
+        write_tables(stage / "tables", tables)
+        write_workbook(stage / "coverage.xlsx", tables, score_columns=SCORE_COLUMNS)
+        cells = view_cells(result)
+        problems = [i for i in write_layers(result, cells, stage) if i.severity.value == "error"]
+        if problems:
+            raise DetcovError(issues=problems)
+        write_heatmaps(result, cells, stage, png=png)
+        summary = result.summary
+        write_summary(summary, stage)
     return summary

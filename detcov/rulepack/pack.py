@@ -14,8 +14,6 @@ switch on. Sigma rules are under the Detection Rule License 1.1; each file names
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import unicodedata
@@ -27,6 +25,8 @@ from typing import Any
 import yaml
 
 from detcov.attack import AttackKB
+from detcov.csvsafe import csv_text
+from detcov.fileio import atomic_write_text, make_folder
 from detcov.rulepack.model import Candidate, Converted, Target
 
 LICENSE_NOTE = "Sigma rule {id} by {author} (SigmaHQ, Detection Rule License 1.1)"
@@ -219,7 +219,7 @@ def write_pack(converted: Sequence[Converted], out_dir: str | Path, target: Targ
     """Write the pack under ``out_dir`` (created); return the files written."""
     goal = Target(target)
     out = Path(out_dir)
-    (out / "rules").mkdir(parents=True, exist_ok=True)
+    make_folder(out / "rules")
     written: list[Path] = []
     texts: list[str] = []
     for c in converted:
@@ -229,15 +229,15 @@ def write_pack(converted: Sequence[Converted], out_dir: str | Path, target: Targ
             continue
         text = render(c, kb)
         path = out / "rules" / file_name(c)
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(path, text)
         written.append(path)
         texts.append(text)
     if goal in COMBINED:
         combined = out / COMBINED[goal]
-        combined.write_text(("\n" if goal is Target.SPLUNK else "").join(texts), encoding="utf-8")
+        atomic_write_text(combined, ("\n" if goal is Target.SPLUNK else "").join(texts))
         written.append(combined)
     for name, body in (("index.csv", index_csv(converted, kb)), ("index.md", index_md(converted, kb, goal))):
-        (out / name).write_text(body, encoding="utf-8")
+        atomic_write_text(out / name, body)
         written.append(out / name)
     return written
 
@@ -259,11 +259,7 @@ def index_rows(converted: Sequence[Converted], kb: AttackKB) -> list[dict[str, s
 
 
 def index_csv(converted: Sequence[Converted], kb: AttackKB) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=INDEX_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(index_rows(converted, kb))
-    return buffer.getvalue()
+    return csv_text(INDEX_COLUMNS, ([row.get(c, "") for c in INDEX_COLUMNS] for row in index_rows(converted, kb)))
 
 
 def _cell(value: str) -> str:

@@ -9,6 +9,7 @@ input; the totals always add up.
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import orjson
 
 from detcov.attack import AttackKB
-from detcov.errors import Issue, Location, Severity
+from detcov.errors import DetcovError, Issue, Location, Severity
 from detcov.rules import defender, dettect, elastic, sentinel, sigma, splunk, tabular
 from detcov.rules.common import MAX_FILE_BYTES, Parsed, ReadContext, SkipFile, decode, yaml_documents
 from detcov.rules.model import FORMAT_CHOICES, FileResult, Rule, RuleFormat, RuleSet
@@ -41,15 +42,17 @@ _YAML_KINDS: tuple[tuple[RuleFormat, Callable[[Any], bool]], ...] = (
 )
 
 
-def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
-    """(file, exists) for every file under the paths, sorted within each folder (tool folders like .git pruned)."""
+def iter_files(paths: Iterable[str | Path], unreadable: list[OSError] | None = None
+               ) -> Iterator[tuple[Path, bool]]:
+    """(file, exists) for every file under the paths, sorted within each folder (tool folders like .git pruned);
+    folders that cannot be listed are appended to ``unreadable``."""
     for raw in paths:
         path = Path(raw)
         if not path.is_dir():
             yield path, path.is_file()
             continue
         found: list[str] = []
-        for folder, dirs, names in os.walk(path):
+        for folder, dirs, names in os.walk(path, onerror=unreadable.append if unreadable is not None else None):
             dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
             found.extend(f"{folder}{os.sep}{n}" for n in names)
         for name in sorted(found):
@@ -68,20 +71,24 @@ def read_rules(
     family (``auto``, ``sigma``, ``splunk``, ``elastic``, ``sentinel``, ``defender``, ``csv``,
     ``dettect``)."""
     if fmt not in FORMAT_CHOICES:
-        raise ValueError(f"unknown rule format {fmt!r}; choose one of {', '.join(FORMAT_CHOICES)}")
+        raise DetcovError(f"unknown rule format {fmt!r}", hint=f"use one of {', '.join(FORMAT_CHOICES)}")
     if isinstance(paths, str | Path):
         paths = [paths]
     ctx = ReadContext(kb)
     rules: list[Rule] = []
     files: list[FileResult] = []
     issues: list[Issue] = []
-    for path, exists in iter_files(paths):
+    unreadable: list[OSError] = []
+    for path, exists in iter_files(paths, unreadable):
         if not exists:
             issues.append(Issue("no such file or folder", Location(str(path)), "check the path"))
             continue
         result, found = read_file(path, ctx, fmt, csv_columns, max_bytes)
         files.append(result)
         rules.extend(found)
+    for exc in unreadable:
+        issues.append(Issue(f"cannot read this folder ({exc.strerror or exc}): its rules are not counted",
+                            Location(str(exc.filename)), "give the user running detcov read access to it"))
     return RuleSet(tuple(link_correlations(rules)), tuple(files), tuple(issues))
 
 
@@ -113,7 +120,7 @@ def read_file(
         return FileResult(name, None, skipped=skip.reason), []
     except OSError as exc:
         return FileResult(name, None, skipped=f"unreadable: {exc.strerror or exc}"), []
-    except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+    except (TypeError, ValueError, AttributeError, KeyError, RecursionError, IndexError, csv.Error) as exc:
         return FileResult(name, None, skipped=f"unreadable: {type(exc).__name__}: {exc}"[:300]), []
     return FileResult(
         name, kind, len(parsed.rules), None, parsed.items_skipped, tuple(parsed.issues)
