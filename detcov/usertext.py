@@ -69,7 +69,7 @@ def read_text(path: str | Path, what: str, hint: str) -> str:
     try:
         data = p.read_bytes()
     except FileNotFoundError as exc:
-        raise DetcovError(f"{what} not found", location=Location(str(p)), hint=hint) from exc
+        raise DetcovError(f"cannot read {what} (file not found)", location=Location(str(p)), hint=hint) from exc
     except OSError as exc:
         raise DetcovError(f"cannot read the {what} ({exc.strerror or exc})", location=Location(str(p)),
                           hint=hint) from exc
