@@ -126,12 +126,13 @@ def _sha(data: bytes) -> str:
 # ----- a full disk ---------------------------------------------------------------------------------------
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A real 12 MB tmpfs (needs root and mount); skipped, saying why, where mounting is not allowed."""
+    """A real 40 MB tmpfs (room for a copy of one demo scan's ~13 MB of outputs; needs root and mount); skipped,
+    saying why, where mounting is not allowed."""
     mount = tmp_path / "fs"
     mount.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a small tmpfs needs root and mount(8); the ENOSPC simulation test still runs")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mount)], capture_output=True,
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount)], capture_output=True,
                           check=False)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
