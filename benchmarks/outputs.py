@@ -82,9 +82,7 @@ def main() -> None:
             lambda: chromium.screenshot(page, tmp / "s.png", 1600, 1000), runs, wall),
         "chromium dump_dom": measure(lambda: chromium.dump_dom(page), runs, wall),
         "chromium print_pdf": measure(lambda: chromium.print_pdf(page, tmp / "p.pdf"), runs, wall),
-        "write_png (kaleido)": measure(lambda: heatmap.write_png(fig, tmp / "k.png"), runs, wall),
-        "write_png (screenshot fallback)": measure(
-            lambda: heatmap._png_by_screenshot(fig, tmp / "f.png"), runs, wall),
+        "write_png (offline screenshot)": measure(lambda: heatmap.write_png(fig, tmp / "k.png"), runs, wall),
     }
     shot = browser["chromium screenshot"]
     print("browser steps, wall s")

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from detcov.attack.model import Provenance
+from detcov.rules.model import FORMAT_CHOICES
 from detcov.userfiles import UserModel, load_user_file
 
 SCAN_FILE_TYPE = "scan"
@@ -35,6 +37,13 @@ class RuleSource(UserModel):
     @property
     def siems(self) -> tuple[str, ...]:
         return () if self.siem is None else (self.siem,) if isinstance(self.siem, str) else tuple(self.siem)
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in FORMAT_CHOICES:
+            raise ValueError(f"unknown rule format {value!r}, use one of {', '.join(FORMAT_CHOICES)}")
+        return value
 
 
 class Requirements(UserModel):
@@ -67,7 +76,8 @@ class ScanConfig(UserModel):
     inventory: str
     rules: tuple[RuleSource, ...] = ()
     profiles: tuple[str, ...] = ("financial-sector",)
-    provenance_weights: dict[str, float] | None = None  # direct / campaign / software / campaign-software
+    # direct / campaign / software / campaign-software, each >= 0
+    provenance_weights: dict[Provenance, Annotated[float, Field(ge=0)]] | None = None
     technique_scores: str | None = None  # DeTT&CT technique-administration YAML (manual scores, newest wins)
     validation: str | tuple[ValidationSource, ...] | None = None  # attack-simulation results
     validation_window_days: int = Field(default=365, gt=0)  # a passing test older than this proves nothing

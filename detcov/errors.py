@@ -8,10 +8,13 @@ issues when a run cannot go on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class Severity(StrEnum):
@@ -92,6 +95,15 @@ class IssueCollector:
 
     def extend(self, issues: Iterable[Issue]) -> None:
         self.issues.extend(issues)
+
+    def attempt(self, load: Callable[[], T]) -> T | None:
+        """``load()``, or None after collecting its :class:`DetcovError`'s issues: a broken file does not hide
+        the problems of the next one (raise them all together with :meth:`raise_if_errors`)."""
+        try:
+            return load()
+        except DetcovError as exc:
+            self.extend(exc.issues)
+            return None
 
     @property
     def errors(self) -> list[Issue]:

@@ -156,7 +156,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 def issues_from_validation(exc: ValidationError, model: type[BaseModel], data: Any, path: str | Path) -> list[Issue]:
     issues = []
     for error in exc.errors():
-        loc = [p for p in error["loc"] if isinstance(p, (str, int))]
+        loc = [p for p in error["loc"] if isinstance(p, (str, int)) and p != "[key]"]
         line, col = position(data, loc)
         where = _dotted(loc)
         message = str(error["msg"])

@@ -156,7 +156,7 @@ def test_malformed_files_are_reported(tmp_path: Path, kb18: AttackKB) -> None:
     reasons = {Path(f.path).name: f.skipped for f in rs.files}
     assert reasons["bad.yml"] is not None and reasons["bad.yml"].startswith("malformed YAML at line 4")
     assert reasons["types.yml"] is None  # wrong types: read what can be read
-    assert reasons["binary.yml"] == "binary file: not a text rule file"
+    assert reasons["binary.yml"] == "binary file: not a text file"
     assert reasons["empty.yml"] == "empty file" and reasons["blank.toml"] == "empty file"
     assert (reasons["latin1.yml"] or "").startswith("not UTF-8")
     assert "alias bomb" in (reasons["lol.yml"] or "")

@@ -1,4 +1,4 @@
-"""``detcov inventory check|init|import-dettect|export-dettect``: the institution's device inventory."""
+"""``detcov inventory check|init|import-dettect|export-dettect|techniques-dettect``: the device inventory."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.table import Table
 
 from detcov.cli.common import attack_options, console, err_console, load_kb, print_issues
 from detcov.errors import DetcovError, Location, Severity
+from detcov.fileio import atomic_write_text, protect_inputs
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 
@@ -95,7 +96,8 @@ def import_cmd(attack_path: Path | None, attack_version: str | None, source: Pat
     doc, issues = import_dettect(source, kb, load_catalog())
     print_issues(issues)
     inv = validate_model(Inventory, doc, output)
-    write_yaml(output, doc)
+    with protect_inputs([source]):
+        write_yaml(output, doc)
     console.print(f"wrote {output}: {len(inv.system_groups)} system groups, {len(inv.devices)} devices "
                   f"(review the device names, types and settings)")
 
@@ -115,9 +117,59 @@ def export_cmd(attack_path: Path | None, attack_version: str | None, path: Path,
     inv, issues, _doc = load_inventory_with_issues(path, kb, cat)
     print_issues(i for i in issues if i.severity is not Severity.WARNING)
     doc = export_dettect(inv, kb, cat)
-    write_yaml(output, doc)
+    with protect_inputs([path]):
+        write_yaml(output, doc)
     err_console.print(f"wrote {output}: {len(doc['data_sources'])} data sources for "
                       f"{len(doc['systems'])} systems")
+
+
+@inventory.command("techniques-dettect")
+@attack_options
+@click.argument("path", type=_FILE)
+@click.option("-o", "--output", type=_FILE, required=True, help="DeTT&CT technique-administration file to write.")
+@click.option("-u", "--update", "existing", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Merge into this technique-administration file (its score_logbook history and manual scores "
+                   "are kept; the result goes to --output).")
+@click.option("--all-techniques", is_flag=True, help="Also list techniques with visibility 0 (like DeTT&CT -ya).")
+def techniques_cmd(attack_path: Path | None, attack_version: str | None, path: Path, output: Path,
+                   existing: Path | None, all_techniques: bool) -> None:
+    """Write detcov's visibility scores as a DeTT&CT technique-administration file (like DeTT&CT `ds -y` / `-u`)."""
+    import datetime as dt
+
+    from detcov.datasources.catalog import load_catalog
+    from detcov.datasources.inventory import load_inventory_with_issues
+    from detcov.datasources.techadmin import (
+        check_technique_admin,
+        plain_yaml,
+        technique_admin,
+        update_technique_admin,
+    )
+    from detcov.datasources.visibility import score_visibility
+    from detcov.userfiles import load_yaml, save_yaml
+
+    kb, _ = load_kb(attack_path, attack_version)
+    cat = load_catalog()
+    inv, issues, _doc = load_inventory_with_issues(path, kb, cat)
+    print_issues(i for i in issues if i.severity is not Severity.WARNING)
+    scores: dict[str, dict[str, int]] = {}
+    for vs in score_visibility(kb, inv, cat):
+        if vs.score > 0 or all_techniques:
+            scores.setdefault(vs.technique, {})[vs.system_group] = vs.score
+    techniques = {t: ((kb.technique(t).name if kb.technique(t) else t), s) for t, s in scores.items()}  # type: ignore[union-attr]
+    today = dt.date.today()
+    with protect_inputs([path, *([existing] if existing else [])]):
+        if existing is None:
+            platforms = sorted({p for g in inv.system_groups for p in g.platforms})
+            atomic_write_text(output, plain_yaml(technique_admin(inv.name or "detcov", platforms, techniques, today)))
+        else:
+            doc = load_yaml(existing)
+            problems = check_technique_admin(doc, existing)
+            if problems:
+                raise DetcovError(issues=problems)
+            print_issues(update_technique_admin(doc, techniques, today))
+            save_yaml(output, doc)
+    console.print(f"wrote {output}: visibility of {len(techniques)} techniques in {len(inv.system_groups)} "
+                  "system groups (auto_generated entries; detection objects are placeholders to fill in)")
 
 
 COMMANDS = (inventory,)

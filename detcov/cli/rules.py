@@ -12,7 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from detcov.cli.common import attack_options, console, err_console, load_kb, print_issues
-from detcov.errors import DetcovError
+from detcov.errors import DetcovError, Severity
+from detcov.fileio import atomic_write_text, protect_inputs
 from detcov.rules.model import FORMAT_CHOICES
 from detcov.rules.report import FAIL_ON
 
@@ -86,6 +87,7 @@ def _print_summary(ruleset: RuleSet, health: list[RuleHealth] | None) -> None:
     )
     console.print(_counter_table("Rules per format", ruleset.by_format(), "format"))
     console.print(_counter_table("Rules per status", ruleset.by_status(), "status"))
+    print_issues(i for f in ruleset.files for i in f.issues if i.severity is not Severity.INFO)
     if ruleset.files_skipped:
         console.print(_counter_table("Skipped files", ruleset.skip_reasons(), "reason"))
         for f in ruleset.files:
@@ -168,7 +170,8 @@ def check(
     else:
         _print_summary(ruleset, health)
         if csv_path is not None:
-            csv_path.write_text(rules_csv(ruleset.rules, health), encoding="utf-8")
+            with protect_inputs([*paths, *([inventory] if inventory else [])]):
+                atomic_write_text(csv_path, rules_csv(ruleset.rules, health))
             console.print(f"wrote {len(ruleset)} rules to {escape(str(csv_path))}")
     failures = gate_failures(ruleset, health, gates)
     if failures:

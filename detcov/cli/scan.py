@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from detcov.cli.common import attack_options, console, err_console, print_issues
+from detcov.cli.common import attack_options, console, err_console, print_issues, scan_inputs
 from detcov.cli.terminal import print_summary
 from detcov.errors import DetcovError
+from detcov.fileio import protect_inputs
 
 if TYPE_CHECKING:
     from detcov.coverage.summary import Summary
@@ -62,23 +63,23 @@ def scan(config: Path, attack_path: Path | None, attack_version: str | None, out
     from detcov.outputs.scan_outputs import write_scan_outputs
 
     thresholds = _parse_thresholds(fail_under)
-    with console.status("scanning…") as status:
+    with protect_inputs(scan_inputs(config)), console.status("scanning…") as status:
         result = run_scan(config, attack_path=attack_path, attack_version=attack_version,
                           progress=lambda step: status.update(f"{step}…"))
         out = out_dir or resolve(result.base, result.config.output)
         status.update("writing layers, heatmaps and spreadsheets…")
         summary = write_scan_outputs(result, out, png=png, groups=groups)
-    if result.issues:
-        print_issues(result.issues)
-    targets = {**{str(k): v for k, v in result.config.fail_under.items()}, **thresholds}
-    print_summary(console, summary, targets)
-    console.print(f"outputs: {out}")
-    if quarter:
-        from detcov.outputs.history import record_scan
+        if result.issues:
+            print_issues(result.issues)
+        targets = {**{str(k): v for k, v in result.config.fail_under.items()}, **thresholds}
+        print_summary(console, summary, targets)
+        console.print(f"outputs: {out}")
+        if quarter:
+            from detcov.outputs.history import record_scan
 
-        store = resolve(result.base, result.config.history or "detcov-history.sqlite")
-        record_scan(store, quarter, out, replace=replace)
-        console.print(f"recorded {quarter} in {store}")
+            store = resolve(result.base, result.config.history or "detcov-history.sqlite")
+            record_scan(store, quarter, out, replace=replace)
+            console.print(f"recorded {quarter} in {store}")
     _check_thresholds(summary, targets)
 
 

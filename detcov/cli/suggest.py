@@ -10,8 +10,9 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from detcov.cli.common import attack_options, console, print_issues
+from detcov.cli.common import attack_options, console, print_issues, scan_inputs
 from detcov.errors import DetcovError
+from detcov.fileio import atomic_write_text, protect_inputs
 from detcov.rulepack.model import Target
 
 if TYPE_CHECKING:
@@ -68,13 +69,15 @@ def suggest(scan_path: Path, sigma_path: Path, target: str, top: int, per_techni
                                    per_technique=per_technique, groups=groups)
     converted = convert(candidates, target, scan.telemetry, groups=groups)
     feeds = splunk_feeds(scan.inventory) if target == Target.SPLUNK else None
-    files = write_pack(converted, out_dir, target, scan.kb, feeds)
+    with protect_inputs([*scan_inputs(scan_path), sigma_path]):
+        files = write_pack(converted, out_dir, target, scan.kb, feeds)
     _print_pack(converted, out_dir, len(files))
     if whatif and candidates:
         gain = what_if(scan, converted, lambda rules: run_scan(scan_path, attack_path=attack_path,
                                                                attack_version=attack_version, extra_rules=rules))
-        (out_dir / "what-if.json").write_text(json.dumps(gain.as_dict(), indent=2) + "\n", encoding="utf-8")
-        (out_dir / "what-if.md").write_text(whatif_md(gain), encoding="utf-8")
+        with protect_inputs([*scan_inputs(scan_path), sigma_path]):
+            atomic_write_text(out_dir / "what-if.json", json.dumps(gain.as_dict(), indent=2) + "\n")
+            atomic_write_text(out_dir / "what-if.md", whatif_md(gain))
         _print_gain(gain)
 
 

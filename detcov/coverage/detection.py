@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from detcov.attack import AttackKB
+from detcov.datasources.techadmin import check_technique_admin
 from detcov.errors import DetcovError, Issue, Location, Severity
 from detcov.rules import HealthOutcome, RuleHealth, RuleStatus
 from detcov.rules.health import GroupHealth
@@ -230,8 +231,10 @@ def load_manual_scores(path: str | Path, kb: AttackKB) -> tuple[dict[str, Manual
     if not isinstance(doc, Mapping) or doc.get("file_type") != "technique-administration":
         raise DetcovError("is not a DeTT&CT technique-administration file", location=Location(str(path), 1, 1),
                           hint="set 'file_type: technique-administration' (DeTT&CT format)")
+    issues = check_technique_admin(doc, path)
+    if any(i.severity is Severity.ERROR for i in issues):
+        return {}, issues
     out: dict[str, ManualScore] = {}
-    issues: list[Issue] = []
     for i, tech in enumerate(doc.get("techniques") or []):
         if not isinstance(tech, Mapping):
             continue

@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 from detcov.apt_profiles import Profile, TechniqueWeight, WeightOptions, load_profile
@@ -56,7 +56,7 @@ from detcov.datasources.catalog import Catalog, load_catalog
 from detcov.datasources.inventory import Inventory, SystemGroup, load_inventory_with_issues
 from detcov.datasources.telemetry import CollectedTelemetry
 from detcov.datasources.visibility import VisibilityScore, score_visibility
-from detcov.errors import DetcovError, Issue, IssueCollector, Location, Severity
+from detcov.errors import Issue, IssueCollector, Location, Severity
 from detcov.rules import FileResult, Rule, RuleHealth, RuleSet, assess, read_rules
 from detcov.rules.reader import other_release_issues
 
@@ -177,6 +177,13 @@ def combine_weights(profiles: Sequence[Profile], kb: AttackKB, options: WeightOp
     return dict(sorted(merged.items(), key=lambda kv: -kv[1].weight))
 
 
+def _file_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:  # unreadable: reported by the reader; the fingerprint still changes
+        return str(exc.errno).encode()
+
+
 def _fingerprint(paths: Sequence[Path], read: Sequence[FileResult] | None = None) -> str:
     """SHA-256 over each file's name (relative to its source) and content. With ``read`` (rule sources), the
     content hashes are the reader's, taken of the bytes it parsed (or kept in its cache): nothing is read twice."""
@@ -185,7 +192,7 @@ def _fingerprint(paths: Sequence[Path], read: Sequence[FileResult] | None = None
     for path in sorted(paths):
         if read is None:
             files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-            parts = [(str(f.relative_to(path) if path.is_dir() else f.name), f.read_bytes()) for f in files]
+            parts = [(str(f.relative_to(path) if path.is_dir() else f.name), _file_bytes(f)) for f in files]
         else:
             prefix, whole = f"{path}{os.sep}", str(path)
             parts = [(path.name if name == whole else name[len(prefix):], (hashed[name] or "").encode())
@@ -196,7 +203,7 @@ def _fingerprint(paths: Sequence[Path], read: Sequence[FileResult] | None = None
     return digest.hexdigest()
 
 
-def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, estate: Estate, extra_rules: Sequence[Rule]
+def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, estate: Estate | None, extra_rules: Sequence[Rule]
                   ) -> RuleSet:
     rules: list[Rule] = []
     files = []
@@ -204,11 +211,13 @@ def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, estate: Estate, 
     for source in config.rules:
         path = resolve(base, source.path)
         if not path.exists():
-            raise DetcovError(f"rule source not found: {path}", hint="fix 'rules: - path:' in the scan config")
+            issues.append(Issue(f"rule source not found: {path}", None, "fix 'rules: - path:' in the scan config"))
+            continue  # reported beside every other file's problems
         rs = read_rules([path], kb, source.format)
+        issues += [i for f in rs.files for i in f.issues if i.severity is Severity.WARNING]  # e.g. a row skipped
         applicable = tuple(source.applicable_to)
         for r in rs.rules:
-            siems = source.siems or estate.siems_for_format(r.format.family)
+            siems = source.siems or (estate.siems_for_format(r.format.family) if estate else ())
             rules.append(replace(r, applicable_to=r.applicable_to or applicable, siems=r.siems or siems))
         files += list(rs.files)
         issues += list(rs.issues)
@@ -459,6 +468,29 @@ def _load_tests(config: ScanConfig, base: Path, kb: AttackKB, issues: IssueColle
     return out
 
 
+def _load_profiles(config: ScanConfig, base: Path, kb: AttackKB, issues: IssueCollector) -> list[Profile]:
+    profiles = []
+    for name in config.profiles:
+        ref = str(resolve(base, name)) if _is_file(base, name) else name
+        profile = issues.attempt(partial(load_profile, ref, kb))
+        if profile is not None:
+            profiles.append(profile)
+            issues.extend(profile.issues)
+    return profiles
+
+
+def _other_inputs(config: ScanConfig, base: Path, kb: AttackKB, issues: IssueCollector) -> None:
+    """The inventory did not load, so nothing can be scored; read the other inputs anyway so that the user sees
+    every file's problems in one run."""
+    _load_profiles(config, base, kb, issues)
+    issues.extend(_read_ruleset(config, base, kb, None, ()).issues)
+    _load_tests(config, base, kb, issues)
+    for mapping in config.protect_mappings:
+        found = issues.attempt(partial(load_protect_rows, resolve(base, mapping.file), mapping.capabilities, kb,
+                                       tuple(mapping.applicable_to)))
+        issues.extend(found[1] if found else [])
+
+
 def _silent_sources(config: ScanConfig, base: Path, inventory: Inventory, issues: IssueCollector
                     ) -> tuple[dict[tuple[str, str], str], list[str]]:
     """(device, siem) -> why its logs do not count (log-flow evidence: silent or never seen), and the provenance of
@@ -504,32 +536,36 @@ def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_versi
     progress("reading the inventory")
     catalog = load_catalog()
     inventory_path = resolve(base, config.inventory)
-    inventory, inv_warnings, _ = load_inventory_with_issues(inventory_path, kb, catalog)
-    issues.extend(inv_warnings)
+    loaded = issues.attempt(partial(load_inventory_with_issues, inventory_path, kb, catalog))
+    manual: dict[str, ManualScore] = {}
+    if config.technique_scores:  # read early: its errors are reported even when the inventory is broken
+        scores = issues.attempt(partial(load_manual_scores, resolve(base, config.technique_scores), kb))
+        manual = scores[0] if scores else {}
+        issues.extend(scores[1] if scores else [])
+    if loaded is None:
+        _other_inputs(config, base, kb, issues)
+        issues.raise_if_errors()
+    assert loaded is not None  # a failed inventory is an error raised just above
+    inventory = loaded[0]
+    issues.extend(loaded[1])
     silent, provenance = _silent_sources(config, base, inventory, issues)
     estate = build_estate(inventory, kb, catalog, retention_days=config.requirements.retention_days, silent=silent)
     progress("loading threat profiles")
-    profiles = [load_profile(p if not _is_file(base, p) else str(resolve(base, p)), kb) for p in config.profiles]
-    for p in profiles:
-        issues.extend(p.issues)
+    profiles = _load_profiles(config, base, kb, issues)
     options = WeightOptions(provenance=config.provenance_weights) if config.provenance_weights else WeightOptions()
     weights = combine_weights(profiles, kb, options)
     progress("reading rules")
     ruleset = _read_ruleset(config, base, kb, estate, extra_rules)
     issues.extend(ruleset.issues)
     healths = assess(ruleset.rules, kb, estate.health_scopes)
-    manual: dict[str, ManualScore] = {}
-    if config.technique_scores:
-        manual, manual_issues = load_manual_scores(resolve(base, config.technique_scores), kb)
-        issues.extend(manual_issues)
     progress("scoring")
     vis_scores = score_visibility(kb, inventory, catalog, telemetry=estate.group_telemetry)
     protect: list[ProtectRow] = []
     for mapping in config.protect_mappings:
-        rows, map_issues = load_protect_rows(resolve(base, mapping.file), mapping.capabilities, kb,
-                                             tuple(mapping.applicable_to))
-        protect += rows
-        issues.extend(map_issues)
+        found = issues.attempt(partial(load_protect_rows, resolve(base, mapping.file), mapping.capabilities, kb,
+                                       tuple(mapping.applicable_to)))
+        protect += found[0] if found else []
+        issues.extend(found[1] if found else [])
     claims = load_blocking_catalog(kb)
     issues.extend(claims.issues)
     credits = merge_credits(device_credits(inventory.devices, claims, estate.groups, kb),

@@ -21,6 +21,7 @@ from ruamel.yaml import YAML
 from detcov.attack import AttackKB
 from detcov.datasources.catalog import Catalog
 from detcov.datasources.inventory import ALL, DQ_DIMENSIONS, Inventory, resolve_device
+from detcov.datasources.techadmin import parse_date, shown
 from detcov.errors import DetcovError, Issue, Location, Severity
 from detcov.fileio import atomic_write
 from detcov.userfiles import check_header, load_yaml, position
@@ -35,30 +36,65 @@ def _own_sources(catalog: Catalog) -> dict[str, str]:
     return {t.dettect_data_source.casefold(): t.id for t in catalog.types if t.dettect_data_source}
 
 
-def _date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
+def _shape_issues(data: Any, path: str | Path) -> list[Issue]:
+    """What DeTT&CT's health check would refuse, and what would make the import guess: lists that are scalars,
+    detail objects that are not mappings, data-quality scores outside 0..5. Each at its line with the fix."""
+    issues: list[Issue] = []
+
+    def bad(loc: list[str | int], message: str, hint: str) -> None:
+        line, col = position(data, loc)
+        issues.append(Issue(message, Location(str(path), line, col), hint))
+
+    for key in ("systems", "data_sources", "exceptions"):
+        if data.get(key) is not None and not isinstance(data[key], list):
+            bad([key], f"{key} is {shown(data[key])}, not a list", f"write one '- ...' item per entry under '{key}:'")
+    for i, entry in enumerate(data.get("data_sources") if isinstance(data.get("data_sources"), list) else []):
+        if not isinstance(entry, Mapping):
+            bad(["data_sources", i], f"data source item {i + 1} is {shown(entry)}, not a mapping",
+                "give it 'data_source_name:' and 'data_source:' (a list of detail objects)")
+            continue
+        details = entry.get("data_source")
+        items = details if isinstance(details, list) else [details] if isinstance(details, Mapping) else None
+        if items is None:
+            bad(["data_sources", i, "data_source"], f"data_source is {shown(details)}, not a list of detail objects",
+                "list detail objects with applicable_to, products, data_quality, …")
+            continue
+        for j, detail in enumerate(items):
+            at: list[str | int] = ["data_sources", i, "data_source", *([j] if isinstance(details, list) else [])]
+            if not isinstance(detail, Mapping):
+                bad(at, f"detail object is {shown(detail)}, not a mapping", "give it applicable_to, products, …")
+                continue
+            for key in ("applicable_to", "products"):
+                if detail.get(key) is not None and not isinstance(detail[key], list):
+                    bad([*at, key], f"{key} is {shown(detail[key])}, not a list", f"write it as a list: {key}: [...]")
+            quality = detail.get("data_quality")
+            if quality is not None and not isinstance(quality, Mapping):
+                bad([*at, "data_quality"], "data_quality is not a mapping", "give the five 0..5 dimension scores")
+            for dim, score in (quality.items() if isinstance(quality, Mapping) else ()):
+                if not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= 5:
+                    bad([*at, "data_quality", str(dim)], f"data quality {dim} is {shown(score)}",
+                        "use a whole number from 0 (unknown) to 5 (excellent)")
+    return issues
 
 
 def import_dettect(path: str | Path, kb: AttackKB, catalog: Catalog) -> tuple[dict[str, Any], list[Issue]]:
     """A DeTT&CT data-source administration file as an inventory document (a plain dict), plus its issues.
 
-    Validate the result with :class:`Inventory` (``Inventory.model_validate``) or write it with ``save_yaml``.
+    DeTT&CT's semantics are kept: its own data sources (Web, Internal DNS, Email, DHCP) count in DeTT&CT for a
+    fixed list of techniques only, so they become devices of the matching catalogue type *without* data
+    components (they do not grant the type's components to every technique; add what the device really delivers);
+    ``exceptions`` are kept as the inventory's ``exceptions``. Validate the result with :class:`Inventory`
+    (``Inventory.model_validate``) or write it with ``save_yaml``.
     """
     data = load_yaml(path)
     header = check_header(data, path, DETTECT_FILE_TYPE, DETTECT_VERSIONS)
     if header:
         raise DetcovError(issues=header)
+    shape = _shape_issues(data, path)
+    if shape:
+        raise DetcovError(issues=shape)
     issues: list[Issue] = []
-    groups = [_system(s, kb) for s in data.get("systems") or []]
+    groups = [_system(s, kb) for s in data.get("systems") or [] if isinstance(s, Mapping)]
     devices: dict[tuple[Any, ...], dict[str, Any]] = {}
     own = _own_sources(catalog)
     for i, entry in enumerate(data.get("data_sources") or []):
@@ -67,24 +103,38 @@ def import_dettect(path: str | Path, kb: AttackKB, catalog: Catalog) -> tuple[di
         match = _OWN.match(name)
         type_id = own.get(match.group("name").casefold()) if match else None
         dc = None if match else kb.data_component(name)
+        line, col = position(data, at)
         if type_id is None and (dc is None or not dc.active):
-            line, col = position(data, at)
             issues.append(Issue(f"data source {name!r} is not a data component of ATT&CK {kb.version}; "
                                 "skipped",
                                 Location(str(path), line, col), "add it by hand if a device delivers it",
                                 Severity.WARNING))
             continue
-        for detail in entry.get("data_source") or []:
-            _add_detail(devices, detail, type_id, dc.name if dc else None, name)
-    if data.get("exceptions"):
-        line, col = position(data, ["exceptions"])
-        issues.append(Issue(f"{len(data['exceptions'])} technique exception(s) not imported",
-                            Location(str(path), line, col),
-                            "record them in the technique-scores file instead", Severity.INFO))
+        if type_id is not None:
+            issues.append(Issue(f"{name}: DeTT&CT counts it for its own technique list only; imported as a "
+                                f"'{type_id}' device without data components", Location(str(path), line, col),
+                                "list the components it really delivers under 'extra_components'",
+                                Severity.INFO))
+        details = entry.get("data_source")
+        for detail in details if isinstance(details, list) else [details] if details else []:
+            _add_detail(devices, detail, type_id, dc.name if dc else None, name, catalog)
+    exceptions = [_exception(e) for e in data.get("exceptions") or [] if _exception(e)]
     doc = {"version": 1, "file_type": "inventory", "name": str(data.get("name") or Path(path).stem),
            "description": f"Imported from the DeTT&CT data-source administration file {Path(path).name}.",
            "system_groups": groups, "devices": _named(list(devices.values()))}
+    if exceptions:
+        doc["exceptions"] = exceptions
     return doc, issues
+
+
+def _exception(entry: Any) -> dict[str, str] | None:
+    tid = entry.get("technique_id") if isinstance(entry, Mapping) else entry
+    if not isinstance(tid, str) or not tid.strip() or tid.strip() == "None":
+        return None
+    out = {"technique_id": tid.strip()}
+    if isinstance(entry, Mapping) and entry.get("name"):
+        out["name"] = str(entry["name"])
+    return out
 
 
 def _system(system: Mapping[str, Any], kb: AttackKB) -> dict[str, Any]:
@@ -97,17 +147,19 @@ def _system(system: Mapping[str, Any], kb: AttackKB) -> dict[str, Any]:
 
 
 def _add_detail(devices: dict[tuple[Any, ...], dict[str, Any]], detail: Mapping[str, Any],
-                type_id: str | None, component: str | None, source_name: str) -> None:
+                type_id: str | None, component: str | None, source_name: str, catalog: Catalog) -> None:
     quality = {d: int((detail.get("data_quality") or {}).get(d) or 0) for d in DQ_DIMENSIONS}
     products = [str(p) for p in detail.get("products") or []] or [f"unnamed product ({source_name})"]
     applicable = [str(a) for a in detail.get("applicable_to") or [ALL]]
     siem = bool(detail.get("available_for_data_analytics", True))
-    since = _date(detail.get("date_connected"))
+    since = parse_date(detail.get("date_connected"))
     for product in products:
         key = (product, type_id, tuple(applicable), tuple(quality.values()), siem)
         device = devices.setdefault(key, {"name": product, "product": product, "applicable_to": applicable})
         if type_id is not None:
             device["type"] = type_id
+            dtype = catalog.get(type_id)
+            device["missing_components"] = [c.component for c in dtype.components] if dtype else []
         elif component is not None and component not in device.setdefault("components", []):
             device["components"].append(component)
         device["data_quality"] = quality
@@ -147,38 +199,62 @@ def write_yaml(path: str | Path, doc: Mapping[str, Any]) -> None:
 
 def export_dettect(inventory: Inventory, kb: AttackKB, catalog: Catalog,
                    today: dt.date | None = None) -> dict[str, Any]:
-    """The inventory as a DeTT&CT data-source administration file (v1.1) that DeTT&CT accepts."""
+    """The inventory as a DeTT&CT data-source administration file (v1.1) that passes DeTT&CT's health check.
+
+    DeTT&CT allows a system in only one detail object per data source, so there is one detail object per
+    (data source, system) listing every product that delivers it there; a component limited to some platforms
+    (a Windows-only event on an EDR) is exported only for the systems that run one of them; ``exceptions`` are
+    written only when there are some (DeTT&CT's check fails on an empty list).
+    """
     today = today or dt.date.today()
-    entries: dict[str, list[dict[str, Any]]] = {}
+    systems = {g.applicable_to: set(g.platforms) for g in inventory.system_groups}
+    sources: dict[str, dict[str, list[Any]]] = {}
     for device in inventory.devices:
-        resolved = resolve_device(device, kb, catalog)
-        names = [dc.name for stix in resolved.components if (dc := kb.data_component(stix)) is not None]
-        dtype = catalog.get(device.type) if device.type else None
-        if dtype is not None and dtype.dettect_data_source:
-            names.append(f"{dtype.dettect_data_source} [DeTT&CT data source]")
-        for name in names:
-            entries.setdefault(name, []).append(_detail(device, today))
-    return {
+        targets = list(systems) if ALL in device.applicable_to else [a for a in device.applicable_to if a in systems]
+        for name, platforms in _delivered(device, kb, catalog):
+            for system in targets:
+                if platforms is None or systems[system] & set(platforms):
+                    sources.setdefault(name, {}).setdefault(system, []).append(device)
+    doc: dict[str, Any] = {
         "version": 1.1,
         "file_type": DETTECT_FILE_TYPE,
         "name": inventory.name or "detcov inventory",
         "domain": "enterprise-attack",
         "systems": [{"applicable_to": g.applicable_to, "platform": list(g.platforms)}
                     for g in inventory.system_groups],
-        "data_sources": [{"data_source_name": n, "data_source": d} for n, d in sorted(entries.items())],
-        "notes": "Exported by detcov from its inventory; one detail object per device.",
-        "exceptions": [],
+        "data_sources": [{"data_source_name": n, "data_source": [_detail(system, devs, today)
+                                                                for system, devs in by_system.items()]}
+                         for n, by_system in sorted(sources.items())],
+        "notes": "Exported by detcov from its inventory; one detail object per data source and system.",
     }
+    if inventory.exceptions:
+        doc["exceptions"] = [{"technique_id": e.technique_id, **({"name": e.name} if e.name else {})}
+                             for e in inventory.exceptions]
+    return doc
 
 
-def _detail(device: Any, today: dt.date) -> dict[str, Any]:
-    product = " ".join(p for p in (device.vendor, device.product) if p) or device.name
+def _delivered(device: Any, kb: AttackKB, catalog: Catalog) -> list[tuple[str, tuple[str, ...] | None]]:
+    """(DeTT&CT data source name, platforms it counts on or None) for everything a device delivers."""
+    resolved = resolve_device(device, kb, catalog)
+    out = [(dc.name, platforms) for stix, platforms in resolved.components.items()
+           if (dc := kb.data_component(stix)) is not None]
+    dtype = catalog.get(device.type) if device.type else None
+    if dtype is not None and dtype.dettect_data_source:
+        out.append((f"{dtype.dettect_data_source} [DeTT&CT data source]", dtype.platforms))
+    return out
+
+
+def _detail(system: str, devices: list[Any], today: dt.date) -> dict[str, Any]:
+    best = max(devices, key=lambda d: sum(getattr(d.data_quality, q) for q in DQ_DIMENSIONS))
+    connected = [d.siem_since for d in devices if d.siem and d.siem_since]
+    registered = [d.siem_since for d in devices if d.siem_since]
+    products = dict.fromkeys(" ".join(p for p in (d.vendor, d.product) if p) or d.name for d in devices)
     return {
-        "applicable_to": list(device.applicable_to),
-        "date_registered": device.siem_since or today,
-        "date_connected": device.siem_since if device.siem else None,
-        "products": [product],
-        "available_for_data_analytics": bool(device.siem),
-        "comment": f"detcov device: {device.name}" + (f" ({device.type})" if device.type else ""),
-        "data_quality": {d: getattr(device.data_quality, d) for d in DQ_DIMENSIONS},
+        "applicable_to": [system],
+        "date_registered": min(registered) if registered else today,
+        "date_connected": min(connected) if connected else None,
+        "products": list(products),
+        "available_for_data_analytics": any(d.siem for d in devices),
+        "comment": "detcov device(s): " + ", ".join(d.name + (f" ({d.type})" if d.type else "") for d in devices),
+        "data_quality": {q: getattr(best.data_quality, q) for q in DQ_DIMENSIONS},
     }

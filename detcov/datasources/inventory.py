@@ -198,6 +198,14 @@ class Device(UserModel):
         return tuple(self.siem)
 
 
+class TechniqueException(UserModel):
+    """A technique left out of visibility on purpose (DeTT&CT's ``exceptions``), kept so a round trip loses
+    nothing."""
+
+    technique_id: str = Field(min_length=1)
+    name: str | None = None
+
+
 class Inventory(UserModel):
     """The validated inventory file (immutable). See the module docstring for the queries."""
 
@@ -208,6 +216,7 @@ class Inventory(UserModel):
     siems: tuple[Siem, ...] = ()  # empty: one implicit SIEM (IMPLICIT_SIEM) receives every ``siem: true`` device
     system_groups: tuple[SystemGroup, ...]
     devices: tuple[Device, ...] = ()
+    exceptions: tuple[TechniqueException, ...] = ()  # DeTT&CT exceptions (imported/exported as they are)
 
     @property
     def siem_ids(self) -> tuple[str, ...]:

@@ -11,8 +11,10 @@ from typing import Any
 import pandas as pd
 
 from detcov.attack import AttackKB
+from detcov.csvsafe import frame_csv
 from detcov.datasources.visibility import VisibilityScore
 from detcov.errors import DetcovError, Location
+from detcov.fileio import atomic_path, atomic_write
 
 COLUMNS = ("technique", "name", "tactics", "system_group", "platforms", "score", "coverage", "applicable",
            "present", "missing", "devices", "not_in_siem", "analytics", "explanation")
@@ -53,11 +55,11 @@ def write_scores(scores: Iterable[VisibilityScore], kb: AttackKB, path: str | Pa
     if suffix not in (".csv", ".parquet"):
         raise DetcovError(f"cannot write {out.name}: unknown format", location=Location(str(out)),
                           hint="use a .csv or .parquet file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        frame.to_csv(out, index=False)
+        atomic_write(out, frame_csv(frame))
     else:
-        frame.to_parquet(out, index=False)
+        with atomic_path(out) as tmp:
+            frame.to_parquet(tmp, index=False)
     return out
 
 

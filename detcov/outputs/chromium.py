@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from detcov.errors import DetcovError
+from detcov.fileio import atomic_path
 
 INSTALL_HINT = "install it with `apt-get install chromium` (Debian/Ubuntu) or set DETCOV_CHROMIUM to its path"
 _NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "headless_shell")
@@ -44,13 +45,36 @@ def require_chromium() -> Path:
     return found
 
 
+# Networking off, not just quiet: every host name resolves to "not found" (DNS is never asked), every request
+# that still starts goes to a proxy on a closed loopback port (refused there; measured without these flags:
+# clients2.google.com, update.googleapis.com, accounts.google.com, redirector.gvt1.com), and the background
+# services that phone home are switched off.
+DEAD_PROXY = "127.0.0.1:9"  # the discard port: nothing listens there
+OFFLINE_FEATURES = ("NetworkTimeServiceQuerying", "NetworkPrediction", "OptimizationHints", "MediaRouter",
+                    "DialMediaRouteProvider", "Translate", "AutofillServerCommunication",
+                    "CertificateTransparencyComponentUpdater", "HttpsUpgrades", "InterestFeedContentSuggestions",
+                    "PrivacySandboxSettings4", "SafeBrowsingEnhancedProtection")
+
+
+def offline_flags(proxy: str | None = None) -> list[str]:
+    """The flags that keep headless Chromium off the network (tests/test_chromium_offline.py traces them)."""
+    return [
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", f"--proxy-server=http://{proxy or DEAD_PROXY}",
+        "--proxy-bypass-list=<-loopback>",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-domain-reliability", "--disable-client-side-phishing-detection", "--disable-breakpad",
+        "--no-pings", "--dns-prefetch-disable", "--metrics-recording-only", "--safebrowsing-disable-auto-update",
+        "--disable-field-trial-config", "--disable-remote-fonts", "--no-service-autorun",
+        f"--disable-features={','.join(OFFLINE_FEATURES)}",
+    ]
+
+
 def headless_command(executable: Path, user_data_dir: str, budget_ms: int, extra: Sequence[str]) -> list[str]:
     """The full command line for one headless run (the URL or file comes last in ``extra``)."""
     return [
         str(executable), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-extensions", "--disable-default-apps", "--no-first-run", "--no-default-browser-check",
-        "--mute-audio", "--hide-scrollbars", f"--user-data-dir={user_data_dir}",
+        *offline_flags(), "--disable-extensions", "--disable-default-apps", "--no-first-run",
+        "--no-default-browser-check", "--mute-audio", "--hide-scrollbars", f"--user-data-dir={user_data_dir}",
         f"--virtual-time-budget={budget_ms}", *extra,
     ]
 
@@ -81,30 +105,34 @@ def _run(extra: Sequence[str], *, budget_ms: int, timeout: float) -> str:
 
 def _check_written(path: Path, what: str) -> Path:
     if not path.is_file() or path.stat().st_size == 0:
-        raise DetcovError(f"headless Chromium wrote no {what} to {path}")
+        raise DetcovError(f"headless Chromium wrote no {what} to {path}",
+                          hint="check the free disk space; rerun with --debug for Chromium's messages")
     return path
 
 
+def _capture(flag: str, html_path: str | Path, out_path: str | Path, what: str, extra: Sequence[str],
+             budget_ms: int, timeout: float) -> Path:
+    """Chromium writes ``flag=<temporary file>``; it replaces ``out_path`` only when complete (fileio)."""
+    url = _file_url(html_path)
+    out = Path(out_path).resolve()
+    with atomic_path(out) as tmp:
+        tmp.unlink()  # Chromium creates it; an empty leftover would pass for output
+        _run([*extra, f"{flag}={tmp}", url], budget_ms=budget_ms, timeout=timeout)
+        _check_written(tmp, what)
+    return out
+
+
 def screenshot(html_path: str | Path, png_path: str | Path, width: int = 1600, height: int = 1000, *,
-               budget_ms: int = DEFAULT_BUDGET_MS, timeout: float = DEFAULT_TIMEOUT_S) -> Path:
-    """A PNG of the page's first ``width`` x ``height`` pixels."""
-    out = Path(png_path).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.unlink(missing_ok=True)
-    _run([f"--window-size={width},{height}", f"--screenshot={out}", _file_url(html_path)],
-         budget_ms=budget_ms, timeout=timeout)
-    return _check_written(out, "screenshot")
+               scale: float = 1.0, budget_ms: int = DEFAULT_BUDGET_MS, timeout: float = DEFAULT_TIMEOUT_S) -> Path:
+    """A PNG of the page's first ``width`` x ``height`` CSS pixels (``scale`` device pixels per CSS pixel)."""
+    return _capture("--screenshot", html_path, png_path, "screenshot",
+                    [f"--window-size={width},{height}", f"--force-device-scale-factor={scale:g}"], budget_ms, timeout)
 
 
 def print_pdf(html_path: str | Path, pdf_path: str | Path, *, budget_ms: int = DEFAULT_BUDGET_MS,
               timeout: float = DEFAULT_TIMEOUT_S) -> Path:
     """The page printed to PDF (no header/footer), after its scripts ran."""
-    out = Path(pdf_path).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.unlink(missing_ok=True)
-    _run(["--no-pdf-header-footer", f"--print-to-pdf={out}", _file_url(html_path)],
-         budget_ms=budget_ms, timeout=timeout)
-    return _check_written(out, "PDF")
+    return _capture("--print-to-pdf", html_path, pdf_path, "PDF", ["--no-pdf-header-footer"], budget_ms, timeout)
 
 
 def dump_dom(html_path: str | Path, *, budget_ms: int = DEFAULT_BUDGET_MS,

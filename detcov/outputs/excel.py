@@ -11,9 +11,7 @@ pyarrow can store them.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -21,8 +19,11 @@ from typing import Any
 
 import pandas as pd
 import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError
 
+from detcov.csvsafe import frame_csv
 from detcov.errors import DetcovError
+from detcov.fileio import atomic_path, atomic_write, make_folder
 from detcov.outputs.colors import is_hex_color
 
 MAX_SHEET_NAME = 31
@@ -136,35 +137,22 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
     to its first N rows (e.g. the in-scope techniques, sorted first); a ``swatches`` column holding
     ``#rrggbb`` values is painted in that colour (the legend sheet)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     names = sheet_names(list(sheets))
     scores = dict(score_columns or {})
     limits = dict(coloured_rows or {})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        # Text stays text: no formula (a comment starting with "=") and no URL conversion.
-        book = xlsxwriter.Workbook(tmp, {"constant_memory": True, "strings_to_formulas": False,
-                                         "strings_to_urls": False, "default_date_format": "yyyy-mm-dd hh:mm:ss"})
-        for name, frame in sheets.items():
-            _write_sheet(book, names[name], flatten(frame), scores, limits.get(name), swatches)
-        book.close()
-        Path(tmp).chmod(0o666 & ~_umask())
-        Path(tmp).replace(path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise DetcovError(f"{path}: cannot write the workbook: {exc}",
-                          hint="close it in Excel (Windows locks open files) or choose another path") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        try:
+            # Text stays text: no formula (a comment starting with "=") and no URL conversion.
+            book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_formulas": False,
+                                                  "strings_to_urls": False,
+                                                  "default_date_format": "yyyy-mm-dd hh:mm:ss"})
+            for name, frame in sheets.items():
+                _write_sheet(book, names[name], flatten(frame), scores, limits.get(name), swatches)
+            book.close()
+        except FileCreateError as exc:  # xlsxwriter wraps the OSError (a full disk) of its final zip write
+            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+            raise cause from exc
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def file_stem(name: str) -> str:
@@ -183,8 +171,7 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_tables(directory: str | Path, sheets: Mapping[str, pd.DataFrame]) -> list[Path]:
     """``<stem>.csv`` and ``<stem>.parquet`` per table. Returns the paths written."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = make_folder(Path(directory))
     written: list[Path] = []
     stems: set[str] = set()
     for name, frame in sheets.items():
@@ -194,13 +181,14 @@ def write_tables(directory: str | Path, sheets: Mapping[str, pd.DataFrame]) -> l
         stems.add(stem)
         flat = flatten(frame)
         csv = directory / f"{stem}.csv"
-        flat.to_csv(csv, index=False, encoding="utf-8-sig")
+        atomic_write(csv, frame_csv(flat, bom=True))
         parquet = directory / f"{stem}.parquet"
-        try:
-            frame.to_parquet(parquet, index=False)
-        except ImportError as exc:
-            raise DetcovError("Parquet output needs pyarrow", hint="pip install pyarrow") from exc
-        except (ValueError, TypeError, NotImplementedError):  # pyarrow cannot type a column: store it as text
-            _as_text(flat).to_parquet(parquet, index=False)
+        with atomic_path(parquet) as tmp:
+            try:
+                frame.to_parquet(tmp, index=False)
+            except ImportError as exc:
+                raise DetcovError("Parquet output needs pyarrow", hint="pip install pyarrow") from exc
+            except (ValueError, TypeError, NotImplementedError):  # pyarrow cannot type a column: store it as text
+                _as_text(flat).to_parquet(tmp, index=False)
         written += [csv, parquet]
     return written

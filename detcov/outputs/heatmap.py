@@ -19,8 +19,6 @@ each have their own).
 from __future__ import annotations
 
 import html
-import importlib.util
-import os
 import tempfile
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -34,6 +32,7 @@ from plotly.offline import get_plotlyjs
 from detcov.attack import AttackKB
 from detcov.attack.model import Tactic, Technique
 from detcov.errors import DetcovError
+from detcov.fileio import atomic_write_text
 from detcov.outputs import chromium
 from detcov.outputs.colors import NO_DATA, STATE_BANDS, Band, ViewScale
 from detcov.outputs.navigator import TechniqueCell, View, cell_band, used_legend, view_scale
@@ -231,32 +230,21 @@ def render_html(figures: Sequence[tuple[str, go.Figure]], *, title: str) -> str:
 
 def write_html(path: str | Path, figures: Sequence[tuple[str, go.Figure]], *, title: str) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(figures, title=title), encoding="utf-8")
+    atomic_write_text(path, render_html(figures, title=title))
     return path
 
 
 def write_png(figure: go.Figure, path: str | Path, *, scale: float = 1.0) -> Path:
-    """A PNG of one figure through kaleido and the system Chromium (found by :func:`chromium.find_chromium`).
-
-    Without kaleido (a dev extra) the figure is rendered as HTML and screenshotted by headless Chromium.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    browser = chromium.require_chromium()
-    if importlib.util.find_spec("kaleido") is None:
-        return _png_by_screenshot(figure, path)
-    os.environ.setdefault("BROWSER_PATH", str(browser))
-    try:
-        figure.write_image(str(path), format="png", scale=scale)
-    except Exception as exc:  # kaleido/choreographer raise many types; all mean "no PNG"
-        raise DetcovError(f"PNG export failed: {exc}", hint=chromium.INSTALL_HINT) from exc
-    return path
+    """A PNG of one figure: rendered as a self-contained HTML page (plotly.js inlined) and screenshotted by the
+    system headless Chromium with networking off (:mod:`detcov.outputs.chromium`). kaleido is not used: it launches
+    Chromium with its own flags, outside detcov's offline guarantee."""
+    chromium.require_chromium()
+    return _png_by_screenshot(figure, Path(path), scale)
 
 
-def _png_by_screenshot(figure: go.Figure, path: Path) -> Path:
+def _png_by_screenshot(figure: go.Figure, path: Path, scale: float = 1.0) -> Path:
     width = int(figure.layout.width or 1600) + 40
     height = int(figure.layout.height or 1000) + 120
     with tempfile.TemporaryDirectory(prefix="detcov-png-") as tmp:
         page = write_html(Path(tmp) / "figure.html", [("", figure)], title="")
-        return chromium.screenshot(page, path, width, height)
+        return chromium.screenshot(page, path, width, height, scale=scale)

@@ -15,7 +15,7 @@ from detcov.coverage.engine import ScanResult
 from detcov.coverage.kpis import all_tables
 from detcov.coverage.summary import ROLLUP_RULE, Summary
 from detcov.errors import DetcovError, Issue
-from detcov.fileio import atomic_write
+from detcov.fileio import atomic_write, staged_folder
 from detcov.outputs.excel import file_stem, write_tables, write_workbook
 from detcov.outputs.heatmap import matrix_figure, write_html, write_png
 from detcov.outputs.navigator import TechniqueCell, View, build_layer, validate_layer, write_layer
@@ -32,7 +32,7 @@ def write_layers(result: ScanResult, cells: Mapping[View, Mapping[str, Technique
         layer = build_layer(result.kb, view, view_cells_, name=f"{name} — {view.value}",
                             description=f"{VIEW_TITLES[view]} detcov scan; roll-up: {ROLLUP_RULE}")
         path = out / "layers" / f"{view.value}.json"
-        issues += validate_layer(layer, result.kb, source=str(path))
+        issues += validate_layer(layer, result.kb, source=f"layers/{view.value}.json")
         write_layer(path, layer)
     return issues
 
@@ -67,19 +67,22 @@ def write_summary(summary: Summary, out: Path) -> Path:
 
 
 def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False, groups: Sequence[str] = ()) -> Summary:
-    """Everything into ``out``; layer validation problems are errors (a layer Navigator would reject)."""
-    out.mkdir(parents=True, exist_ok=True)
-    cells = view_cells(result)
-    tables = scan_tables(result, all_tables(result))
-    write_tables(out / "tables", tables)
-    sheets, coloured = workbook_sheets(result, tables, cells, {str(k): v for k, v in result.config.fail_under.items()})
-    write_workbook(out / "coverage.xlsx", sheets, score_columns=SCORE_COLUMNS, coloured_rows=coloured)
-    problems = [i for i in write_layers(result, cells, out) if i.severity.value == "error"]
-    if problems:
-        raise DetcovError(issues=problems)
-    write_heatmaps(result, cells, out, png=png)
-    if groups:
-        write_group_layers(result, out, groups)
-    summary = result.summary
-    write_summary(summary, out)
+    """Everything into ``out``, as one set: written into a staging folder first and moved into place only when
+    complete (:func:`detcov.fileio.staged_folder`), so a full disk leaves the previous outputs untouched. Layer
+    validation problems are errors (a layer Navigator would reject)."""
+    with staged_folder(out) as stage:
+        cells = view_cells(result)
+        tables = scan_tables(result, all_tables(result))
+        write_tables(stage / "tables", tables)
+        sheets, coloured = workbook_sheets(result, tables, cells,
+                                           {str(k): v for k, v in result.config.fail_under.items()})
+        write_workbook(stage / "coverage.xlsx", sheets, score_columns=SCORE_COLUMNS, coloured_rows=coloured)
+        problems = [i for i in write_layers(result, cells, stage) if i.severity.value == "error"]
+        if problems:
+            raise DetcovError(issues=problems)
+        write_heatmaps(result, cells, stage, png=png)
+        if groups:
+            write_group_layers(result, stage, groups)
+        summary = result.summary
+        write_summary(summary, stage)
     return summary

@@ -13,8 +13,11 @@ States, decided once here for every view:
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from detcov.attack.model import Technique
@@ -35,6 +38,20 @@ VIEW_TITLES = {
 }
 def _meta(*pairs: tuple[str, object]) -> tuple[tuple[str, str], ...]:
     return tuple((k, str(v)) for k, v in pairs if v not in (None, ""))
+
+
+def portable(text: str, base: Path) -> str:
+    """Tooltips travel (a colleague's Navigator, a web server): paths under the config folder become relative
+    to it, so no absolute local path (user names, mount points) leaks into a layer."""
+    for root in {str(base), str(base.resolve())}:
+        text = text.replace(root + os.sep, "")
+    return text
+
+
+def _portable_cells(cells: Mapping[str, TechniqueCell], base: Path) -> dict[str, TechniqueCell]:
+    return {t: dataclasses.replace(c, comment=portable(c.comment, base),
+                                   metadata=tuple((k, portable(v, base)) for k, v in c.metadata))
+            for t, c in cells.items()}
 
 
 @dataclass(frozen=True)
@@ -197,7 +214,8 @@ def view_cells(result: ScanResult) -> dict[View, dict[str, TechniqueCell]]:
     """Per view, one cell per active technique, with the explanation as comment and the facts as metadata."""
     f = facts(result)
     techniques = result.kb.techniques()
-    return {view: {t.id: build(f, t) for t in techniques} for view, build in BUILDERS.items()}
+    return {view: _portable_cells({t.id: build(f, t) for t in techniques}, result.base)
+            for view, build in BUILDERS.items()}
 
 
 # ----- one system group's own layer (``detcov scan --group NAME``) ------------------------------------------
@@ -225,7 +243,8 @@ def group_cells(result: ScanResult, group: str) -> dict[View, dict[str, Techniqu
     """Per view, the cells of one system group (empty before the scope model's cells exist)."""
     weights = {t: w.weight for t, w in result.weights.items() if w.weight > 0}
     mine = [c for (_, g), c in scan_cells(result).items() if g == group]
-    return {view: {c.technique: _group_cell(view, c, weights.get(c.technique)) for c in mine} for view in GROUP_VIEWS}
+    return {view: _portable_cells({c.technique: _group_cell(view, c, weights.get(c.technique)) for c in mine},
+                                  result.base) for view in GROUP_VIEWS}
 
 
 def critical_groups(result: ScanResult, minimum: int = 4) -> list[str]:

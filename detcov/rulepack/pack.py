@@ -14,8 +14,6 @@ switch on. Sigma rules are under the Detection Rule License 1.1; each file names
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import unicodedata
@@ -27,6 +25,8 @@ from typing import Any
 import yaml
 
 from detcov.attack import AttackKB
+from detcov.csvsafe import csv_text
+from detcov.fileio import atomic_write_text, make_folder
 from detcov.rulepack.model import Candidate, Converted, Target
 from detcov.rulepack.scope import SplunkFeed
 
@@ -259,7 +259,7 @@ def write_pack(converted: Sequence[Converted], out_dir: str | Path, target: Targ
     Splunk index/sourcetype of its events (:func:`detcov.rulepack.scope.splunk_feeds`)."""
     goal = Target(target)
     out = Path(out_dir)
-    (out / "rules").mkdir(parents=True, exist_ok=True)
+    make_folder(out / "rules")
     written: list[Path] = []
     texts: list[str] = []
     for c in converted:
@@ -269,16 +269,16 @@ def write_pack(converted: Sequence[Converted], out_dir: str | Path, target: Targ
             continue
         text = render(c, kb, feeds)
         path = out / "rules" / file_name(c)
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(path, text)
         written.append(path)
         texts.append(text)
     if goal in COMBINED:
         combined = out / COMBINED[goal]
-        combined.write_text(("\n" if goal is Target.SPLUNK else "").join(texts), encoding="utf-8")
+        atomic_write_text(combined, ("\n" if goal is Target.SPLUNK else "").join(texts))
         written.append(combined)
     for name, body in (("index.csv", index_csv(converted, kb, feeds)),
                        ("index.md", index_md(converted, kb, goal, feeds))):
-        (out / name).write_text(body, encoding="utf-8")
+        atomic_write_text(out / name, body)
         written.append(out / name)
     return written
 
@@ -308,11 +308,8 @@ def index_rows(converted: Sequence[Converted], kb: AttackKB, feeds: Feeds | None
 
 
 def index_csv(converted: Sequence[Converted], kb: AttackKB, feeds: Feeds | None = None) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=INDEX_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(index_rows(converted, kb, feeds))
-    return buffer.getvalue()
+    rows = index_rows(converted, kb, feeds)
+    return csv_text(INDEX_COLUMNS, ([row.get(c, "") for c in INDEX_COLUMNS] for row in rows))
 
 
 def _cell(value: str) -> str:

@@ -14,6 +14,7 @@ from detcov.attack import AttackKB, IdResolution
 from detcov.errors import Issue, Location, Severity
 from detcov.rules.logsources import LogSourceMapper, mapper_for
 from detcov.rules.model import Rule
+from detcov.usertext import TextProblem, decode_text
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_YAML_NODES = 200_000  # expanded size of a YAML document (aliases counted every time they are used)
@@ -92,13 +93,13 @@ class ReadContext:
 
 # ----- loading ----------------------------------------------------------------------------------------------
 def decode(data: bytes) -> str:
-    """Bytes → text: NUL bytes mean binary, UTF-8 (BOM stripped) or nothing."""
-    if b"\x00" in data[:8192]:
-        raise SkipFile("binary file: not a text rule file")
+    """Bytes → text (see :func:`detcov.usertext.decode_text`); anything else skips the file with the reason."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SkipFile(f"not UTF-8 text: undecodable byte at offset {exc.start}") from exc
+        return decode_text(data)
+    except TextProblem as exc:
+        where = f" at line {exc.line}" if exc.line and exc.line > 1 else ""
+        raise SkipFile(f"{exc.message}{where}" + ("" if exc.message.startswith("binary") else f": {exc.hint}")) \
+            from exc
 
 
 def yaml_documents(text: str) -> list[Any]:

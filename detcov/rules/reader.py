@@ -9,6 +9,7 @@ input; the totals always add up.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import multiprocessing
 import os
@@ -22,7 +23,7 @@ import orjson
 
 from detcov.attack import AttackKB
 from detcov.attack.sources import paused_gc
-from detcov.errors import Issue, Location, Severity
+from detcov.errors import DetcovError, Issue, Location, Severity
 from detcov.rules import cache as rule_cache
 from detcov.rules import defender, dettect, elastic, sentinel, sigma, splunk, tabular
 from detcov.rules.common import MAX_FILE_BYTES, Parsed, ReadContext, SkipFile, decode, yaml_documents
@@ -47,15 +48,17 @@ _YAML_KINDS: tuple[tuple[RuleFormat, Callable[[Any], bool]], ...] = (
 )
 
 
-def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[str, bool]]:
-    """(file, exists) for every file under the paths, sorted within each folder (tool folders like .git pruned)."""
+def iter_files(paths: Iterable[str | Path], unreadable: list[OSError] | None = None
+               ) -> Iterator[tuple[str, bool]]:
+    """(file, exists) for every file under the paths, sorted within each folder (tool folders like .git pruned);
+    folders that cannot be listed are appended to ``unreadable``."""
     for raw in paths:
         path = Path(raw)
         if not path.is_dir():
             yield str(path), path.is_file()
             continue
         found: list[str] = []
-        for folder, dirs, names in os.walk(path):
+        for folder, dirs, names in os.walk(path, onerror=unreadable.append if unreadable is not None else None):
             dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
             found.extend(f"{folder}{os.sep}{n}" for n in names)
         yield from ((name, True) for name in sorted(found))
@@ -80,7 +83,7 @@ def read_rules(
     (default: one per CPU, ``$DETCOV_WORKERS`` to override; 1 parses in this process). The result is the
     same either way, in the same order."""
     if fmt not in FORMAT_CHOICES:
-        raise ValueError(f"unknown rule format {fmt!r}; choose one of {', '.join(FORMAT_CHOICES)}")
+        raise DetcovError(f"unknown rule format {fmt!r}", hint=f"use one of {', '.join(FORMAT_CHOICES)}")
     with paused_gc():  # ~20 objects per rule, none in cycles: the cyclic GC would only rescan them
         return _read_rules([paths] if isinstance(paths, str | Path) else list(paths), kb,
                            _Setup(fmt, dict(csv_columns or {}), max_bytes), use_cache, workers)
@@ -90,7 +93,8 @@ def _read_rules(paths: list[str | Path], kb: AttackKB, setup: _Setup, use_cache:
                 ) -> RuleSet:
     issues: list[Issue] = []
     listed: list[tuple[str, os.stat_result | None]] = []
-    for name, exists in iter_files(paths):
+    unreadable: list[OSError] = []
+    for name, exists in iter_files(paths, unreadable):
         if not exists:
             issues.append(Issue("no such file or folder", Location(name), "check the path"))
             continue
@@ -107,6 +111,9 @@ def _read_rules(paths: list[str | Path], kb: AttackKB, setup: _Setup, use_cache:
         rule_cache.save(key, {k: e for k, e in entries.items() if e.stamp != _NO_STAMP})
     files = [e.result for e in entries.values()]
     rules = [r for e in entries.values() for r in e.rules]
+    issues += [Issue(f"cannot read this folder ({exc.strerror or exc}): its rules are not counted",
+                     Location(str(exc.filename)), "give the user running detcov read access to it")
+               for exc in unreadable]
     return RuleSet(tuple(link_correlations(rules)), tuple(files), tuple(issues))
 
 
@@ -210,7 +217,7 @@ def read_file(
         return FileResult(name, None, skipped=skip.reason, sha256=digest), []
     except OSError as exc:
         return FileResult(name, None, skipped=f"unreadable: {exc.strerror or exc}", sha256=digest), []
-    except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+    except (TypeError, ValueError, AttributeError, KeyError, RecursionError, IndexError, csv.Error) as exc:
         return FileResult(name, None, skipped=f"unreadable: {type(exc).__name__}: {exc}"[:300], sha256=digest), []
     return FileResult(
         name, kind, len(parsed.rules), None, parsed.items_skipped, tuple(parsed.issues), digest

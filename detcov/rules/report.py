@@ -3,13 +3,12 @@ functions."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from detcov.attack import IdStatus
+from detcov.csvsafe import csv_text
 
 if TYPE_CHECKING:
     from detcov.rules.health import RuleHealth
@@ -111,10 +110,5 @@ def _row(rule: Rule, health: RuleHealth | None) -> list[str]:
 
 def rules_csv(rules: Sequence[Rule], health: Sequence[RuleHealth] | None = None) -> str:
     """All rules as CSV (one row each; the health columns are empty without an inventory)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
     by_rule = {id(h.rule): h for h in health or ()}
-    for rule in rules:
-        writer.writerow(_row(rule, by_rule.get(id(rule))))
-    return buf.getvalue()
+    return csv_text(CSV_COLUMNS, (_row(rule, by_rule.get(id(rule))) for rule in rules))

@@ -11,16 +11,15 @@ ESCU / Sentinel / Elastic names).
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from detcov.attack.ids import find_technique_ids
-from detcov.errors import Location
+from detcov.errors import Issue, Location, Severity
 from detcov.rules.common import Parsed, ReadContext, SkipFile, severity
 from detcov.rules.model import LogSourceReq, Rule, RuleFormat, RuleStatus
+from detcov.usertext import csv_rows
 
 DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "id": ("id", "rule id", "rule_id", "ruleid", "uc", "use case id"),
@@ -85,7 +84,9 @@ def _columns(header: list[str], overrides: Mapping[str, str] | None) -> dict[str
 def read_csv(path: str, source: str, ctx: ReadContext, columns: Mapping[str, str] | None = None) -> Parsed:
     first = source.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first else ";" if first.count(";") > first.count(",") else ","
-    rows = list(csv.reader(io.StringIO(source), delimiter=delimiter))
+    problems: list[Issue] = []
+    numbered = list(csv_rows(source, path, problems, delimiter))
+    rows = [row for _, row in numbered]
     if not rows:
         raise SkipFile("not a rule inventory: empty CSV")
     cols = _columns(rows[0], columns)
@@ -95,7 +96,9 @@ def read_csv(path: str, source: str, ctx: ReadContext, columns: Mapping[str, str
             f"(found: {', '.join(rows[0][:8])})"
         )
     out = Parsed()
-    for number, row in enumerate(rows[1:], start=2):
+    for problem in problems:
+        out.skip_item(f"{problem.message}; row skipped", problem.location or Location(path), Severity.WARNING)
+    for number, row in numbered[1:]:
         if not any(cell.strip() for cell in row):
             continue
         out.rules.append(_row_rule(path, number, row, cols, ctx))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from detcov.errors import DetcovError, IssueCollector, Location
+from detcov.errors import DetcovError, Issue, IssueCollector, Location
 from detcov.simulations.model import report_unknown
+from detcov.usertext import csv_rows, read_text
 
 Spec = Mapping[str, Sequence[str]]  # canonical field -> accepted header names (folded)
 
@@ -49,26 +48,22 @@ def read_raw(path: Path) -> bytes:
 
 
 def decode(path: Path) -> str:
-    raw = read_raw(path)
-    # PowerShell's Export-Csv/Out-File may write UTF-16 with a BOM; everything else is UTF-8 (BOM optional).
-    encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise DetcovError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})", location=Location(str(path)),
-                          hint="save the file as UTF-8 CSV") from exc
+    """UTF-8 (BOM optional) or UTF-16/32 with a BOM (PowerShell's Export-Csv); anything else is refused at the line
+    of its first undecodable byte, naming Big5/cp1252 when it looks like one (:mod:`detcov.usertext`)."""
+    return read_text(path, "simulation results", "check the validation path in the scan config")
 
 
 def header_of(text: str) -> tuple[str, ...]:
-    first = next(csv.reader(io.StringIO(text)), [])
+    first = next(csv_rows(text.split("\n", 1)[0], "", []), (1, []))[1]
     return tuple(h.strip() for h in first)
 
 
 def read_rows(path: Path, text: str, spec: Spec, required: Sequence[str], tool: str,
               issues: IssueCollector) -> list[Row]:
     """Rows keyed by canonical field. Missing required columns raise; unknown ones are one warning."""
-    reader = csv.reader(io.StringIO(text))
-    headers = tuple(h.strip() for h in next(reader, []))
+    problems: list[Issue] = []  # records the csv module cannot read, cells over the size limit: at their line
+    reader = csv_rows(text, str(path), problems)
+    headers = tuple(h.strip() for h in next(reader, (1, []))[1])
     where = Location(str(path), 1, 1)
     index: dict[str, int] = {}
     unknown: list[str] = []
@@ -86,9 +81,7 @@ def read_rows(path: Path, text: str, spec: Spec, required: Sequence[str], tool: 
                           hint=f"the header must name: {', '.join(spec[f][0] for f in required)}")
     report_unknown(unknown, where, f"{tool} columns", (names[0] for names in spec.values()), issues)
     rows: list[Row] = []
-    line = 2
-    for record in reader:
-        start, line = line, reader.line_num + 1
+    for start, record in reader:
         if not any(cell.strip() for cell in record):
             continue
         if len(record) > len(headers):
@@ -96,4 +89,5 @@ def read_rows(path: Path, text: str, spec: Spec, required: Sequence[str], tool: 
                          "quote cells that contain commas")
             continue
         rows.append(Row(start, {f: record[i].strip() for f, i in index.items() if i < len(record)}))
+    issues.extend(problems)
     return rows

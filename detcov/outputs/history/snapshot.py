@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from detcov.coverage.summary import Summary
+from detcov.csvsafe import restore
 from detcov.errors import DetcovError, Issue, Location
 
 LIST_SEPARATOR = ";"
@@ -135,9 +136,10 @@ def read_summary(path: Path) -> Summary:
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
+    """A table detcov wrote (cells neutralised against formula injection are restored)."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            return list(csv.DictReader(handle))
+            return [{k: restore(v) for k, v in row.items()} for row in csv.DictReader(handle)]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DetcovError(f"cannot read the table: {exc}", location=Location.of(path)) from exc
 
@@ -161,6 +163,23 @@ def read_table(path: Path, cls: type[R], *, required: bool) -> tuple[R, ...]:
         except ValueError as exc:
             raise DetcovError(f"bad value: {exc}", location=Location.of(path, line)) from exc
     return tuple(out)
+
+
+def check_snapshot(snap: Snapshot) -> list[Issue]:
+    """The tables must be as long as the summary says (a truncated table from a full disk is refused)."""
+    scope = snap.summary.scope
+    expected = {"rules": (len(snap.rules), scope.rules), "devices": (len(snap.devices), scope.devices)}
+    if "gaps" in snap.extra:
+        expected["gaps"] = (len(snap.extra["gaps"]), sum(snap.summary.gaps.values()))
+    where = Location.of(snap.source or snap.quarter)
+    issues = [Issue(f"the {name} table has {got} rows but summary.json counts {want}", where,
+                    "the scan folder is incomplete (a full disk or an interrupted run?): run `detcov scan` again")
+              for name, (got, want) in expected.items() if got != want]
+    if len(snap.techniques) < scope.techniques_in_scope:
+        issues.append(Issue(f"the techniques table has {len(snap.techniques)} rows, fewer than the "
+                            f"{scope.techniques_in_scope} techniques in scope", where,
+                            "the scan folder is incomplete: run `detcov scan` again"))
+    return issues
 
 
 def read_scan(scan_dir: Path, quarter: str) -> Snapshot:

@@ -21,10 +21,12 @@ from typing import Any
 
 from detcov.coverage.summary import Summary
 from detcov.errors import DetcovError, Location
+from detcov.fileio import check_output, make_folder
 from detcov.outputs.history.quarters import parse_quarter, quarter_key
-from detcov.outputs.history.snapshot import TABLES, Snapshot, read_scan, row_from, to_cell
+from detcov.outputs.history.snapshot import TABLES, Snapshot, check_snapshot, read_scan, row_from, to_cell
 
 SCHEMA_VERSION = 1
+APPLICATION_ID = 0x64637631  # "dcv1" in SQLite's header: `PRAGMA application_id` says the file is detcov's
 _SQL_TYPES = {"bool": "INTEGER", "int": "INTEGER", "float": "REAL"}
 KPI_NAMES = ("visibility", "detection", "blocking", "validated")
 
@@ -66,7 +68,8 @@ def connect(store: Path, *, write: bool) -> Iterator[sqlite3.Connection]:
         raise DetcovError("no history store here", location=Location.of(store),
                           hint="record a scan first: `detcov history record --scan-dir OUT --quarter 2026Q3`")
     if write:
-        store.parent.mkdir(parents=True, exist_ok=True)
+        check_output(store)
+        make_folder(store.parent)
     # Readers open read-write when they may, so SQLite can roll back a hot journal left by a killed writer.
     mode = "rwc" if write else ("rw" if os.access(store, os.W_OK) else "ro")
     uri = f"{store.resolve().as_uri()}?mode={mode}"
@@ -79,10 +82,27 @@ def connect(store: Path, *, write: bool) -> Iterator[sqlite3.Connection]:
         raise _broken_store(store, exc) from exc
 
 
+def _check_owner(conn: sqlite3.Connection, store: Path) -> None:
+    """Refuse a SQLite file of another application (detcov would add its tables to it)."""
+    if conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
+        return
+    tables = sorted(n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    if not tables:
+        return  # a new, empty database
+    if {"meta", "quarters"} <= set(tables) and conn.execute(
+            "SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone():
+        return  # a detcov store written before the application id was set
+    raise DetcovError(f"not a detcov history store: another application's SQLite database (tables: "
+                      f"{', '.join(tables[:6])}{' …' if len(tables) > 6 else ''})", location=Location.of(store),
+                      hint="choose a new file for the history store (--store, or 'history:' in the scan config)")
+
+
 def _check_schema(conn: sqlite3.Connection, store: Path, write: bool) -> None:
+    _check_owner(conn, store)
     if write:
         conn.executescript(f"BEGIN IMMEDIATE;{SCHEMA}"
-                           f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;")
+                           f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
+                           f"PRAGMA application_id = {APPLICATION_ID};PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if row is None or int(row[0]) > SCHEMA_VERSION:
         raise DetcovError(f"history schema {row[0] if row else '?'} is newer than this detcov understands",
@@ -116,6 +136,9 @@ def write_snapshot(store: Path, snap: Snapshot, *, replace: bool = False) -> Non
     """Store one quarter atomically; :class:`DetcovError` if it is there already and not ``replace``."""
     quarter = parse_quarter(snap.quarter)
     snap = dataclasses.replace(snap, quarter=quarter)
+    problems = check_snapshot(snap)
+    if problems:
+        raise DetcovError(issues=problems)
     with connect(store, write=True) as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -165,12 +188,21 @@ def read_snapshot(store: Path, quarter: str) -> Snapshot:
         tables = {name: _read_rows(conn, name, quarter) for name in TABLES}
         extra = {name: tuple(json.loads(rows)) for name, rows in
                  conn.execute("SELECT name, rows_json FROM extra_tables WHERE quarter = ?", (quarter,))}
-    return Snapshot(quarter, Summary.model_validate_json(row[2]), tables["techniques"], tables["rules"],
+    return Snapshot(quarter, _summary(row[2], store, quarter), tables["techniques"], tables["rules"],
                     tables["devices"], extra, recorded_at=row[0], source=row[1] or "")
+
+
+def _summary(text: str | bytes, store: Path, quarter: str) -> Summary:
+    try:
+        return Summary.model_validate_json(text)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise DetcovError(f"the summary stored for {quarter} is corrupt ({str(exc).splitlines()[0]})",
+                          location=Location.of(store),
+                          hint=f"record {quarter} again with `detcov history record --replace`") from exc
 
 
 def read_summaries(store: Path) -> dict[str, Summary]:
     """Every quarter's summary, in quarter order (cheap: no tables)."""
     with connect(store, write=False) as conn:
         rows = list(conn.execute("SELECT quarter, summary_json FROM quarters"))
-    return {q: Summary.model_validate_json(js) for q, js in sorted(rows, key=lambda r: quarter_key(r[0]))}
+    return {q: _summary(js, store, q) for q, js in sorted(rows, key=lambda r: quarter_key(r[0]))}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import socket
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
@@ -18,7 +19,7 @@ from plotly.offline import get_plotlyjs
 from detcov import __version__
 from detcov.attack import AttackKB
 from detcov.errors import DetcovError
-from detcov.fileio import atomic_write
+from detcov.fileio import atomic_write_text, make_folder
 from detcov.outputs import chromium
 from detcov.outputs.excel import write_workbook
 from detcov.outputs.heatmap import PLOTLY_CONFIG
@@ -165,20 +166,20 @@ def build_report(store: Path, quarter: str, out_dir: Path, *, lang: str = "en",
     quarter = parse_quarter(quarter)
     history = open_history(Path(store))
     data = report_data(history, quarter, kb, run_info(Path(store), quarter, classification, prepared_by))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(Path(out_dir))
     stem = out_dir / f"report-{data.quarter}-{t.lang}"
     written: list[Path] = []
-    html_path = stem.with_suffix(".html")
     if "html" in wanted or "pdf" in wanted:
         block = sector_table(headline_kpis(data.summary), sector_kpis, t) if sector_kpis else None
-        atomic_write(html_path, render_html(data, t, report_kb(data, kb), block).encode("utf-8"))
+        page = render_html(data, t, report_kb(data, kb), block)
         if "html" in wanted:
-            written.append(html_path)
-    if "pdf" in wanted:
-        written.append(chromium.print_pdf(html_path, stem.with_suffix(".pdf"), budget_ms=8000))
-        if "html" not in wanted:
-            html_path.unlink(missing_ok=True)
+            atomic_write_text(stem.with_suffix(".html"), page)
+            written.append(stem.with_suffix(".html"))
+        if "pdf" in wanted:
+            with tempfile.TemporaryDirectory(prefix="detcov-report-") as tmp:  # a PDF-only run leaves no HTML
+                source = Path(tmp) / "report.html"
+                source.write_text(page, encoding="utf-8")
+                written.append(chromium.print_pdf(source, stem.with_suffix(".pdf"), budget_ms=8000))
     if "xlsx" in wanted:
         written.append(write_xlsx(stem.with_suffix(".xlsx"), data, t))
     return written
