@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
@@ -36,7 +35,7 @@ from detcov.coverage.detection import (
     load_manual_scores,
     score_group,
 )
-from detcov.coverage.gaps import Gap, GapClass, classify, priority, severity
+from detcov.coverage.gaps import Gap, GapClass, classify, priority, severity, telemetry_step
 from detcov.coverage.kpis import build_summary
 from detcov.coverage.prevention import (
     BlockCredit,
@@ -405,20 +404,7 @@ def _action(result: ScanResult, tid: str, gap: GapClass, cell: Cell) -> str:
     for step in result.onboarding:
         if tid in step.techniques and step.system_group == group:
             return step.text
-    return _telemetry_step(group, cell.visibility_text)
-
-
-def _telemetry_step(group: str, visibility_text: str) -> str:
-    """The next step for a blind cell, from its visibility explanation: forward what is deployed, else add what
-    is missing (whole component names, never cut mid-word)."""
-    missing = visibility_text.split("missing: ", 1)[-1].split(" | ")[0]
-    parts = [m.strip() for m in missing.split("; ") if m.strip()]
-    idle = dict.fromkeys(d for m in parts for d in re.findall(r"deployed on (.+?) but not in the SIEM", m))
-    labels = [m.split(" (", 1)[0] for m in parts]
-    shown = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
-    if idle:
-        return f"forward to the SIEM the logs of {', '.join(idle)} ({group}): {shown}"
-    return f"add telemetry for {group}: {shown}" if shown else f"add telemetry for {group}"
+    return telemetry_step(group, cell.visibility_text)
 
 
 def _fix_broken(result: ScanResult, tid: str, group: str, det: DetectionScore | None) -> str:

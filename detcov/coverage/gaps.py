@@ -21,6 +21,7 @@ affected group decides.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -84,3 +85,16 @@ def severity(gap: GapClass, detection: int) -> float:
 
 def priority(weight: float, gap: GapClass, detection: int, criticality: int = 5) -> float:
     return round(weight * severity(gap, detection) * criticality / 5, 4)
+
+
+def telemetry_step(group: str, visibility_text: str) -> str:
+    """The next step for a blind cell, from its visibility explanation: forward what is deployed, else add what
+    is missing (whole component names, never cut mid-word)."""
+    missing = visibility_text.split("missing: ", 1)[-1].split(" | ")[0]
+    parts = [m.strip() for m in missing.split("; ") if m.strip()]
+    idle = dict.fromkeys(d for m in parts for d in re.findall(r"deployed on (.+?) but not in the SIEM", m))
+    labels = [m.split(" (", 1)[0] for m in parts]
+    shown = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
+    if idle:
+        return f"forward to the SIEM the logs of {', '.join(idle)} ({group}): {shown}"
+    return f"add telemetry for {group}: {shown}" if shown else f"add telemetry for {group}"
