@@ -20,6 +20,7 @@ from detcov.datasources.inventory import load_inventory
 from detcov.rules import HealthOutcome, Rule, RuleHealth, assess, read_rules
 
 pytestmark = pytest.mark.attack_real
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo-bank"
 
 GOOD = {"device_completeness": 5, "data_field_completeness": 4, "timeliness": 4, "consistency": 4, "retention": 5}
 
@@ -223,3 +224,38 @@ def test_rule_source_groups_are_respected(tmp_path: Path, kb18: AttackKB) -> Non
                  "splunk", groups=("Servers",))
     health = _health(rule, kb18, _inventory(tmp_path, kb18, [WINSEC]))
     assert health.healthy_groups == ("Servers",) and {g.group for g in health.groups} == {"Servers"}
+
+
+def test_shared_judgements_match_rule_by_rule(kb18: AttackKB) -> None:
+    """``assess`` judges each distinct need once and shares the verdict; on every real corpus, against the demo
+    bank's 8 groups × 4 SIEMs, that gives exactly what judging each rule alone gives."""
+    from conftest import shared_path
+
+    from detcov.rules.health import assess_rule, watched
+
+    catalog = load_catalog()
+    estate = build_estate(load_inventory(DEMO / "inventory.yaml", kb18, catalog), kb18, catalog)
+    corpora = shared_path("rules-corpora")
+    rules = [r.placed((), estate.siems_for_format(r.format.family))
+             for name in ("sigma", "elastic", "sentinel", "splunk", "defender")
+             for r in read_rules(corpora / name, kb18).rules]
+    assert len(rules) > 5000
+    shared = assess(rules, kb18, estate.health_scopes)
+    alone = [assess_rule(r, kb18, watched(r, estate.health_scopes)) for r in rules]
+    assert [(h.outcome, h.detail, h.missing, h.groups) for h in shared] == \
+        [(h.outcome, h.detail, h.missing, h.groups) for h in alone]
+    assert all(h.in_group(g) == a.in_group(g) for h, a in zip(shared, alone, strict=True)
+               for g in (x.applicable_to for x in estate.groups))
+    assert len({id(h.groups) for h in shared}) < len(rules) / 5  # verdicts really are shared
+
+
+def test_verdicts_text_names_the_siems_that_share_a_verdict() -> None:
+    from detcov.rules.health import GroupHealth, verdicts_text
+
+    missing = "needs device linux-auditd on Linux"
+    groups = [GroupHealth("Linux servers", siem, HealthOutcome.MISSING_LOG_SOURCE, missing)
+              for siem in ("splunk", "elastic")] + [
+        GroupHealth("Linux servers", "sentinel", HealthOutcome.HEALTHY, "delivered (auditd)"),
+        GroupHealth("Windows", "splunk", HealthOutcome.NOT_APPLICABLE, "runs on Linux")]
+    assert verdicts_text(groups) == (f"Linux servers (splunk, elastic): missing-log-source — {missing} | "
+                                     "Linux servers (sentinel): healthy — delivered (auditd)")

@@ -215,9 +215,12 @@ def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, estate: Estate |
         rs = read_rules([path], kb, source.format)
         issues += [i for f in rs.files for i in f.issues if i.severity is Severity.WARNING]  # e.g. a row skipped
         applicable = tuple(source.applicable_to)
+        siems: dict[str, tuple[str, ...]] = {}  # format family -> the SIEMs its rules run on
         for r in rs.rules:
-            siems = source.siems or (estate.siems_for_format(r.format.family) if estate else ())
-            rules.append(replace(r, applicable_to=r.applicable_to or applicable, siems=r.siems or siems))
+            family = r.format.family
+            if family not in siems:
+                siems[family] = tuple(source.siems) or (estate.siems_for_format(family) if estate else ())
+            rules.append(r.placed(applicable, siems[family]))
         files += list(rs.files)
         issues += list(rs.issues)
     if extra_rules:  # what-if: rules assumed deployed, accounted for as one pseudo file

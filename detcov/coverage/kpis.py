@@ -35,6 +35,7 @@ from detcov.coverage.summary import (
     ValidationKpi,
 )
 from detcov.datasources.inventory import DQ_DIMENSIONS
+from detcov.rules.health import RuleHealth, verdicts_text
 
 if TYPE_CHECKING:
     from detcov.coverage.engine import Cell, ScanResult
@@ -285,13 +286,21 @@ def cells_table(result: ScanResult) -> pd.DataFrame:
 
 
 def rules_table(result: ScanResult) -> pd.DataFrame:
+    texts: dict[int, str] = {}  # rules that need the same thing share their verdicts (and this text)
+
+    def verdicts(h: RuleHealth) -> str:
+        key = id(h.groups)
+        if key not in texts:
+            texts[key] = verdicts_text(h.groups)
+        return texts[key]
+
     return pd.DataFrame([{
         "rule_id": h.rule.id, "title": h.rule.title, "format": h.rule.format.value, "path": str(h.rule.location),
         "status": h.rule.status.value, "severity": h.rule.severity or "", "health": h.outcome.value,
         "techniques": ";".join(h.rule.technique_ids), "log_sources": ";".join(h.rule.log_source_labels),
         "detail": h.detail, "missing": ";".join(h.missing), "siems": ";".join(h.rule.siems),
         "healthy_in": ";".join(h.healthy_groups),
-        "per_group": " | ".join(g.text() for g in h.groups if g.outcome.value != "not-applicable"),
+        "per_group": verdicts(h),
     } for h in result.healths], columns=["rule_id", "title", "format", "path", "status", "severity", "health",
                                          "techniques", "log_sources", "detail", "missing", "siems", "healthy_in",
                                          "per_group"])

@@ -60,8 +60,9 @@ CODEC_FIELDS: dict[type, tuple[str, ...]] = {
 
 
 def codec_matches() -> bool:
-    """Does the codec cover every field of the models it stores?"""
-    return all(tuple(f.name for f in dataclasses.fields(cls)) == names for cls, names in CODEC_FIELDS.items())
+    """Does the codec cover every field of the models it stores (derived, ``init=False`` fields are rebuilt)?"""
+    return all(tuple(f.name for f in dataclasses.fields(cls) if f.init) == names
+               for cls, names in CODEC_FIELDS.items())
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,8 @@ verdicts explain themselves ("needs Sysmon; Windows workstations have none").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from detcov.attack import AttackKB
@@ -71,8 +71,19 @@ class GroupHealth:
     def healthy(self) -> bool:
         return self.outcome is HealthOutcome.HEALTHY
 
-    def text(self) -> str:
-        return f"{self.group} ({self.siem}): {self.outcome.value}" + (f" — {self.detail}" if self.detail else "")
+    def text(self, siems: Iterable[str] = ()) -> str:
+        where = ", ".join(siems) or self.siem
+        return f"{self.group} ({where}): {self.outcome.value}" + (f" — {self.detail}" if self.detail else "")
+
+
+def verdicts_text(groups: Iterable[GroupHealth]) -> str:
+    """A rule's verdicts where it applies, one per group and verdict, the SIEMs that share it named together:
+    ``Linux servers (splunk, elastic): missing-log-source — …``."""
+    shared: dict[tuple[str, HealthOutcome, str], list[GroupHealth]] = {}
+    for g in groups:
+        if g.outcome is not HealthOutcome.NOT_APPLICABLE:
+            shared.setdefault((g.group, g.outcome, g.detail), []).append(g)
+    return " | ".join(same[0].text(g.siem for g in same) for same in shared.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,11 @@ class RuleHealth:
     detail: str = ""
     missing: tuple[str, ...] = ()  # what is not delivered, one line per log-source alternative (first group)
     groups: tuple[GroupHealth, ...] = ()  # per system group × SIEM (empty for rule-level outcomes)
+    by_group: Mapping[str, GroupHealth] = field(default_factory=dict, compare=False, repr=False)  # from groups
+
+    def __post_init__(self) -> None:
+        if self.groups and not self.by_group:
+            object.__setattr__(self, "by_group", best_by_group(self.groups))
 
     @property
     def healthy(self) -> bool:
@@ -89,12 +105,20 @@ class RuleHealth:
 
     def in_group(self, group: str) -> GroupHealth | None:
         """The best verdict of the rule in one system group (healthy on any of its SIEMs wins)."""
-        found = [g for g in self.groups if g.group == group]
-        return next((g for g in found if g.healthy), found[0] if found else None)
+        return self.by_group.get(group)
 
     @property
     def healthy_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(g.group for g in self.groups if g.healthy))
+
+
+def best_by_group(groups: Iterable[GroupHealth]) -> dict[str, GroupHealth]:
+    """Each group's best verdict: the first healthy one on any SIEM, else its first."""
+    out: dict[str, GroupHealth] = {}
+    for g in groups:
+        if g.group not in out or (g.healthy and not out[g.group].healthy):
+            out[g.group] = g
+    return out
 
 
 def estate_scopes(telemetry: CollectedTelemetry, platforms: Iterable[str] | None = None) -> tuple[HealthScope, ...]:
@@ -105,9 +129,13 @@ def estate_scopes(telemetry: CollectedTelemetry, platforms: Iterable[str] | None
 
 def assess(rules: Iterable[Rule], kb: AttackKB, scopes: CollectedTelemetry | Sequence[HealthScope]
            ) -> list[RuleHealth]:
-    """The health of each rule, in order, in every scope it watches (a plain telemetry: the whole estate)."""
-    all_scopes = estate_scopes(scopes) if isinstance(scopes, CollectedTelemetry) else tuple(scopes)
-    return [assess_rule(rule, kb, watched(rule, all_scopes)) for rule in rules]
+    """The health of each rule, in order, in every scope it watches (a plain telemetry: the whole estate).
+
+    A verdict depends only on what a rule needs (its log sources and platforms) and where it is judged (the groups
+    and SIEMs it watches), never on its id or query, so rules that need the same thing share one judgement: a
+    100,000-rule corpus has a few thousand distinct needs."""
+    judge = _Judge(kb, estate_scopes(scopes) if isinstance(scopes, CollectedTelemetry) else tuple(scopes))
+    return [judge.rule(rule, *judge.watched(rule)) for rule in rules]
 
 
 def watched(rule: Rule, scopes: Sequence[HealthScope]) -> tuple[HealthScope, ...]:
@@ -118,16 +146,67 @@ def watched(rule: Rule, scopes: Sequence[HealthScope]) -> tuple[HealthScope, ...
 
 
 def rule_platforms(rule: Rule, kb: AttackKB) -> tuple[str, ...]:
-    if rule.platforms:
-        return rule.platforms
+    return rule.platforms or _technique_platforms(rule.technique_ids, kb)
+
+
+def _technique_platforms(technique_ids: tuple[str, ...], kb: AttackKB) -> tuple[str, ...]:
     found: dict[str, None] = {}
-    for tid in rule.technique_ids:
+    for tid in technique_ids:
         technique = kb.technique(tid)
         found.update(dict.fromkeys(technique.platforms if technique else ()))
     return tuple(found)
 
 
 def assess_rule(rule: Rule, kb: AttackKB, scopes: Sequence[HealthScope]) -> RuleHealth:
+    """One rule's health in exactly these scopes."""
+    return _Judge(kb, tuple(scopes)).rule(rule, tuple(scopes), ())
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What every rule with the same needs, watching the same scopes, is told."""
+
+    outcome: HealthOutcome
+    detail: str
+    missing: tuple[str, ...]
+    groups: tuple[GroupHealth, ...]
+    by_group: Mapping[str, GroupHealth]
+
+
+class _Judge:
+    """Rule health, with each distinct judgement made once per :func:`assess` run and shared by every rule that
+    needs the same thing (the scopes do not change during a run)."""
+
+    def __init__(self, kb: AttackKB, scopes: tuple[HealthScope, ...]) -> None:
+        self.kb, self.scopes = kb, scopes
+        self._watched: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[HealthScope, ...]] = {}
+        self._platforms: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._verdicts: dict[tuple[object, ...], _Verdict] = {}
+
+    def watched(self, rule: Rule) -> tuple[tuple[HealthScope, ...], tuple[str, ...]]:
+        """The scopes the rule watches and the key they are remembered by."""
+        key = (rule.applicable_to, rule.siems)
+        found = self._watched.get(key)
+        if found is None:
+            found = self._watched[key] = watched(rule, self.scopes)
+        return found, (*key[0], "|", *key[1])
+
+    def rule(self, rule: Rule, scopes: tuple[HealthScope, ...], scopes_key: tuple[str, ...]) -> RuleHealth:
+        early = _rule_level(rule)
+        if early is not None:
+            return early
+        platforms = rule.platforms or self._platforms.get(rule.technique_ids) or self._platforms.setdefault(
+            rule.technique_ids, _technique_platforms(rule.technique_ids, self.kb))
+        key = (rule.log_sources, platforms, scopes_key)
+        v = self._verdicts.get(key)
+        if v is None:
+            v = self._verdicts[key] = _verdict(rule, platforms, scopes, self.kb)
+        return RuleHealth(rule, v.outcome, v.detail, v.missing, v.groups, v.by_group)
+
+
+def _rule_level(rule: Rule) -> RuleHealth | None:
+    """The outcomes that are the rule's own, the same in every group (disabled, unmapped, unknown technique), or
+    None when the rule must be judged where it runs."""
     if not rule.status.active:
         return RuleHealth(rule, HealthOutcome.DISABLED, rule.raw_status or rule.status.value)
     if not rule.techniques:
@@ -136,15 +215,19 @@ def assess_rule(rule: Rule, kb: AttackKB, scopes: Sequence[HealthScope]) -> Rule
         notes = "; ".join(r.note for r in rule.unusable_techniques)
         return RuleHealth(rule, HealthOutcome.UNKNOWN_TECHNIQUE, notes,
                           tuple(r.id or r.raw for r in rule.unusable_techniques))
+    return None
+
+
+def _verdict(rule: Rule, platforms: tuple[str, ...], scopes: tuple[HealthScope, ...], kb: AttackKB) -> _Verdict:
     mapped = [req for req in rule.log_sources if req.mapped]
     if not mapped:
         detail = ("declares no log source" if not rule.log_sources
                   else "log source not in the mapping tables: " + ", ".join(rule.log_source_labels))
-        return RuleHealth(rule, HealthOutcome.UNVERIFIED, detail,
-                          groups=tuple(GroupHealth(s.group, s.siem, HealthOutcome.UNVERIFIED, detail) for s in scopes))
-    platforms = rule_platforms(rule, kb)
-    groups = tuple(_in_scope(mapped, platforms, s, kb) for s in scopes)
-    return _overall(rule, groups)
+        found = RuleHealth(rule, HealthOutcome.UNVERIFIED, detail,
+                           groups=tuple(GroupHealth(s.group, s.siem, HealthOutcome.UNVERIFIED, detail) for s in scopes))
+    else:
+        found = _overall(rule, tuple(_in_scope(mapped, platforms, s, kb) for s in scopes))
+    return _Verdict(found.outcome, found.detail, found.missing, found.groups, found.by_group)
 
 
 def _overall(rule: Rule, groups: tuple[GroupHealth, ...]) -> RuleHealth:

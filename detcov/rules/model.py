@@ -10,6 +10,7 @@ with a reason; :class:`RuleSet` checks that the totals add up.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -64,7 +65,7 @@ class RuleStatus(StrEnum):
     def active(self) -> bool:
         """Does the rule run? Experimental rules run (they are just young); disabled / deprecated ones
         don't."""
-        return self in (RuleStatus.ENABLED, RuleStatus.EXPERIMENTAL)
+        return self is RuleStatus.ENABLED or self is RuleStatus.EXPERIMENTAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,15 +146,26 @@ class Rule:
     siems: tuple[str, ...] = ()  # SIEM instances it runs on (its rule source's), empty: any
     name: str | None = None  # Sigma ``name``: how correlations refer to a rule, besides its id
     correlation: Correlation | None = None  # set on Sigma correlation rules
+    # The ids to count coverage against: current ids, revoked ones replaced, unusable ones left out (worked out
+    # once from ``techniques``: every scorer asks for them).
+    technique_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "technique_ids",
+                           tuple(dict.fromkeys(r.current for r in self.techniques if r.current)))
+
+    def placed(self, applicable_to: tuple[str, ...], siems: tuple[str, ...]) -> Rule:
+        """This rule where its rule source deploys it: the groups it watches and the SIEMs it runs on, unless it
+        says so itself (a fast ``dataclasses.replace``: scans place every rule they read)."""
+        applicable_to, siems = self.applicable_to or applicable_to, self.siems or siems
+        if applicable_to == self.applicable_to and siems == self.siems:
+            return self
+        fields = {name: getattr(self, name) for name in _RULE_FIELDS}
+        return Rule(**{**fields, "applicable_to": applicable_to, "siems": siems})
 
     @property
     def path(self) -> str:
         return self.location.path
-
-    @property
-    def technique_ids(self) -> tuple[str, ...]:
-        """The ids to count coverage against: current ids, revoked ones replaced, unusable ones left out."""
-        return tuple(dict.fromkeys(r.current for r in self.techniques if r.current))
 
     @property
     def unusable_techniques(self) -> tuple[IdResolution, ...]:
@@ -246,3 +258,6 @@ class RuleSet:
             for res in dict.fromkeys(r for r in rule.techniques if r.status is not IdStatus.CURRENT):
                 out[(res.id or res.raw, res.status.value)] += 1
         return out
+
+
+_RULE_FIELDS = tuple(f.name for f in dataclasses.fields(Rule) if f.init)
