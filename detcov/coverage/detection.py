@@ -91,10 +91,6 @@ def rule_points(h: RuleHealth) -> int:
     return min(base, 1) if _distinct_techniques(h.rule.technique_ids) > BROAD_RULE else base
 
 
-def _label(h: RuleHealth) -> str:
-    return f"{h.rule.title or h.rule.id} [{h.rule.format.value}]"
-
-
 def independent_sources(feeds: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
     """Greedy distinct representatives: each rule counts for at most one of its devices, each device once."""
     used: list[str] = []
@@ -125,22 +121,22 @@ def score_group(tid: str, group: str, healths: Iterable[RuleHealth], manual: Man
         gh = h.in_group(group)
         if h.outcome in (HealthOutcome.DISABLED, HealthOutcome.UNMAPPED, HealthOutcome.UNKNOWN_TECHNIQUE):
             if _watches(h, group):
-                broken.append(f"{_label(h)}: {h.outcome.value}" + (f" ({h.detail})" if h.detail else ""))
+                broken.append(f"{h.label}: {h.outcome.value}" + (f" ({h.detail})" if h.detail else ""))
         elif gh is None or gh.outcome is HealthOutcome.NOT_APPLICABLE:
             continue
         elif gh.healthy:
             counting.append((h, gh))
         elif h.healthy:  # the rule works in other groups; here it simply has no data: not a broken rule
-            elsewhere.append(f"{_label(h)}: healthy in {', '.join(h.healthy_groups)} only")
+            elsewhere.append(f"{h.label}: healthy in {', '.join(h.healthy_groups)} only")
         elif gh.outcome is HealthOutcome.UNVERIFIED:
-            unverified.append(f"{_label(h)}: unverified ({gh.detail})")
+            unverified.append(f"{h.label}: unverified ({gh.detail})")
         else:
-            broken.append(f"{_label(h)}: {gh.outcome.value} ({gh.detail})")
+            broken.append(f"{h.label}: {gh.outcome.value} ({gh.detail})")
     score, sources = auto_score(counting)
     via = [(h, gh) for h in derived if (gh := h.in_group(group)) is not None and gh.healthy]
     if via and score < 1:
         score, sources = 1, independent_sources(g.devices for _, g in via)
-    rules = tuple(_label(h) for h, _ in counting) + tuple(f"{_label(h)} (via {', '.join(h.rule.technique_ids)})"
+    rules = tuple(h.label for h, _ in counting) + tuple(f"{h.label} (via {', '.join(h.rule.technique_ids)})"
                                                          for h, _ in via)
     text = _explain(group, score, rules, tuple(broken), tuple(unverified), sources)
     if elsewhere:

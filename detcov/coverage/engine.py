@@ -212,7 +212,7 @@ def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, estate: Estate |
         if not path.exists():
             issues.append(Issue(f"rule source not found: {path}", None, "fix 'rules: - path:' in the scan config"))
             continue  # reported beside every other file's problems
-        rs = read_rules([path], kb, source.format)
+        rs = read_rules([path], kb, source.format, queries=False)  # scores never read query text
         issues += [i for f in rs.files for i in f.issues if i.severity is Severity.WARNING]  # e.g. a row skipped
         applicable = tuple(source.applicable_to)
         siems: dict[str, tuple[str, ...]] = {}  # format family -> the SIEMs its rules run on

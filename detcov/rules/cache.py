@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import orjson
 
@@ -36,6 +36,7 @@ from detcov.fileio import atomic_write
 from detcov.rules.model import Correlation, FileResult, LogSourceNeed, LogSourceReq, Rule, RuleFormat, RuleStatus
 
 MAGIC = "detcov-rule-cache"
+_T = TypeVar("_T")
 FORMAT = 3
 FILES_PER_LINE = 500
 RACY_SECONDS = 2.0
@@ -192,6 +193,7 @@ class _Decoder:
     reqs: list[LogSourceReq] = field(default_factory=list)
     formats: dict[str, RuleFormat] = field(default_factory=lambda: {f.value: f for f in RuleFormat})
     statuses: dict[str, RuleStatus] = field(default_factory=lambda: {s.value: s for s in RuleStatus})
+    shared: dict[Any, Any] = field(default_factory=dict)  # one object per repeated value (tags, platforms …)
 
     def line(self, data: dict[str, Any]) -> Iterator[tuple[str, Entry]]:
         self.ids += [IdResolution(a, b, c, IdStatus(d), tuple(e), tuple(f), g, h)
@@ -201,14 +203,20 @@ class _Decoder:
         self.reqs += [LogSourceReq(a, b, tuple(self.needs[i] for i in c)) for a, b, c in data["reqs"]]
         return ((row[0], self.entry(row)) for row in data["files"])
 
+    def one(self, value: _T) -> _T:
+        found: _T = self.shared.setdefault(value, value)
+        return found
+
     def rule(self, path: str, row: list[Any]) -> Rule:
         f, loc, rid, title, status, raw_status, sev, techs, tacs, lss, plats, query, notes, score, app, siems, name, \
             corr = row
+        share = self.one
         return Rule(format=self.formats[f], location=Location(path if loc[0] == path else loc[0], loc[1], loc[2]),
-                    id=rid, title=title, status=self.statuses[status], raw_status=raw_status, severity=sev,
-                    techniques=tuple(self.ids[i] for i in techs), tactics=tuple(tacs),
-                    log_sources=tuple(self.reqs[i] for i in lss), platforms=tuple(plats), query=query,
-                    notes=tuple(notes), score=score, applicable_to=tuple(app), siems=tuple(siems), name=name,
+                    id=rid, title=title, status=self.statuses[status], raw_status=raw_status and share(raw_status),
+                    severity=sev and share(sev), techniques=tuple([self.ids[i] for i in techs]),
+                    tactics=share(tuple(tacs)), log_sources=tuple([self.reqs[i] for i in lss]),
+                    platforms=share(tuple(plats)), query=query, notes=tuple(notes), score=score,
+                    applicable_to=share(tuple(app)), siems=share(tuple(siems)), name=name,
                     correlation=_uncorrelation(corr))
 
     def entry(self, row: list[Any]) -> Entry:

@@ -94,10 +94,12 @@ class RuleHealth:
     missing: tuple[str, ...] = ()  # what is not delivered, one line per log-source alternative (first group)
     groups: tuple[GroupHealth, ...] = ()  # per system group × SIEM (empty for rule-level outcomes)
     by_group: Mapping[str, GroupHealth] = field(default_factory=dict, compare=False, repr=False)  # from groups
+    label: str = field(init=False, compare=False, repr=False)  # "title [format]": how scores name the rule
 
     def __post_init__(self) -> None:
         if self.groups and not self.by_group:
             object.__setattr__(self, "by_group", best_by_group(self.groups))
+        object.__setattr__(self, "label", f"{self.rule.title or self.rule.id} [{self.rule.format.value}]")
 
     @property
     def healthy(self) -> bool:

@@ -15,7 +15,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,7 @@ def read_rules(
     max_bytes: int = MAX_FILE_BYTES,
     use_cache: bool = True,
     workers: int | None = None,
+    queries: bool = True,
 ) -> RuleSet:
     """Every rule under ``paths`` (files or folders), normalised against ``kb``; ``fmt`` restricts the format
     family (``auto``, ``sigma``, ``splunk``, ``elastic``, ``sentinel``, ``defender``, ``csv``,
@@ -81,12 +82,13 @@ def read_rules(
     Files unchanged since the last read (same path, size and modification time) come from the rule cache
     (:mod:`detcov.rules.cache`); the others are parsed, by ``workers`` processes when there are many
     (default: one per CPU, ``$DETCOV_WORKERS`` to override; 1 parses in this process). The result is the
-    same either way, in the same order."""
+    same either way, in the same order. ``queries=False`` leaves each rule's query text out (what a scan asks:
+    it scores from log sources and tags, and 100,000 queries are ~70 MB)."""
     if fmt not in FORMAT_CHOICES:
         raise DetcovError(f"unknown rule format {fmt!r}", hint=f"use one of {', '.join(FORMAT_CHOICES)}")
     with paused_gc():  # ~20 objects per rule, none in cycles: the cyclic GC would only rescan them
         return _read_rules([paths] if isinstance(paths, str | Path) else list(paths), kb,
-                           _Setup(fmt, dict(csv_columns or {}), max_bytes), use_cache, workers)
+                           _Setup(fmt, dict(csv_columns or {}), max_bytes, queries), use_cache, workers)
 
 
 def _read_rules(paths: list[str | Path], kb: AttackKB, setup: _Setup, use_cache: bool, workers: int | None
@@ -142,9 +144,11 @@ class _Setup:
     fmt: str
     csv_columns: dict[str, str]
     max_bytes: int
+    queries: bool = True  # keep each rule's query text (a scan never reads it: 100k rules, ~70 MB less)
 
     def options(self) -> dict[str, Any]:
-        return {"format": self.fmt, "csv_columns": self.csv_columns, "max_bytes": self.max_bytes}
+        return {"format": self.fmt, "csv_columns": self.csv_columns, "max_bytes": self.max_bytes,
+                "queries": self.queries}
 
 
 def _stat(name: str) -> os.stat_result | None:
@@ -156,6 +160,8 @@ def _stat(name: str) -> os.stat_result | None:
 
 def _entry(name: str, st: os.stat_result | None, ctx: ReadContext, setup: _Setup) -> rule_cache.Entry:
     result, rules = read_file(Path(name), ctx, setup.fmt, setup.csv_columns, setup.max_bytes, st=st)
+    if not setup.queries:
+        rules = [replace(r, query="") if r.query else r for r in rules]
     return rule_cache.Entry(rule_cache.stamp_of(st) if st is not None else _NO_STAMP, result, tuple(rules))
 
 
