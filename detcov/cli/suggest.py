@@ -73,8 +73,7 @@ def suggest(scan_path: Path, sigma_path: Path, target: str, top: int, per_techni
         files = write_pack(converted, out_dir, target, scan.kb, feeds)
     _print_pack(converted, out_dir, len(files))
     if whatif and candidates:
-        gain = what_if(scan, converted, lambda rules: run_scan(scan_path, attack_path=attack_path,
-                                                               attack_version=attack_version, extra_rules=rules))
+        gain = what_if(scan, converted)
         with protect_inputs([*scan_inputs(scan_path), sigma_path]):
             atomic_write_text(out_dir / "what-if.json", json.dumps(gain.as_dict(), indent=2) + "\n")
             atomic_write_text(out_dir / "what-if.md", whatif_md(gain))

@@ -23,36 +23,33 @@ from pathlib import Path
 
 from detcov.apt_profiles import Profile, TechniqueWeight, WeightOptions, load_profile
 from detcov.attack import AttackKB
-from detcov.attack.model import Technique
 from detcov.attack.sources import load_attack_data
 from detcov.config import ScanConfig, load_scan_config, resolve
 from detcov.coverage.blocking_catalog import BlockingCatalog, load_blocking_catalog
+from detcov.coverage.cells import Cell, ScoringInputs, build_cells
 from detcov.coverage.detection import (
     DetectionScore,
     ManualScore,
     by_technique,
     derived_credit,
     load_manual_scores,
-    score_group,
 )
-from detcov.coverage.gaps import Gap, GapClass, classify, priority, severity, telemetry_step
+from detcov.coverage.gaps import Gap, GapClass, telemetry_step
 from detcov.coverage.kpis import build_summary
 from detcov.coverage.prevention import (
-    BlockCredit,
     PreventionScore,
     ProtectRow,
     device_credits,
     load_protect_rows,
     merge_credits,
     protect_credits,
-    score_cell,
 )
 from detcov.coverage.recommend import Onboarding, RuleHint, next_data_sources, rule_hints
-from detcov.coverage.scope import Estate, Evidence, build_estate
+from detcov.coverage.scope import Estate, build_estate
 from detcov.coverage.summary import Summary
 from detcov.coverage.validation import CellValidation, TestResult, assess_cells, load_validation, validation_text
 from detcov.datasources.catalog import Catalog, load_catalog
-from detcov.datasources.inventory import Inventory, SystemGroup, load_inventory_with_issues
+from detcov.datasources.inventory import Inventory, load_inventory_with_issues
 from detcov.datasources.telemetry import CollectedTelemetry
 from detcov.datasources.visibility import VisibilityScore, score_visibility
 from detcov.errors import Issue, IssueCollector, Location, Severity
@@ -60,7 +57,6 @@ from detcov.rules import FileResult, Rule, RuleHealth, RuleSet, assess, read_rul
 from detcov.rules.reader import other_release_issues
 
 Progress = Callable[[str], None]
-DISPROVED_DETECTION_CAP = 1
 
 
 @dataclass(frozen=True)
@@ -70,33 +66,6 @@ class VisibilityRollup:
     group: str | None
     per_group: dict[str, int]
     explanation: str
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """One technique in one system group: every score, its evidence, its gap — and why."""
-
-    technique: str
-    group: str
-    criticality: int
-    applicable: bool
-    observable: bool
-    visibility: int
-    detection: int
-    blocking: int
-    detection_evidence: Evidence
-    blocking_evidence: Evidence
-    gap: GapClass
-    priority: float
-    visibility_text: str
-    detection_text: str
-    blocking_text: str
-    validation_text: str = ""
-
-    @property
-    def explanation(self) -> str:
-        return " || ".join(t for t in (self.visibility_text, self.detection_text, self.blocking_text,
-                                       self.validation_text) if t)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +101,7 @@ class ScanResult:
     profiles: list[Profile]
     weights: dict[str, TechniqueWeight]
     visibility_scores: list[VisibilityScore]
+    scoring: ScoringInputs  # what every cell is scored from (a what-if re-scores from it)
     cells: dict[tuple[str, str], Cell]
     visibility: dict[str, VisibilityRollup]
     detection: dict[str, DetectionScore]
@@ -202,8 +172,7 @@ def _fingerprint(paths: Sequence[Path], read: Sequence[FileResult] | None = None
     return digest.hexdigest()
 
 
-def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, estate: Estate | None, extra_rules: Sequence[Rule]
-                  ) -> RuleSet:
+def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, estate: Estate | None) -> RuleSet:
     rules: list[Rule] = []
     files = []
     issues: list[Issue] = []
@@ -223,9 +192,6 @@ def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, estate: Estate |
             rules.append(r.placed(applicable, siems[family]))
         files += list(rs.files)
         issues += list(rs.issues)
-    if extra_rules:  # what-if: rules assumed deployed, accounted for as one pseudo file
-        rules += list(extra_rules)
-        files.append(FileResult("(what-if: assumed deployed)", None, rules=len(extra_rules)))
     ruleset = RuleSet(tuple(rules), tuple(files), tuple(issues))
     return replace(ruleset, issues=(*ruleset.issues, *other_release_issues(ruleset)))  # ids of a newer ATT&CK
 
@@ -234,103 +200,6 @@ def _hardening(inventory: Inventory, catalog: BlockingCatalog) -> list[tuple[str
     """Policy mitigations the enforcing devices configure: the hardening view, never counted as blocking."""
     return [(d.name, h.mitigation, h.name, len(h.techniques)) for d in inventory.devices if d.blocking and d.type
             for h in catalog.hardening(d.type)]
-
-
-# ----- cells --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Inputs:
-    kb: AttackKB
-    estate: Estate
-    weights: Mapping[str, TechniqueWeight]
-    visibility: Mapping[tuple[str, str], VisibilityScore]
-    rules: Mapping[str, list[RuleHealth]]
-    derived: Mapping[str, list[RuleHealth]]
-    manual: Mapping[str, ManualScore]
-    blocking: Mapping[tuple[str, str], list[BlockCredit]]
-    validation: Mapping[tuple[str, str], CellValidation]
-
-
-def _cell(inp: _Inputs, technique: Technique, group: SystemGroup) -> tuple[Cell, DetectionScore, PreventionScore]:
-    tid, name = technique.id, group.applicable_to
-    crit = group.level
-    det = score_group(tid, name, inp.rules.get(tid, ()), inp.manual.get(tid), inp.derived.get(tid, ()))
-    prev = score_cell(technique, name, inp.blocking.get((tid, name), ()))
-    if not inp.estate.applicable(technique, group):
-        reason = (f"{name}: not applicable ({tid} needs an internet-facing system)" if set(technique.platforms)
-                  & set(group.platforms) else f"{name}: not applicable (runs on {', '.join(technique.platforms)})")
-        cell = Cell(tid, name, crit, False, False, 0, -1, 0, Evidence.NONE, Evidence.NONE, GapClass.NOT_APPLICABLE,
-                    0.0, reason, "", "")
-        return cell, det, prev
-    vs = inp.visibility.get((tid, name))
-    observable = bool(vs and vs.applicable)
-    v = vs.score if vs else 0
-    vis_text = f"{name}: {vs.explain()}" if vs else f"{name}: no telemetry scored"
-    m = inp.manual.get(tid)
-    mv = m.visibility_in(name) if m else None
-    if m is not None and mv is not None:
-        vis_text = f"{name}: manual visibility {mv} ({m.date}, {m.location}) replaces {v}. {vis_text}"
-        v = mv
-    val = inp.validation.get((tid, name))
-    d, b = det.score, prev.score
-    det_ev = _evidence(d >= 1, val.detection if val else Evidence.NONE)
-    blk_ev = _evidence(b >= 1, val.blocking if val else Evidence.NONE)
-    det_text, blk_text = det.explanation, prev.explanation
-    if det_ev is Evidence.DISPROVED and _newer_than_manual(val, m):
-        d = min(d, DISPROVED_DETECTION_CAP)
-        det_text += f" | capped at {DISPROVED_DETECTION_CAP}: disproved by the newest test"
-    if blk_ev is Evidence.DISPROVED:
-        b = 0
-        blk_text += " | 0: disproved by the newest test"
-    contradicted = Evidence.DISPROVED in (det_ev, blk_ev)
-    proven = Evidence.PROVEN in (det_ev, blk_ev) or bool(val and (val.detected or val.blocked))
-    gap = classify(v, d, bool(det.broken), proven, contradicted, observable=observable)
-    w = inp.weights[tid].weight if tid in inp.weights else 0.0
-    cell = Cell(tid, name, crit, True, observable, v, d, b, det_ev, blk_ev, gap, priority(w, gap, d, crit),
-                vis_text, det_text, blk_text, validation_text(val) if val else "")
-    return cell, replace(det, score=d, explanation=det_text), replace(prev, score=b, explanation=blk_text)
-
-
-def _evidence(claimed: bool, tested: Evidence) -> Evidence:
-    """A test outcome on top of the configuration's claim (a failed test with nothing claimed disproves nothing)."""
-    if tested is Evidence.DISPROVED:
-        return Evidence.DISPROVED if claimed else Evidence.NONE
-    if tested is Evidence.PROVEN:
-        return Evidence.PROVEN
-    return Evidence.CLAIMED if claimed else Evidence.NONE
-
-
-def _newer_than_manual(val: CellValidation | None, manual: ManualScore | None) -> bool:
-    test = val.detection_test if val else None
-    return manual is None or manual.detection is None or test is None or test.date >= manual.date
-
-
-def _deciding(cells: Sequence[Cell]) -> Cell:
-    """The cell that speaks for the technique: highest priority, then higher criticality, then worse scores."""
-    applicable = [c for c in cells if c.applicable] or list(cells)
-    return max(applicable, key=lambda c: (c.priority, severity(c.gap, c.detection), c.criticality,
-                                          -c.detection, -c.visibility, c.group))
-
-
-def _build_cells(inp: _Inputs, techniques: Sequence[Technique]) -> tuple[
-        dict[tuple[str, str], Cell], dict[str, Cell], dict[str, DetectionScore], dict[str, PreventionScore]]:
-    cells: dict[tuple[str, str], Cell] = {}
-    head: dict[str, Cell] = {}
-    detection: dict[str, DetectionScore] = {}
-    prevention: dict[str, PreventionScore] = {}
-    for t in techniques:
-        row: list[tuple[Cell, DetectionScore, PreventionScore]] = [_cell(inp, t, g) for g in inp.estate.groups]
-        for cell, _, _ in row:
-            cells[(t.id, cell.group)] = cell
-        if not row:
-            continue
-        top = _deciding([c for c, _, _ in row])
-        head[t.id] = top
-        _, det, prev = next(r for r in row if r[0] is top)
-        if det.rules or det.broken or det.manual or t.id in inp.rules:
-            detection[t.id] = det
-        if prev.score or prev.credits:
-            prevention[t.id] = prev
-    return cells, head, detection, prevention
 
 
 def _rollup_visibility(cells: Mapping[tuple[str, str], Cell], head: Mapping[str, Cell]) -> dict[str, VisibilityRollup]:
@@ -472,7 +341,7 @@ def _other_inputs(config: ScanConfig, base: Path, kb: AttackKB, issues: IssueCol
     """The inventory did not load, so nothing can be scored; read the other inputs anyway so that the user sees
     every file's problems in one run."""
     _load_profiles(config, base, kb, issues)
-    issues.extend(_read_ruleset(config, base, kb, None, ()).issues)
+    issues.extend(_read_ruleset(config, base, kb, None).issues)
     _load_tests(config, base, kb, issues)
     for mapping in config.protect_mappings:
         found = issues.attempt(partial(load_protect_rows, resolve(base, mapping.file), mapping.capabilities, kb,
@@ -544,7 +413,7 @@ def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_versi
     options = WeightOptions(provenance=config.provenance_weights) if config.provenance_weights else WeightOptions()
     weights = combine_weights(profiles, kb, options)
     progress("reading rules")
-    ruleset = _read_ruleset(config, base, kb, estate, extra_rules)
+    ruleset = _read_ruleset(config, base, kb, estate)
     issues.extend(ruleset.issues)
     healths = assess(ruleset.rules, kb, estate.health_scopes)
     progress("scoring")
@@ -564,24 +433,44 @@ def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_versi
     vals = assess_cells(tests, _place(estate, kb, issues), since)
     issues.raise_if_errors()
     progress("cells, gaps and recommendations")
-    in_scope = {t: w.weight for t, w in weights.items() if w.weight > 0}
-    techniques = [t for tid in in_scope if (t := kb.technique(tid)) is not None]
     rules = by_technique(healths)
-    inp = _Inputs(kb, estate, weights, {(s.technique, s.system_group): s for s in vis_scores},
-                  rules, derived_credit(rules, config.subtechnique_credit), manual, credits, vals)
-    cells, head, detection, prevention = _build_cells(inp, techniques)
-    result = ScanResult(
+    inp = ScoringInputs(kb, estate, weights, {(s.technique, s.system_group): s for s in vis_scores},
+                        rules, derived_credit(rules, config.subtechnique_credit), manual, credits, vals)
+    read = ScanResult(
         config=config, base=base, kb=kb, catalog=catalog, inventory=inventory, estate=estate,
         telemetry=estate.estate_telemetry, ruleset=ruleset, healths=healths, profiles=profiles, weights=weights,
-        visibility_scores=vis_scores, cells=cells, visibility=_rollup_visibility(cells, head), detection=detection,
-        prevention=prevention, validation=_validation_rollup(vals, head), gaps=[], onboarding=[], hints={},
-        hardening=_hardening(inventory, claims), tests=tests, issues=list(issues), provenance=provenance,
-        inventory_sha256=_fingerprint([inventory_path]), as_of=as_of.isoformat(),
+        visibility_scores=vis_scores, scoring=inp, cells={}, visibility={}, detection={}, prevention={},
+        validation={}, gaps=[], onboarding=[], hints={}, hardening=_hardening(inventory, claims), tests=tests,
+        issues=list(issues), provenance=provenance, inventory_sha256=_fingerprint([inventory_path]),
+        as_of=as_of.isoformat(),
         rules_sha256=_fingerprint([resolve(base, s.path) for s in config.rules], ruleset.files),
     )
-    result.onboarding = next_data_sources(kb, catalog, inventory, in_scope, estate=estate)
+    return with_extra_rules(read, extra_rules) if extra_rules else _scored(read)
+
+
+def with_extra_rules(before: ScanResult, rules: Sequence[Rule]) -> ScanResult:
+    """What-if: the same scan with ``rules`` assumed deployed, re-scored from the first scan's inputs (nothing is
+    read again; only the new rules are judged). They are accounted for as one pseudo file."""
+    added = assess(rules, before.kb, before.estate.health_scopes)
+    healths = [*before.healths, *added]
+    ruleset = RuleSet((*before.ruleset.rules, *rules), (*before.ruleset.files, FileResult(
+        "(what-if: assumed deployed)", None, rules=len(rules))), before.ruleset.issues)
+    by_tid = by_technique(healths)
+    scoring = replace(before.scoring, rules=by_tid, derived=derived_credit(by_tid, before.config.subtechnique_credit))
+    return _scored(replace(before, ruleset=ruleset, healths=healths, scoring=scoring))
+
+
+def _scored(read: ScanResult) -> ScanResult:
+    """The result with its cells, headline entries, gaps and recommendations worked out from ``read.scoring``."""
+    inp, kb = read.scoring, read.kb
+    in_scope = {t: w.weight for t, w in inp.weights.items() if w.weight > 0}
+    techniques = [t for tid in in_scope if (t := kb.technique(tid)) is not None]
+    cells, head, detection, prevention = build_cells(inp, techniques)
+    result = replace(read, cells=cells, visibility=_rollup_visibility(cells, head), detection=detection,
+                     prevention=prevention, validation=_validation_rollup(inp.validation, head))
+    result.onboarding = next_data_sources(kb, read.catalog, read.inventory, in_scope, estate=read.estate)
     undetected = [t for t, c in head.items() if c.gap is GapClass.RULE_GAP]
-    result.hints = rule_hints(kb, estate, undetected, {t: head[t].group for t in undetected})
+    result.hints = rule_hints(kb, read.estate, undetected, {t: head[t].group for t in undetected})
     result.gaps = _classify_gaps(result, head)
     return result
 

@@ -38,7 +38,8 @@ from detcov.datasources.inventory import DQ_DIMENSIONS
 from detcov.rules.health import RuleHealth, verdicts_text
 
 if TYPE_CHECKING:
-    from detcov.coverage.engine import Cell, ScanResult
+    from detcov.coverage.cells import Cell
+    from detcov.coverage.engine import ScanResult
 
 Test = Callable[["Cell"], bool]
 KPI_NAMES = ("visibility", "detection", "blocking", "validated")

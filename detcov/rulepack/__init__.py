@@ -3,7 +3,7 @@
 cands = select_candidates(kb, gaps, telemetry, deployed_rules, sigma_rules, top=30)  # filtered, ranked, explained
 conv = convert(cands, "splunk", telemetry)      # pySigma backends; failures keep the backend's reason
 files = write_pack(conv, "pack/", "splunk", kb)  # one file per rule + index.csv / index.md
-gain = what_if(config_path, scan, conv)          # detcov.rulepack.whatif: the scan re-run with the pack: KPI deltas
+gain = what_if(scan, conv)                       # detcov.rulepack.whatif: the scan re-scored with the pack
 
 The names are imported on first use (:mod:`detcov.lazy`), so ``detcov suggest --help`` reads the targets alone.
 """

@@ -5,17 +5,17 @@ pipeline's device is there), and detcov's per-group rule health of the rule, as 
 those groups (``applicable_to``), is healthy in at least one of them. A rule that would not run adds nothing — it
 neither detects nor turns a rule gap into a "broken" one.
 
-The scope model's engine has no entry point yet to re-score a finished scan with extra rules, so the after-scan
-is made by ``rescan`` (``run_scan(..., extra_rules=…)``); the first scan's own result is the "before".
+The after-scan is the first scan re-scored with those rules added (``detcov.coverage.engine.with_extra_rules``: the
+inputs the first scan read and judged are reused, only the new rules are judged); the first scan is the "before".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from detcov.coverage.engine import ScanResult
+from detcov.coverage.engine import ScanResult, with_extra_rules
 from detcov.coverage.summary import Ratio, Summary
 from detcov.rulepack.model import Converted
 from detcov.rules import Rule, assess
@@ -103,20 +103,18 @@ def healthy_rules(before: ScanResult, rules: Sequence[Rule]) -> list[Rule]:
     return out
 
 
-Rescan = Callable[[Sequence[Rule]], ScanResult]
-
-
-def what_if(before: ScanResult, converted: Sequence[Converted], rescan: Rescan) -> WhatIf:
-    """The KPIs with the pack's healthy rules deployed, side by side with ``before``'s."""
+def what_if(before: ScanResult, converted: Sequence[Converted]) -> WhatIf:
+    """The KPIs with the pack's healthy rules deployed, side by side with ``before``'s (re-scored from the first
+    scan's inputs: nothing is read or parsed again)."""
     rules = healthy_rules(before, pack_rules(converted))
-    return compare(before, rescan(rules), len(rules))
+    return compare(before, with_extra_rules(before, rules), len(rules))
 
 
 def whatif_md(result: WhatIf) -> str:
     lines = [
         "# Expected coverage gain (what-if: the pack deployed)", "",
         f"{result.rules} converted rules that would be healthy assumed deployed (on the system groups where "
-        "they run); the scan re-run with them.", "",
+        "they run); the scan re-scored with them.", "",
         "| KPI | before | after | change | weighted before | weighted after | weighted change |",
         "|---|---|---|---|---|---|---|",
     ]
