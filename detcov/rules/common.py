@@ -4,11 +4,12 @@ loading, and small coercion helpers for the loosely typed fields real rule files
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from detcov.attack import AttackKB, IdResolution
 from detcov.errors import Issue, Location, Severity
@@ -102,11 +103,15 @@ def decode(data: bytes) -> str:
             from exc
 
 
-def yaml_documents(text: str) -> list[Any]:
+def yaml_documents(text: str, shallow: frozenset[str] = frozenset()) -> list[Any]:
     """Every YAML document of a text (PyYAML's C safe loader); bad YAML and alias bombs become
-    :class:`SkipFile`."""
+    :class:`SkipFile`.
+
+    ``shallow``: top-level keys whose contents are not needed in depth (a Sigma ``detection``: only its
+    ``condition`` counts). Of their mapping, only entries holding a scalar or a list of scalars are built; deeper
+    values are None. Building Python objects is most of a YAML load, and a scan reads 100,000 rules."""
     try:
-        docs = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
+        docs = [d for d in _load_all(text, shallow) if d is not None]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -117,6 +122,42 @@ def yaml_documents(text: str) -> list[Any]:
     if "&" in text and "*" in text and any(_expanded_size(d, {}) > MAX_YAML_NODES for d in docs):
         raise SkipFile(f"malformed YAML: aliases expand to more than {MAX_YAML_NODES:,} nodes (alias bomb)")
     return docs
+
+
+def _load_all(text: str, shallow: frozenset[str]) -> Iterator[Any]:
+    if not shallow:
+        yield from yaml.load_all(text, Loader=yaml.CSafeLoader)
+        return
+    loader = yaml.CSafeLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if not isinstance(node, MappingNode) or any(k.tag == _MERGE for k, _ in node.value):
+                yield loader.construct_document(node)
+                continue
+            doc = {}
+            for key_node, value_node in node.value:
+                key = loader.construct_object(key_node, deep=True)
+                shallow_map = key in shallow and isinstance(value_node, MappingNode) and not any(
+                    k.tag == _MERGE for k, _ in value_node.value)
+                doc[key] = _shallow(loader, value_node) if shallow_map else loader.construct_object(value_node,
+                                                                                                   deep=True)
+            loader.constructed_objects, loader.recursive_objects = {}, {}
+            yield doc
+    finally:
+        loader.dispose()
+
+
+def _shallow(loader: yaml.CSafeLoader, node: MappingNode) -> dict[Any, Any]:
+    def flat(v: Node) -> bool:
+        return isinstance(v, ScalarNode) or (isinstance(v, SequenceNode)
+                                             and all(isinstance(x, ScalarNode) for x in v.value))
+
+    return {loader.construct_object(k, deep=True): loader.construct_object(v, deep=True) if flat(v) else None
+            for k, v in node.value}
+
+
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _expanded_size(node: Any, memo: dict[int, int]) -> int:

@@ -160,8 +160,15 @@ class Rule:
         applicable_to, siems = self.applicable_to or applicable_to, self.siems or siems
         if applicable_to == self.applicable_to and siems == self.siems:
             return self
+        return self._with(applicable_to=applicable_to, siems=siems)
+
+    def without_query(self) -> Rule:
+        """This rule without its query text (what a scan keeps: it scores from log sources and tags)."""
+        return self._with(query="") if self.query else self
+
+    def _with(self, **changes: object) -> Rule:
         fields = {name: getattr(self, name) for name in _RULE_FIELDS}
-        return Rule(**{**fields, "applicable_to": applicable_to, "siems": siems})
+        return Rule(**{**fields, **changes})
 
     @property
     def path(self) -> str:

@@ -15,7 +15,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +161,7 @@ def _stat(name: str) -> os.stat_result | None:
 def _entry(name: str, st: os.stat_result | None, ctx: ReadContext, setup: _Setup) -> rule_cache.Entry:
     result, rules = read_file(Path(name), ctx, setup.fmt, setup.csv_columns, setup.max_bytes, st=st)
     if not setup.queries:
-        rules = [replace(r, query="") if r.query else r for r in rules]
+        rules = [r.without_query() for r in rules]
     return rule_cache.Entry(rule_cache.stamp_of(st) if st is not None else _NO_STAMP, result, tuple(rules))
 
 
@@ -279,8 +279,11 @@ def _read(
     raise SkipFile(f"unsupported format: {suffix} files are not rule files")
 
 
+_SHALLOW = frozenset({"detection"})  # a Sigma rule's selections: only its condition is read
+
+
 def _read_yaml(name: str, source: str, ctx: ReadContext, fmt: str) -> tuple[RuleFormat, Parsed]:
-    docs = yaml_documents(source)
+    docs = yaml_documents(source, shallow=_SHALLOW)
     if not docs:
         raise SkipFile("empty file: no YAML document")
     first = docs[0]
