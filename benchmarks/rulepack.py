@@ -89,7 +89,7 @@ def new_select(scan: ScanResult, rules: Sequence[Rule], groups: tuple[GroupView,
 def suggest_old_vs_new(scan: ScanResult, rules: Sequence[Rule], runs: int) -> None:
     """``detcov suggest`` after the corpus is read: old (extras of every eligible rule, what-if = a second full
     scan) vs new (extras only where ranks compete, what-if on the first scan's result), side by side."""
-    groups = group_views(scan.inventory, scan.kb, scan.catalog)
+    groups = group_views(scan.estate)
     t_old_sel, old = median_time(lambda: old_select(scan, rules), runs)
     t_new_sel, new = median_time(lambda: new_select(scan, rules, groups), runs)
     conv_old = convert(old, "splunk", scan.telemetry)

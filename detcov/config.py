@@ -106,6 +106,17 @@ def log_flow_paths(config: ScanConfig) -> tuple[str, ...]:
     return (config.log_flow,) if isinstance(config.log_flow, str) else config.log_flow
 
 
+def input_names(config: ScanConfig) -> tuple[str, ...]:
+    """Every file and folder the config names as an input, as it writes them (relative to its folder or absolute):
+    the inventory, rule folders, technique scores, validation results, log-flow evidence, protect mappings, profile
+    files and an ATT&CK bundle."""
+    named = [config.inventory, *(s.path for s in config.rules), config.technique_scores,
+             *(v.path for v in validation_sources(config)), *log_flow_paths(config),
+             *(m.file for m in config.protect_mappings), *(p for p in config.profiles if p.endswith((".yaml", ".yml"))),
+             config.attack.path]
+    return tuple(n for n in named if n)
+
+
 def load_scan_config(path: str | Path) -> tuple[ScanConfig, Path]:
     """The validated config and the folder its relative paths are relative to."""
     config, _ = load_user_file(path, ScanConfig, SCAN_FILE_TYPE, SCAN_VERSIONS)

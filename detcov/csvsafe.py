@@ -38,10 +38,13 @@ def restore(value: str) -> str:
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every text cell neutralised (numeric columns untouched)."""
+    """A copy with every text cell neutralised (numeric columns untouched). Text columns are ``object`` or, since
+    pandas 3 infers it for strings, the ``str`` dtype: both."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object:
+        if is_object_dtype(out[col].dtype) or is_string_dtype(out[col].dtype):
             out[col] = out[col].map(neutralise)
     return out
 

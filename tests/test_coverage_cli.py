@@ -103,3 +103,23 @@ def test_heatmap_page_renders_with_tactic_headers(scanned: Path, tmp_path: Path,
     png = screenshot(page, tmp_path / "heatmap.png", 1400, 900)
     stat = ImageStat.Stat(Image.open(png).convert("L"))
     assert stat.stddev[0] > 10, "the screenshot is blank"
+
+
+def test_gap_list_wraps_under_its_text_at_80_columns(scanned: Path) -> None:
+    """Below the wide layout, a gap's heading and next step continue under the text, never back at column 0
+    under the item numbers."""
+    import re
+
+    from rich.console import Console
+
+    from detcov.cli.terminal import print_gaps_list
+    from detcov.coverage.summary import Summary
+
+    summary = Summary.model_validate(json.loads((scanned / "summary.json").read_text()))
+    console = Console(record=True, width=80)
+    print_gaps_list(console, summary.top_gaps)
+    lines = console.export_text().splitlines()[2:]  # after the two-line title
+    numbered = [line for line in lines if re.match(r"^[ \d]\d\. T\d{4}", line)]
+    assert len(numbered) == len(summary.top_gaps)
+    assert all(line.startswith("    ") for line in lines if line not in numbered), "\n".join(lines)
+    assert max(len(line) for line in lines) <= 80

@@ -208,3 +208,41 @@ def test_killed_writer_leaves_previous_state(kb18: AttackKB, tmp_path: Path, qua
             len(history.load(quarter).techniques) if quarter in before else 0)
     record_scan(store, quarter, tmp_path / "new", replace=True)  # and the store still takes writes
     assert open_history(store).load(quarter).summary.scope.devices == 6
+
+
+def test_device_reaches_is_stored_and_schema_1_stores_still_load(kb18: AttackKB, tmp_path: Path) -> None:
+    """A device's `reaches` (the SIEMs its logs really reach) is history: the board's "started / stopped sending"
+    follows it, so a feed that went silent shows although the device is still declared as sending."""
+    from detcov.outputs.report.board import quarter_change
+
+    store = tmp_path / "h.sqlite"
+    write_scan(tmp_path / "a", kb18, 1)
+    record_scan(store, "2026Q1", tmp_path / "a")
+    with sqlite3.connect(store) as conn:  # the store as detcov's schema 1 wrote it: no reaches column
+        conn.execute("ALTER TABLE devices DROP COLUMN reaches")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        conn.execute("PRAGMA user_version = 1")
+    old = open_history(store).load("2026Q1")
+    assert old.devices and all(d.reaches is None and d.sending == d.siem for d in old.devices)
+
+    write_scan(tmp_path / "b", kb18, 1)
+    devices = csv_rows(tmp_path / "b", "devices")
+    silent = devices[0]["device"]
+    with (tmp_path / "b" / "tables" / "devices.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, [*devices[0], "reaches"])
+        writer.writeheader()
+        writer.writerows({**d, "reaches": "" if d["device"] == silent else "splunk;sentinel"} for d in devices)
+    record_scan(store, "2026Q2", tmp_path / "b")  # migrates the store to schema 2
+
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    history = open_history(store)
+    assert history.load("2026Q1").devices == old.devices  # old rows: still "not recorded"
+    new = history.load("2026Q2")
+    assert [(d.device, d.reaches) for d in new.devices] == [
+        (d["device"], () if d["device"] == silent else ("splunk", "sentinel")) for d in devices]
+    assert new.devices == read_scan(tmp_path / "b", "2026Q2").devices
+    change = quarter_change(new, old, ())
+    assert change.stopped_sending == (silent,) and change.started_sending == ()
+    assert change.sending == len(devices) - 1

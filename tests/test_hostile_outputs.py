@@ -225,6 +225,26 @@ def test_csv_text_neutralises_every_cell() -> None:
     assert "'=HYPERLINK" in text and "\nR2,ok\n" in text
 
 
+def test_table_csv_neutralises_text_columns_of_any_dtype(tmp_path: Path) -> None:
+    """pandas 3 gives string columns the ``str`` dtype, not ``object``: the scan's tables (rules.csv …) must be
+    neutralised all the same, and read back exactly by the history store."""
+    import pandas as pd
+
+    from detcov.csvsafe import frame_csv
+    from detcov.outputs.history.snapshot import read_csv
+
+    titles = ["=HYPERLINK(\"http://evil\",\"x\")", "'quoted", "@SUM(A1)", "plain"]
+    frame = pd.DataFrame({"rule_id": ["R1", "R2", "R3", "R4"], "title": titles, "score": [-1, 2, 0, 5],
+                          "tags": [["a"], "=b", None, "c"]})
+    path = tmp_path / "rules.csv"
+    path.write_bytes(frame_csv(frame, bom=True))
+    raw = path.read_text(encoding="utf-8-sig").splitlines()
+    assert raw[1].startswith("R1,\"'=HYPERLINK(") and raw[2].startswith("R2,''quoted,") and ",'@SUM(A1)," in raw[3]
+    assert raw[1].split(",")[-2:] == ["-1", "['a']"]  # numbers stay numbers
+    assert ",'=b" in raw[2]
+    assert [r["title"] for r in read_csv(path)] == titles
+
+
 # ----- the history store ---------------------------------------------------------------------------------
 def test_history_refuses_another_applications_sqlite(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                     scanned: Path) -> None:

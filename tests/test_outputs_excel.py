@@ -64,7 +64,7 @@ def test_tables_round_trip_as_csv_and_parquet(sheets: dict[str, pd.DataFrame], t
         for ext in ("csv", "parquet"))
     csv = pd.read_csv(tmp_path / "tables" / "techniques.csv", encoding="utf-8-sig")
     assert list(csv.columns) == list(sheets["Techniques"].columns)
-    assert csv["comment"].iloc[0] == "=not a formula 測試"
+    assert csv["comment"].iloc[0] == "'=not a formula 測試"  # neutralised in CSV (detcov.csvsafe)
     assert (tmp_path / "tables" / "techniques.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     parquet = pd.read_parquet(tmp_path / "tables" / "techniques.parquet")
     assert list(parquet["tactics"].iloc[0]) == first_row_tactics(sheets["Techniques"])  # native lists kept

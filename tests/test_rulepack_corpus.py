@@ -44,7 +44,7 @@ def setup(bundle18: Path) -> Setup:
     root = shared_path("rules-corpora", "sigma", "rules")
     scan = run_scan(CONFIG, attack_path=bundle18)
     corpus = list(read_rules(root, scan.kb, "sigma").rules)
-    groups = group_views(scan.inventory, scan.kb, scan.catalog)
+    groups = group_views(scan.estate)
     candidates = select_candidates(scan.kb, scan.gaps, scan.telemetry, scan.ruleset.rules, corpus, TOP,
                                    groups=groups)
     return Setup(scan, corpus, candidates, groups)

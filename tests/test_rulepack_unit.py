@@ -228,3 +228,27 @@ def test_behaviour_before_signature_then_reach(tmp_path: Path, kb18: AttackKB) -
     blind = (_group(kb18, "Lab", 5, frozenset({"firewall"})),)
     assert select_candidates(kb18, [_gap(kb18, "T1003.001", 1.0)], _telemetry(kb18), [], _read(kb18, tmp_path),
                              groups=blind) == []
+
+
+def test_group_views_read_the_scan_estate_so_a_silent_feed_targets_nothing(kb18: AttackKB) -> None:
+    """The pack's groups come from the scope model (Estate.telemetry): a device whose feed to a SIEM was found
+    silent by log-flow evidence feeds no rule there, while it still does on the SIEM where its logs flow."""
+    from detcov.coverage.scope import build_estate
+    from detcov.datasources.catalog import load_catalog
+    from detcov.datasources.inventory import load_inventory
+    from detcov.rulepack.scope import group_views
+    from tests.conftest import REPO
+
+    catalog = load_catalog()
+    inventory = load_inventory(REPO / "examples" / "demo-bank" / "inventory.yaml", kb18, catalog)
+    sysmon = "Sysmon (servers and SWIFT zone)"
+    estate = build_estate(inventory, kb18, catalog, silent={(sysmon, "splunk"): "silent since 2026-11-01"})
+    for siem in ("splunk", "elastic"):
+        views = {g.name: g for g in group_views(estate, siem)}
+        assert all(v.telemetry == estate.telemetry(name, siem) for name, v in views.items())  # the one home
+        for name in ("Windows servers", "SWIFT zone"):
+            assert ("sysmon" in views[name].device_types) is (siem == "elastic"), (siem, name)
+            assert ("sysmon" in views[name].per_type) is (siem == "elastic")
+    anywhere = {g.name: g for g in group_views(estate)}
+    assert "sysmon" in anywhere["Windows servers"].device_types  # still reaches elastic
+    assert anywhere["Windows servers"].per_type["sysmon"].device_types == frozenset({"sysmon"})

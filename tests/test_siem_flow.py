@@ -3,6 +3,8 @@ flowing / silent / never-seen / unknown with the evidence that decides."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -104,6 +106,24 @@ def test_flow_csv_round_trip(tmp_path: Path) -> None:
     assert [(o.siem, o.index, o.sourcetype, o.table, o.last_seen, o.count) for o in back] == [
         (o.siem, o.index, o.sourcetype, o.table, o.last_seen, o.count) for o in obs]
     assert [o.source for o in back] == [f"{path}:2", f"{path}:3"]
+
+
+def test_flow_csv_neutralises_formulas_and_reads_them_back(tmp_path: Path) -> None:
+    """Index / sourcetype / table names come from a SIEM's API: a spreadsheet must not run them as formulas, and
+    the scan must read the original names back (the same promise as every other CSV detcov writes)."""
+    hostile = [FlowObservation("splunk", "=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", None, None, 3, "x"),
+               FlowObservation("sentinel", None, None, "@SUM(1)", None, 1, "y"),
+               FlowObservation("splunk", "'quoted", "-dash", None, None, 2, "z")]
+    data = flow_csv(hostile)
+    rows = list(csv.reader(io.StringIO(data.decode())))[1:]
+    assert [r[1:4] for r in rows] == [["'=HYPERLINK(\"http://x\")", "'+cmd|' /C calc'!A0", ""],
+                                      ["", "", "'@SUM(1)"], ["''quoted", "'-dash", ""]]
+    assert rows[0][5] == "3"  # numbers stay numbers
+    path = tmp_path / "splunk.csv"
+    path.write_bytes(data)
+    back, issues = load_flow([path])
+    assert not issues
+    assert [(o.index, o.sourcetype, o.table) for o in back] == [(o.index, o.sourcetype, o.table) for o in hostile]
 
 
 def _obs(index: str | None, sourcetype: str | None, table: str | None, last: datetime | None, count: int = 10,

@@ -31,7 +31,7 @@ from detcov.attack.loader import AttackData, LazySections
 from detcov.fileio import atomic_write
 
 MAGIC = "detcov-attack-cache"
-FORMAT = 3
+FORMAT = 4  # 4: log-source channels normalised (ATT&CK 18's "None" → "")
 T = TypeVar("T")
 Decoder = Callable[[Any], Any]
 
@@ -129,7 +129,8 @@ def decode_data(blobs: dict[str, bytes]) -> AttackData:
 
 # ----- files ----------------------------------------------------------------------------------------------------
 def cache_path(bundle_sha256: str, directory: Path | None = None) -> Path:
-    return (directory or cache_dir()) / "attack" / f"{bundle_sha256[:32]}-v{__version__}.json"
+    """The format is in the name, so two installs of different formats sharing a cache dir keep a file each."""
+    return (directory or cache_dir()) / "attack" / f"{bundle_sha256[:32]}-v{__version__}-f{FORMAT}.json"
 
 
 def write_cache(data: AttackData, directory: Path | None = None) -> Path:

@@ -224,6 +224,14 @@ def _technique(obj: Obj, tactic_rank: Mapping[str, int], revoked_by: Mapping[str
     )
 
 
+def log_channel(value: object) -> str:
+    """A log source's channel as detcov keeps it: ``""`` for none. ATT&CK 18 writes ``"None"`` (the word) for
+    log sources without a channel (68 data-component and 127 analytic log sources in 18.1); that is no channel,
+    not a channel named None, so rule hints and next steps never print "linux:syslog None"."""
+    text = "" if value is None else str(value).strip()
+    return "" if text.lower() in ("none", "null") else text
+
+
 def _data_component(obj: Obj, ds_names: Mapping[str, str]) -> DataComponent:
     return DataComponent(
         stix_id=obj["id"],
@@ -231,7 +239,7 @@ def _data_component(obj: Obj, ds_names: Mapping[str, str]) -> DataComponent:
         dc_id=attack_id(obj),
         data_source=ds_names.get(str(obj.get("x_mitre_data_source_ref") or "")),
         log_sources=tuple(
-            LogSource(str(ls.get("name", "")), str(ls.get("channel", "")))
+            LogSource(str(ls.get("name", "")), log_channel(ls.get("channel")))
             for ls in obj.get("x_mitre_log_sources") or ()
         ),
         deprecated=_flag(obj, "x_mitre_deprecated"),
@@ -252,7 +260,7 @@ def _analytic(obj: Obj, strategy_of: Mapping[str, str]) -> Analytic | None:
         description=str(obj.get("description", "")),
         log_sources=tuple(
             LogSourceRef(str(r.get("x_mitre_data_component_ref", "")), str(r.get("name", "")),
-                         str(r.get("channel", "")))
+                         log_channel(r.get("channel")))
             for r in obj.get("x_mitre_log_source_references") or ()
         ),
         mutable_elements=tuple(

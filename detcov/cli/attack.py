@@ -144,7 +144,7 @@ def _print_visibility(kb: AttackKB, t: Technique) -> None:
             dc = kb.data_component(ref.data_component)
             table.add_row(platform, escape(dc.label if dc else ref.data_component),
                           escape(ref.log_source.name if ref.log_source else "—"),
-                          escape(ref.log_source.channel if ref.log_source else "—"),
+                          escape(ref.log_source.channel or "—" if ref.log_source else "—"),
                           " ".join(filter(None, (ref.strategy, ref.analytic))) or "—")
     if not by_platform:
         console.print("visibility: ATT&CK lists no telemetry for this technique")

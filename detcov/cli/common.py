@@ -65,17 +65,14 @@ def load_kb(attack_path: Path | None, attack_version: str | None, *, use_cache: 
 def scan_inputs(config_path: Path) -> list[Path]:
     """Every file and rule folder a scan config reads (outputs may never be written over them); a config that
     does not load yet guards only itself (its errors are reported when the scan reads it)."""
-    from detcov.config import load_scan_config, log_flow_paths, resolve, validation_sources
+    from detcov.config import input_names, load_scan_config, resolve
     from detcov.errors import DetcovError
 
     try:
         config, base = load_scan_config(config_path)
     except DetcovError:
         return [config_path]
-    named = [config.inventory, *(s.path for s in config.rules), config.technique_scores,
-             *(v.path for v in validation_sources(config)), *log_flow_paths(config),
-             *(m.file for m in config.protect_mappings), *(p for p in config.profiles if p.endswith((".yaml", ".yml")))]
-    return [config_path, *(resolve(base, n) for n in named if n)]
+    return [config_path, *(resolve(base, n) for n in input_names(config))]
 
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}

@@ -64,7 +64,7 @@ def suggest(scan_path: Path, sigma_path: Path, target: str, top: int, per_techni
     _print_corpus(corpus, scan.kb)
     family = {Target.SPLUNK: "splunk", Target.SENTINEL: "sentinel"}.get(Target(target), "elastic")
     siem = next((s.id for s in scan.estate.siems if s.product == family), None)
-    groups = group_views(scan.inventory, scan.kb, scan.catalog, siem)
+    groups = group_views(scan.estate, siem)
     candidates = select_candidates(scan.kb, scan.gaps, scan.telemetry, scan.ruleset.rules, corpus.rules, top,
                                    per_technique=per_technique, groups=groups)
     converted = convert(candidates, target, scan.telemetry, groups=groups)

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 
 from rich.console import Console
 from rich.markup import escape
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -108,11 +107,17 @@ def gaps_table(gaps: list[GapItem]) -> Table:
 
 
 def print_gaps_list(console: Console, gaps: list[GapItem]) -> None:
+    """A numbered list; the heading and its next step wrap under the text, never back under the number."""
     console.print(f"[bold]{GAPS_TITLE}[/]")
+    items = Table.grid(padding=(0, 1))
+    items.add_column(justify="right", no_wrap=True)
+    items.add_column(overflow="fold")
     for i, g in enumerate(gaps, 1):
-        where = f" in {escape(g.group)}" if g.group else ""
-        console.print(f"{i:2d}. [bold]{g.technique}[/] {escape(g.name)} — {g.gap}{where}, priority {g.priority:.1f}")
-        console.print(Padding(Text(f"next: {g.action}", overflow="fold"), (0, 0, 0, 4), expand=False))
+        where = f" in {g.group}" if g.group else ""
+        heading = Text.assemble((g.technique, "bold"), f" {g.name} — {g.gap}{where}, priority {g.priority:.1f}")
+        items.add_row(f"{i}.", heading)
+        items.add_row("", Text(f"next: {g.action}", overflow="fold"))
+    console.print(items)
 
 
 def print_summary(console: Console, summary: Summary, targets: Mapping[str, float] | None = None) -> None:

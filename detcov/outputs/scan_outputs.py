@@ -19,6 +19,7 @@ from detcov.fileio import atomic_write, staged_folder
 from detcov.outputs.excel import file_stem, write_tables, write_workbook
 from detcov.outputs.heatmap import matrix_figure, write_html, write_png
 from detcov.outputs.navigator import TechniqueCell, View, build_layer, validate_layer, write_layer
+from detcov.outputs.portable import PathNamer, scan_namer
 from detcov.outputs.views import VIEW_TITLES, critical_groups, group_cells, view_cells
 from detcov.outputs.workbook import scan_tables, workbook_sheets
 
@@ -60,9 +61,10 @@ def write_heatmaps(result: ScanResult, cells: Mapping[View, Mapping[str, Techniq
     return path
 
 
-def write_summary(summary: Summary, out: Path) -> Path:
+def write_summary(summary: Summary, out: Path, namer: PathNamer | None = None) -> Path:
     path = out / "summary.json"
-    atomic_write(path, orjson.dumps(summary.model_dump(mode="json"), option=orjson.OPT_INDENT_2))
+    doc = summary.model_dump(mode="json")
+    atomic_write(path, orjson.dumps(namer.value(doc) if namer else doc, option=orjson.OPT_INDENT_2))
     return path
 
 
@@ -84,5 +86,5 @@ def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False, grou
         if groups:
             write_group_layers(result, stage, groups)
         summary = result.summary
-        write_summary(summary, stage)
+        write_summary(summary, stage, scan_namer(result.config, result.base))
     return summary

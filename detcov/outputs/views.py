@@ -14,10 +14,8 @@ States, decided once here for every view:
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from detcov.attack.model import Technique
@@ -26,6 +24,7 @@ from detcov.coverage.gaps import Gap
 from detcov.outputs import colors
 from detcov.outputs.names import names_list
 from detcov.outputs.navigator import TechniqueCell, View
+from detcov.outputs.portable import PathNamer, scan_namer
 
 VIEW_TITLES = {
     View.VISIBILITY: "Visibility (0–4): can the SOC see it?",
@@ -40,17 +39,11 @@ def _meta(*pairs: tuple[str, object]) -> tuple[tuple[str, str], ...]:
     return tuple((k, str(v)) for k, v in pairs if v not in (None, ""))
 
 
-def portable(text: str, base: Path) -> str:
-    """Tooltips travel (a colleague's Navigator, a web server): paths under the config folder become relative
-    to it, so no absolute local path (user names, mount points) leaks into a layer."""
-    for root in {str(base), str(base.resolve())}:
-        text = text.replace(root + os.sep, "")
-    return text
-
-
-def _portable_cells(cells: Mapping[str, TechniqueCell], base: Path) -> dict[str, TechniqueCell]:
-    return {t: dataclasses.replace(c, comment=portable(c.comment, base),
-                                   metadata=tuple((k, portable(v, base)) for k, v in c.metadata))
+def _portable_cells(cells: Mapping[str, TechniqueCell], namer: PathNamer) -> dict[str, TechniqueCell]:
+    """Tooltips travel (a colleague's Navigator, a web server): input files named as :mod:`detcov.outputs.portable`
+    says, never by an absolute local path."""
+    return {t: dataclasses.replace(c, comment=namer.text(c.comment),
+                                   metadata=tuple((k, namer.text(v)) for k, v in c.metadata))
             for t, c in cells.items()}
 
 
@@ -214,7 +207,8 @@ def view_cells(result: ScanResult) -> dict[View, dict[str, TechniqueCell]]:
     """Per view, one cell per active technique, with the explanation as comment and the facts as metadata."""
     f = facts(result)
     techniques = result.kb.techniques()
-    return {view: _portable_cells({t.id: build(f, t) for t in techniques}, result.base)
+    namer = scan_namer(result.config, result.base)
+    return {view: _portable_cells({t.id: build(f, t) for t in techniques}, namer)
             for view, build in BUILDERS.items()}
 
 
@@ -243,8 +237,9 @@ def group_cells(result: ScanResult, group: str) -> dict[View, dict[str, Techniqu
     """Per view, the cells of one system group (empty before the scope model's cells exist)."""
     weights = {t: w.weight for t, w in result.weights.items() if w.weight > 0}
     mine = [c for (_, g), c in scan_cells(result).items() if g == group]
+    namer = scan_namer(result.config, result.base)
     return {view: _portable_cells({c.technique: _group_cell(view, c, weights.get(c.technique)) for c in mine},
-                                  result.base) for view in GROUP_VIEWS}
+                                  namer) for view in GROUP_VIEWS}
 
 
 def critical_groups(result: ScanResult, minimum: int = 4) -> list[str]:

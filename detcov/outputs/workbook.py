@@ -20,6 +20,7 @@ import pandas as pd
 from detcov.coverage.engine import ScanResult
 from detcov.coverage.summary import ROLLUP_RULE
 from detcov.outputs.navigator import TechniqueCell, View, cell_band, used_legend, view_scale
+from detcov.outputs.portable import scan_namer
 from detcov.outputs.views import VIEW_TITLES
 
 GAP_MEANINGS = {
@@ -74,12 +75,14 @@ HEALTH_ORDER = {"healthy": 9, "unverified-log-source": 1}
 
 
 def scan_tables(result: ScanResult, tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The scan's tables as written (CSV, Parquet and the workbook): techniques and rules sorted by priority."""
-    out = dict(tables)
-    out["techniques"] = sorted_techniques(tables["techniques"])
-    if not tables["rules"].empty:
-        rank = tables["rules"]["health"].map(lambda h: HEALTH_ORDER.get(h, 0))
-        out["rules"] = tables["rules"].assign(_r=rank).sort_values(["_r", "rule_id"]).drop(columns="_r")
+    """The scan's tables as written (CSV, Parquet and the workbook): techniques and rules sorted by priority,
+    input files named relative to the scan config (:mod:`detcov.outputs.portable`)."""
+    namer = scan_namer(result.config, result.base)
+    out = {name: namer.frame(frame) for name, frame in tables.items()}
+    out["techniques"] = sorted_techniques(out["techniques"])
+    if not out["rules"].empty:
+        rank = out["rules"]["health"].map(lambda h: HEALTH_ORDER.get(h, 0))
+        out["rules"] = out["rules"].assign(_r=rank).sort_values(["_r", "rule_id"]).drop(columns="_r")
     return out
 
 

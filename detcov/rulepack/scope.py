@@ -6,18 +6,19 @@ the SIEM) — not merely somewhere in the bank. A Sysmon rule targets the groups
 Windows audit log can feed targets the groups that forward 4688. ``reach`` is the share of the hosts on the
 rule's platforms that its target groups hold (a rule that runs on every Windows host has reach 1.0).
 
-This is the pack's own view of scope from the inventory (system groups, their devices, their platforms); when the
-scan's scope model gives per-group rule health, this module is where it plugs in.
+The groups' telemetry comes from the scan's scope model (:class:`detcov.coverage.scope.Estate`), the one home of
+per-group, per-SIEM telemetry that rule health reads too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from detcov.attack import AttackKB
-from detcov.datasources.catalog import Catalog
-from detcov.datasources.inventory import Inventory, build_group_telemetry, collected_telemetry
+from detcov.coverage.scope import Estate
+from detcov.datasources.inventory import Inventory, collected_telemetry
 from detcov.datasources.telemetry import CollectedTelemetry
 from detcov.rules import Rule
 from detcov.rules.health import need_met, rule_platforms
@@ -43,18 +44,25 @@ class GroupView:
         return None if telemetry is None else GroupView(self.name, self.platforms, self.hosts, telemetry)
 
 
-def group_views(inventory: Inventory, kb: AttackKB, catalog: Catalog, siem: str | None = None
-                ) -> tuple[GroupView, ...]:
-    """Per system group, the telemetry its own devices deliver to ``siem`` (None: to any SIEM)."""
-    resolved = inventory.resolve(kb, catalog)
+def group_views(estate: Estate, siem: str | None = None) -> tuple[GroupView, ...]:
+    """Per system group, the telemetry its own devices deliver to ``siem`` (None: to any SIEM), read from the scan's
+    scope model (:meth:`Estate.telemetry`): devices resolved once with the scan's context, so a feed found silent
+    does not reach that SIEM and the SIEM's ML jobs and custom tables count. ``per_type`` is the same view of an
+    estate that has only that device type's devices."""
+    types = sorted({d.type for d in estate.devices if d.type})
+    alone = {t: dataclasses.replace(estate, devices=tuple(d for d in estate.devices if d.type == t)) for t in types}
     out = []
-    for group in inventory.system_groups:
-        whole = collected_telemetry([build_group_telemetry(group, resolved)], siem)
-        types = whole.device_types
-        per_type = {t: collected_telemetry([build_group_telemetry(group, tuple(d for d in resolved if d.type == t))],
-                                           siem) for t in types}
+    for group in estate.groups:
+        whole = _delivered(estate, group.applicable_to, siem)
+        per_type = {t: _delivered(alone[t], group.applicable_to, siem) for t in whole.device_types}
         out.append(GroupView(group.applicable_to, tuple(group.platforms), group.hosts or 0, whole, per_type))
     return tuple(out)
+
+
+def _delivered(estate: Estate, group: str, siem: str | None) -> CollectedTelemetry:
+    if siem is None:  # any SIEM: the group's telemetry as visibility reads it
+        return collected_telemetry([estate.group_telemetry[group]])
+    return estate.telemetry(group, siem)
 
 
 def by_device(rule: Rule, kb: AttackKB, targets: Iterable[GroupView]) -> tuple[tuple[str, tuple[str, ...]], ...]:

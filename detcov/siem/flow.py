@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from detcov.csvsafe import csv_text, restore
 from detcov.errors import Issue, Location, Severity
 
 FEED_KEYS = ("index", "sourcetype", "table")
@@ -237,6 +238,8 @@ def _cell(columns: Mapping[str, int], row: Sequence[str], names: Iterable[str]) 
 
 def _csv_observation(kind: str, columns: Mapping[str, int], row: Sequence[str], default_siem: str,
                      source: str) -> FlowObservation | str:
+    if kind == "detcov":  # detcov's own flow CSV: cells were neutralised on writing (flow_csv)
+        row = [restore(cell) for cell in row]
     siem = (_cell(columns, row, ("siem",)) if kind == "detcov" else None) or default_siem
     index = _cell(columns, row, ("index",)) if kind != "sentinel" else None
     sourcetype = _cell(columns, row, ("sourcetype",)) if kind != "sentinel" else None
@@ -335,15 +338,14 @@ def table_observation(siem: str, row: Mapping[str, Any], table_key: str, count_k
 
 # ----- the connectors' snapshot -----------------------------------------------------------------------------
 def flow_csv(observations: Iterable[FlowObservation]) -> bytes:
-    """detcov's flow CSV, one observation a row (what ``detcov pull`` writes, and what :func:`load_flow` reads)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(FLOW_CSV_COLUMNS)
-    for o in observations:
-        writer.writerow([o.siem, o.index or "", o.sourcetype or "", o.table or "",
-                         o.last_seen.astimezone(UTC).isoformat().replace("+00:00", "Z") if o.last_seen else "",
-                         o.count])
-    return buf.getvalue().encode()
+    """detcov's flow CSV, one observation a row (what ``detcov pull`` writes, and what :func:`load_flow` reads).
+
+    Index, sourcetype and table names come from the SIEM's API, so every cell is neutralised like every other CSV
+    detcov writes (:mod:`detcov.csvsafe`); :func:`load_flow` restores them."""
+    return csv_text(FLOW_CSV_COLUMNS, (
+        [o.siem, o.index or "", o.sourcetype or "", o.table or "",
+         o.last_seen.astimezone(UTC).isoformat().replace("+00:00", "Z") if o.last_seen else "", o.count]
+        for o in observations)).encode()
 
 
 # ----- matching ---------------------------------------------------------------------------------------------

@@ -59,9 +59,17 @@ class DeviceRow:
     device: str
     type: str
     system_groups: tuple[str, ...] = ()
-    siem: bool = False
+    siem: bool = False  # declared as sending to a SIEM
     blocking: bool = False
     quality: float = 0.0
+    # the SIEM ids its logs really reach (a silent or never-seen feed does not); None: not recorded (a store of
+    # schema 1, or a scan folder whose devices table has no `reaches` column)
+    reaches: tuple[str, ...] | None = None
+
+    @property
+    def sending(self) -> bool:
+        """Its logs reach a SIEM: what ``reaches`` says, else (older records) what was declared."""
+        return self.siem if self.reaches is None else bool(self.reaches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +105,9 @@ def convert(kind: Any, value: Any) -> Any:
         return int(float(text)) if text else 0
     if kind == "float":
         return float(text) if text else 0.0
-    if kind == "tuple[str, ...]":
+    if kind == "tuple[str, ...] | None" and value is None:
+        return None
+    if kind in ("tuple[str, ...]", "tuple[str, ...] | None"):
         return tuple(p.strip() for p in text.split(LIST_SEPARATOR) if p.strip())
     return "" if value is None else str(value)
 

@@ -25,7 +25,8 @@ from detcov.fileio import check_output, make_folder
 from detcov.outputs.history.quarters import parse_quarter, quarter_key
 from detcov.outputs.history.snapshot import TABLES, Snapshot, check_snapshot, read_scan, row_from, to_cell
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: devices.reaches (the SIEMs a device's logs really reach); a schema-1 store is migrated
+# when written to and read as it is (missing columns take the row's defaults)
 APPLICATION_ID = 0x64637631  # "dcv1" in SQLite's header: `PRAGMA application_id` says the file is detcov's
 _SQL_TYPES = {"bool": "INTEGER", "int": "INTEGER", "float": "REAL"}
 KPI_NAMES = ("visibility", "detection", "blocking", "validated")
@@ -97,16 +98,44 @@ def _check_owner(conn: sqlite3.Connection, store: Path) -> None:
                       hint="choose a new file for the history store (--store, or 'history:' in the scan config)")
 
 
+def _stored_columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def _migrate(conn: sqlite3.Connection) -> str:
+    """SQL that brings an older store's tables to this schema (columns added since; their old rows read NULL)."""
+    out = []
+    for name, cls in TABLES.items():
+        have = set(_stored_columns(conn, name))
+        if have:
+            out += [f"ALTER TABLE {name} ADD COLUMN {f.name} {_SQL_TYPES.get(str(f.type), 'TEXT')};"
+                    for f in dataclasses.fields(cls) if f.name not in have]
+    return "".join(out)
+
+
 def _check_schema(conn: sqlite3.Connection, store: Path, write: bool) -> None:
     _check_owner(conn, store)
-    if write:
-        conn.executescript(f"BEGIN IMMEDIATE;{SCHEMA}"
-                           f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
-                           f"PRAGMA application_id = {APPLICATION_ID};PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if row is None or int(row[0]) > SCHEMA_VERSION:
-        raise DetcovError(f"history schema {row[0] if row else '?'} is newer than this detcov understands",
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() \
+        if _stored_columns(conn, "meta") else None
+    if row is not None and int(row[0]) > SCHEMA_VERSION:
+        raise DetcovError(f"history schema {row[0]} is newer than this detcov understands",
                           location=Location.of(store), hint="upgrade detcov")
+    if write:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in (_migrate(conn) + SCHEMA).split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    elif row is None:
+        raise DetcovError("history schema ? is newer than this detcov understands", location=Location.of(store),
+                          hint="upgrade detcov")
 
 
 # ----- writing -------------------------------------------------------------------------------------
@@ -170,8 +199,10 @@ def stored_quarters(store: Path) -> list[str]:
 
 
 def _read_rows(conn: sqlite3.Connection, name: str, quarter: str) -> tuple[Any, ...]:
+    """The rows of one quarter; a column an older schema lacks takes the row's default."""
     cls = TABLES[name]
-    cols = _columns(cls)
+    stored = set(_stored_columns(conn, name))
+    cols = [c for c in _columns(cls) if c in stored]
     cursor = conn.execute(f"SELECT {', '.join(cols)} FROM {name} WHERE quarter = ? ORDER BY rowid", (quarter,))
     return tuple(row_from(cls, dict(zip(cols, values, strict=True))) for values in cursor)
 

@@ -118,7 +118,7 @@ class QuarterChange:
 
 
 def _sending(snap: Snapshot) -> set[str]:
-    return {d.device for d in snap.devices if d.siem}
+    return {d.device for d in snap.devices if d.sending}
 
 
 def _broken(snap: Snapshot) -> dict[str, RuleRow]:
