@@ -153,3 +153,42 @@ def test_format_filter_skips_other_families(kb18: AttackKB, fmt: str) -> None:
     rs = read_rules([root], kb18, fmt)
     assert len(rs) == 0
     assert any(f.skipped and f.skipped.startswith(f"not a {fmt} rule") for f in rs.files)
+
+
+def test_shallow_detection_reads_every_sigma_file_as_a_full_load_does() -> None:
+    """A scan builds only the condition of a Sigma ``detection``; every other key of every SigmaHQ file must come
+    out exactly as a full YAML load gives it."""
+    from detcov.rules.common import SkipFile, yaml_documents
+
+    shallow = frozenset({"detection"})
+    checked = 0
+    for path in sorted(shared_path("rules-corpora", "sigma").rglob("*.yml")):
+        source = path.read_text(encoding="utf-8-sig")
+        try:
+            full = yaml_documents(source)
+        except SkipFile:
+            continue
+        part = yaml_documents(source, shallow=shallow)
+        assert len(part) == len(full), path
+        for a, b in zip(full, part, strict=True):
+            if not isinstance(a, dict):
+                assert a == b, path
+                continue
+            assert a.keys() == b.keys(), path
+            assert {k: v for k, v in a.items() if k != "detection"} == {k: v for k, v in b.items() if k != "detection"}
+            if isinstance(a.get("detection"), dict):
+                assert a["detection"].keys() == b["detection"].keys(), path
+                assert a["detection"].get("condition") == b["detection"].get("condition"), path
+        checked += 1
+    assert checked > 3000
+
+
+def test_shallow_detection_keeps_merge_keys_and_nested_values_whole() -> None:
+    from detcov.rules.common import yaml_documents
+
+    text = ("base: &sel {Image: a.exe}\ntitle: t\ndetection:\n  <<: {extra: 1}\n  sel: *sel\n  condition: sel\n"
+            "---\ntitle: u\ndetection:\n  sel: {CommandLine|contains: [x, y]}\n  list: [1, 2]\n"
+            "  condition: [sel, list]\n")
+    first, second = yaml_documents(text, shallow=frozenset({"detection"}))
+    assert first["detection"] == {"extra": 1, "sel": {"Image": "a.exe"}, "condition": "sel"}  # merge: built whole
+    assert second["detection"] == {"sel": None, "list": [1, 2], "condition": ["sel", "list"]}
