@@ -88,7 +88,8 @@ def new_select(scan: ScanResult, rules: Sequence[Rule], groups: tuple[GroupView,
 
 def suggest_old_vs_new(scan: ScanResult, rules: Sequence[Rule], runs: int) -> None:
     """``detcov suggest`` after the corpus is read: old (extras of every eligible rule, what-if = a second full
-    scan) vs new (extras only where ranks compete, what-if on the first scan's result), side by side."""
+    scan) vs new (extras only where ranks compete, what-if = the first scan re-scored with the pack), side by
+    side."""
     groups = group_views(scan.estate)
     t_old_sel, old = median_time(lambda: old_select(scan, rules), runs)
     t_new_sel, new = median_time(lambda: new_select(scan, rules, groups), runs)
@@ -96,8 +97,7 @@ def suggest_old_vs_new(scan: ScanResult, rules: Sequence[Rule], runs: int) -> No
     conv_new = convert(new, "splunk", scan.telemetry, groups=groups)
     extra = pack_rules(conv_old)
     t_old_wi, _ = median_time(lambda: run_scan(CONFIG, attack_path=ATTACK, extra_rules=extra), runs)
-    t_new_wi, _ = median_time(lambda: what_if(scan, conv_new, lambda r: run_scan(CONFIG, attack_path=ATTACK,
-                                                                                extra_rules=r)), runs)
+    t_new_wi, _ = median_time(lambda: what_if(scan, conv_new), runs)  # re-scored from the first scan's inputs
     print("suggest after the corpus read: old vs new, median s")
     for step, o, n in (("select (extras reads)", t_old_sel, t_new_sel), ("what-if", t_old_wi, t_new_wi),
                        ("select + what-if", t_old_sel + t_old_wi, t_new_sel + t_new_wi)):
