@@ -256,6 +256,22 @@ def test_verdicts_text_names_the_siems_that_share_a_verdict() -> None:
     groups = [GroupHealth("Linux servers", siem, HealthOutcome.MISSING_LOG_SOURCE, missing)
               for siem in ("splunk", "elastic")] + [
         GroupHealth("Linux servers", "sentinel", HealthOutcome.HEALTHY, "delivered (auditd)"),
-        GroupHealth("Windows", "splunk", HealthOutcome.NOT_APPLICABLE, "runs on Linux")]
+        GroupHealth("Windows", "splunk", HealthOutcome.NOT_APPLICABLE, "runs on Linux")] + [
+        GroupHealth(group, siem, HealthOutcome.UNVERIFIED, "log source not in the mapping tables")
+        for group in ("Cloud", "Network") for siem in ("splunk", "elastic")]
     assert verdicts_text(groups) == (f"Linux servers (splunk, elastic): missing-log-source — {missing} | "
-                                     "Linux servers (sentinel): healthy — delivered (auditd)")
+                                     "Linux servers (sentinel): healthy — delivered (auditd) | "
+                                     "Cloud, Network (splunk, elastic): unverified-log-source — log source not in "
+                                     "the mapping tables")
+
+
+def test_healthy_detail_names_only_groups_with_no_healthy_siem(tmp_path: Path, kb18: AttackKB) -> None:
+    from detcov.rules.health import GroupHealth, _overall
+
+    rule = _rule(tmp_path, kb18, "r.yml", SIGMA.format(title="t", tags="attack.t1059.001",
+                                                       logsource="product: windows, category: process_creation"),
+                 "splunk")
+    groups = (GroupHealth("Servers", "splunk", HealthOutcome.HEALTHY, "ok"),
+              GroupHealth("Servers", "elastic", HealthOutcome.MISSING_LOG_SOURCE, "none"),
+              GroupHealth("Workstations", "elastic", HealthOutcome.MISSING_LOG_SOURCE, "none"))
+    assert _overall(rule, groups).detail == "healthy in Servers; not in Workstations"

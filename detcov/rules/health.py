@@ -71,19 +71,22 @@ class GroupHealth:
     def healthy(self) -> bool:
         return self.outcome is HealthOutcome.HEALTHY
 
-    def text(self, siems: Iterable[str] = ()) -> str:
-        where = ", ".join(siems) or self.siem
-        return f"{self.group} ({where}): {self.outcome.value}" + (f" — {self.detail}" if self.detail else "")
+    def text(self) -> str:
+        return f"{self.group} ({self.siem}): {self.outcome.value}" + (f" — {self.detail}" if self.detail else "")
 
 
 def verdicts_text(groups: Iterable[GroupHealth]) -> str:
-    """A rule's verdicts where it applies, one per group and verdict, the SIEMs that share it named together:
-    ``Linux servers (splunk, elastic): missing-log-source — …``."""
-    shared: dict[tuple[str, HealthOutcome, str], list[GroupHealth]] = {}
+    """A rule's verdicts where it applies, each distinct verdict once, with the groups and SIEMs that share it:
+    ``Linux servers (splunk, elastic): missing-log-source — …``, ``Windows servers, Cloud (splunk): unverified …``."""
+    siems: dict[tuple[str, HealthOutcome, str], list[str]] = {}
     for g in groups:
         if g.outcome is not HealthOutcome.NOT_APPLICABLE:
-            shared.setdefault((g.group, g.outcome, g.detail), []).append(g)
-    return " | ".join(same[0].text(g.siem for g in same) for same in shared.values())
+            siems.setdefault((g.group, g.outcome, g.detail), []).append(g.siem)
+    shared: dict[tuple[tuple[str, ...], HealthOutcome, str], list[str]] = {}
+    for (group, outcome, detail), where in siems.items():
+        shared.setdefault((tuple(where), outcome, detail), []).append(group)
+    return " | ".join(f"{', '.join(names)} ({', '.join(where)}): {outcome.value}" + (f" — {detail}" if detail else "")
+                      for (where, outcome, detail), names in shared.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,10 +238,11 @@ def _verdict(rule: Rule, platforms: tuple[str, ...], scopes: tuple[HealthScope, 
 def _overall(rule: Rule, groups: tuple[GroupHealth, ...]) -> RuleHealth:
     healthy = [g for g in groups if g.healthy]
     if healthy:
-        where = ", ".join(dict.fromkeys(g.group for g in healthy))
-        others = [g for g in groups if not g.healthy and g.outcome is not HealthOutcome.NOT_APPLICABLE]
-        extra = f"; not in {', '.join(dict.fromkeys(g.group for g in others))}" if others else ""
-        return RuleHealth(rule, HealthOutcome.HEALTHY, f"healthy in {where}{extra}", groups=groups)
+        where = dict.fromkeys(g.group for g in healthy)  # healthy on any of its SIEMs
+        others = dict.fromkeys(g.group for g in groups
+                               if g.group not in where and g.outcome is not HealthOutcome.NOT_APPLICABLE)
+        extra = f"; not in {', '.join(others)}" if others else ""
+        return RuleHealth(rule, HealthOutcome.HEALTHY, f"healthy in {', '.join(where)}{extra}", groups=groups)
     if not groups:
         return RuleHealth(rule, HealthOutcome.NOT_APPLICABLE, "watches no system group of the inventory")
     outcome = next(o for o in _OVERALL_ORDER if any(g.outcome is o for g in groups))
