@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -35,7 +35,7 @@ from detcov.coverage.summary import (
     ValidationKpi,
 )
 from detcov.datasources.inventory import DQ_DIMENSIONS
-from detcov.rules.health import RuleHealth, verdicts_text
+from detcov.rules.health import verdicts_text
 
 if TYPE_CHECKING:
     from detcov.coverage.cells import Cell
@@ -287,24 +287,30 @@ def cells_table(result: ScanResult) -> pd.DataFrame:
 
 
 def rules_table(result: ScanResult) -> pd.DataFrame:
-    texts: dict[int, str] = {}  # rules that need the same thing share their verdicts (and this text)
+    """One row per rule, built column by column (100,000 rules: no row dicts); rules that need the same thing share
+    their verdicts, so their texts are made once."""
+    hs = result.healths
+    texts: dict[int, str] = {}
 
-    def verdicts(h: RuleHealth) -> str:
-        key = id(h.groups)
+    def shared(obj: tuple[Any, ...], make: Callable[[tuple[Any, ...]], str]) -> str:
+        key = id(obj)
         if key not in texts:
-            texts[key] = verdicts_text(h.groups)
+            texts[key] = make(obj)
         return texts[key]
 
-    return pd.DataFrame([{
-        "rule_id": h.rule.id, "title": h.rule.title, "format": h.rule.format.value, "path": str(h.rule.location),
-        "status": h.rule.status.value, "severity": h.rule.severity or "", "health": h.outcome.value,
-        "techniques": ";".join(h.rule.technique_ids), "log_sources": ";".join(h.rule.log_source_labels),
-        "detail": h.detail, "missing": ";".join(h.missing), "siems": ";".join(h.rule.siems),
-        "healthy_in": ";".join(h.healthy_groups),
-        "per_group": verdicts(h),
-    } for h in result.healths], columns=["rule_id", "title", "format", "path", "status", "severity", "health",
-                                         "techniques", "log_sources", "detail", "missing", "siems", "healthy_in",
-                                         "per_group"])
+    def joined(values: tuple[Any, ...]) -> str:
+        return ";".join(values)
+
+    return pd.DataFrame({
+        "rule_id": [h.rule.id for h in hs], "title": [h.rule.title for h in hs],
+        "format": [h.rule.format.value for h in hs], "path": [str(h.rule.location) for h in hs],
+        "status": [h.rule.status.value for h in hs], "severity": [h.rule.severity or "" for h in hs],
+        "health": [h.outcome.value for h in hs], "techniques": [";".join(h.rule.technique_ids) for h in hs],
+        "log_sources": [";".join(h.rule.log_source_labels) for h in hs], "detail": [h.detail for h in hs],
+        "missing": [";".join(h.missing) for h in hs], "siems": [shared(h.rule.siems, joined) for h in hs],
+        "healthy_in": [";".join(h.healthy_groups) for h in hs],
+        "per_group": [shared(h.groups, verdicts_text) for h in hs],
+    })
 
 
 def devices_table(result: ScanResult) -> pd.DataFrame:
