@@ -35,7 +35,7 @@ from detcov.coverage.summary import (
     ValidationKpi,
 )
 from detcov.datasources.inventory import DQ_DIMENSIONS
-from detcov.rules.health import verdicts_text
+from detcov.rules.health import GroupHealth, healthy_groups, verdicts_text
 
 if TYPE_CHECKING:
     from detcov.coverage.cells import Cell
@@ -308,9 +308,13 @@ def rules_table(result: ScanResult) -> pd.DataFrame:
         "health": [h.outcome.value for h in hs], "techniques": [";".join(h.rule.technique_ids) for h in hs],
         "log_sources": [";".join(h.rule.log_source_labels) for h in hs], "detail": [h.detail for h in hs],
         "missing": [";".join(h.missing) for h in hs], "siems": [shared(h.rule.siems, joined) for h in hs],
-        "healthy_in": [";".join(h.healthy_groups) for h in hs],
+        "healthy_in": [shared(h.groups, _healthy_in) for h in hs],
         "per_group": [shared(h.groups, verdicts_text) for h in hs],
     })
+
+
+def _healthy_in(groups: tuple[GroupHealth, ...]) -> str:
+    return ";".join(healthy_groups(groups))
 
 
 def devices_table(result: ScanResult) -> pd.DataFrame:

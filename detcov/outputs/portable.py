@@ -49,12 +49,18 @@ class PathNamer:
         return value
 
     def frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A copy with every text column renamed (numbers untouched)."""
-        out = frame.copy()
-        for col in out.columns:
-            if out[col].dtype == object or str(out[col].dtype).startswith("str"):
-                out[col] = out[col].map(self.value)
-        return out
+        """A copy with every text column renamed (numbers untouched; string columns vectorised: a 100,000-rule
+        table is 1.4 million cells)."""
+        changes: dict[str, pd.Series[Any]] = {}
+        for col in frame.columns:
+            column = frame[col]
+            if str(column.dtype).startswith("str"):
+                for prefix, new in self.replacements:
+                    column = column.str.replace(prefix, new, regex=False)
+                changes[col] = column
+            elif column.dtype == object:
+                changes[col] = column.map(self.value)
+        return frame.assign(**changes)
 
 
 def path_namer(base: Path, inputs: Iterable[str] = ()) -> PathNamer:

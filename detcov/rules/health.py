@@ -114,7 +114,12 @@ class RuleHealth:
 
     @property
     def healthy_groups(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(g.group for g in self.groups if g.healthy))
+        return healthy_groups(self.groups)
+
+
+def healthy_groups(groups: Iterable[GroupHealth]) -> tuple[str, ...]:
+    """The groups where a rule is healthy (on any of its SIEMs), in order."""
+    return tuple(dict.fromkeys(g.group for g in groups if g.healthy))
 
 
 def best_by_group(groups: Iterable[GroupHealth]) -> dict[str, GroupHealth]:
