@@ -38,6 +38,7 @@ from detcov.userfiles import load_yaml, position
 
 AUTO_CAP = 4
 BROAD_RULE = 3
+_RULE_LEVEL = frozenset({HealthOutcome.DISABLED, HealthOutcome.UNMAPPED, HealthOutcome.UNKNOWN_TECHNIQUE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,16 +118,17 @@ def score_group(tid: str, group: str, healths: Iterable[RuleHealth], manual: Man
     broken: list[str] = []
     unverified: list[str] = []
     elsewhere: list[str] = []
-    for h in healths:
-        gh = h.in_group(group)
-        if h.outcome in (HealthOutcome.DISABLED, HealthOutcome.UNMAPPED, HealthOutcome.UNKNOWN_TECHNIQUE):
+    for h in healths:  # the hot loop of a scan: rules tagged with the technique × groups
+        if h.outcome in _RULE_LEVEL:
             if _watches(h, group):
                 broken.append(f"{h.label}: {h.outcome.value}" + (f" ({h.detail})" if h.detail else ""))
-        elif gh is None or gh.outcome is HealthOutcome.NOT_APPLICABLE:
             continue
-        elif gh.healthy:
+        gh = h.by_group.get(group)
+        if gh is None or gh.outcome is HealthOutcome.NOT_APPLICABLE:
+            continue
+        if gh.outcome is HealthOutcome.HEALTHY:
             counting.append((h, gh))
-        elif h.healthy:  # the rule works in other groups; here it simply has no data: not a broken rule
+        elif h.outcome is HealthOutcome.HEALTHY:  # the rule works in other groups; here it has no data: not broken
             elsewhere.append(f"{h.label}: healthy in {', '.join(h.healthy_groups)} only")
         elif gh.outcome is HealthOutcome.UNVERIFIED:
             unverified.append(f"{h.label}: unverified ({gh.detail})")
