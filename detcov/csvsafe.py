@@ -14,13 +14,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+CSV_CHUNK_ROWS = 20_000  # rows converted to CSV text at a time (a 100k-rule table is never whole in memory)
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -37,15 +38,26 @@ def restore(value: str) -> str:
     return value[1:] if value.startswith("'") else value
 
 
+def _neutralised_column(series: pd.Series) -> pd.Series:
+    """``series`` with its text cells neutralised: object columns cell by cell; pandas string columns (the
+    default text dtype of pandas 3) only when some cell starts with a trigger or an apostrophe."""
+    import pandas as pd
+
+    if series.dtype == object:
+        return series.map(neutralise)
+    if not pd.api.types.is_string_dtype(series.dtype):
+        return series
+    if not series.str.startswith(("'", *TRIGGERS)).fillna(False).to_numpy(dtype=bool).any():
+        return series
+    return series.astype(object).map(neutralise).astype(series.dtype)
+
+
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy with every text cell neutralised (numeric columns untouched). Text columns are ``object`` or, since
     pandas 3 infers it for strings, the ``str`` dtype: both."""
-    from pandas.api.types import is_object_dtype, is_string_dtype
-
-    out = frame.copy()
+    out = frame.copy(deep=False)
     for col in out.columns:
-        if is_object_dtype(out[col].dtype) or is_string_dtype(out[col].dtype):
-            out[col] = out[col].map(neutralise)
+        out[col] = _neutralised_column(out[col])
     return out
 
 
@@ -58,7 +70,16 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
+def frame_csv_parts(frame: pd.DataFrame, *, bom: bool = False) -> Iterator[bytes]:
+    """A DataFrame as neutralised CSV (UTF-8, with a BOM for Excel when ``bom``), :data:`CSV_CHUNK_ROWS` rows
+    at a time, for :func:`detcov.fileio.atomic_write`."""
+    if bom:
+        yield "\ufeff".encode()
+    for start in range(0, max(len(frame), 1), CSV_CHUNK_ROWS):
+        part = neutralise_frame(frame.iloc[start:start + CSV_CHUNK_ROWS])
+        yield part.to_csv(index=False, header=start == 0, lineterminator="\n").encode("utf-8")
+
+
 def frame_csv(frame: pd.DataFrame, *, bom: bool = False) -> bytes:
     """A DataFrame as neutralised CSV bytes (UTF-8, with a BOM for Excel when ``bom``)."""
-    text = neutralise_frame(frame).to_csv(index=False, lineterminator="\n")
-    return ("\ufeff" + text if bom else text).encode("utf-8")
+    return b"".join(frame_csv_parts(frame, bom=bom))

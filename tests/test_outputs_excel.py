@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from detcov.attack import AttackKB
+from detcov.csvsafe import restore
 from detcov.outputs.excel import file_stem, flatten, sheet_names, write_tables, write_workbook
 
 
@@ -64,10 +65,13 @@ def test_tables_round_trip_as_csv_and_parquet(sheets: dict[str, pd.DataFrame], t
         for ext in ("csv", "parquet"))
     csv = pd.read_csv(tmp_path / "tables" / "techniques.csv", encoding="utf-8-sig")
     assert list(csv.columns) == list(sheets["Techniques"].columns)
-    assert csv["comment"].iloc[0] == "'=not a formula 測試"  # neutralised in CSV (detcov.csvsafe)
+    # a formula-looking text is neutralised in the CSV (also for pandas 3's default string dtype), restorable
+    assert csv["comment"].iloc[0] == "'=not a formula 測試"
+    assert restore(csv["comment"].iloc[0]) == sheets["Techniques"]["comment"].iloc[0]
     assert (tmp_path / "tables" / "techniques.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     parquet = pd.read_parquet(tmp_path / "tables" / "techniques.parquet")
     assert list(parquet["tactics"].iloc[0]) == first_row_tactics(sheets["Techniques"])  # native lists kept
+    assert parquet["comment"].iloc[0] == "=not a formula 測試"  # Parquet is data, not a spreadsheet: as is
     assert parquet["detection"].tolist() == sheets["Techniques"]["detection"].tolist()
     rules = pd.read_parquet(tmp_path / "tables" / "rules.parquet")
     assert rules["last_fired"].iloc[0] == pd.Timestamp("2026-01-02T03:04:05Z")

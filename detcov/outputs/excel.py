@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
 
-from detcov.csvsafe import frame_csv
+from detcov.csvsafe import frame_csv_parts
 from detcov.errors import DetcovError
 from detcov.fileio import atomic_path, atomic_write, make_folder
 from detcov.outputs.colors import is_hex_color
@@ -30,6 +30,8 @@ MAX_SHEET_NAME = 31
 MIN_WIDTH, MAX_WIDTH = 8, 60
 SCORE_COLORS = ("#f8696b", "#ffeb84", "#63be7b")  # Excel's own red-yellow-green scale
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+_ASCII = re.compile(r"[\x00-\x7f]+")
+ROW_CHUNK = 10_000  # rows turned into Python values at a time (the 100k-row rules sheet is never whole)
 
 
 def sheet_names(names: list[str]) -> dict[str, str]:
@@ -58,8 +60,9 @@ def _cell_text(value: Any) -> Any:
 
 
 def flatten(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy that spreadsheets and CSV can hold: sequences joined as text, datetimes without time zones."""
-    out = frame.copy()
+    """A copy that spreadsheets and CSV can hold: sequences joined as text, datetimes without time zones.
+    Shallow: the columns that need no change are shared with ``frame``, never modified."""
+    out = frame.copy(deep=False)
     for col in out.columns:
         series = out[col]
         if isinstance(series.dtype, pd.DatetimeTZDtype):
@@ -71,7 +74,9 @@ def flatten(frame: pd.DataFrame) -> pd.DataFrame:
 
 def text_width(text: str) -> int:
     """Columns ``text`` takes in a spreadsheet: East Asian wide and full-width characters count twice."""
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(unicodedata.east_asian_width(ch) in ("W", "F") for ch in _ASCII.sub("", text))
 
 
 def column_width(header: str, values: pd.Series) -> int:
@@ -94,6 +99,13 @@ def _column_values(series: pd.Series) -> list[Any]:
     return values
 
 
+def _rows(frame: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
+    """The rows as tuples of plain values, :data:`ROW_CHUNK` rows converted at a time."""
+    for start in range(0, len(frame), ROW_CHUNK):
+        part = frame.iloc[start:start + ROW_CHUNK]
+        yield from zip(*(_column_values(part[name]) for name in part.columns), strict=True)
+
+
 def _write_sheet(book: xlsxwriter.Workbook, sheet: str, frame: pd.DataFrame,
                  score_columns: Mapping[str, tuple[float, float]], coloured_rows: int | None,
                  swatches: Collection[str]) -> None:
@@ -108,10 +120,9 @@ def _write_sheet(book: xlsxwriter.Workbook, sheet: str, frame: pd.DataFrame,
         ws.set_column(c, c, width, wrap if width >= MAX_WIDTH else None)  # longer text wraps, never cut off
     ws.freeze_panes(1, 0)
     ws.write_row(0, 0, [str(n) for n in frame.columns], header)
-    columns = [_column_values(frame[name]) for name in frame.columns]
     swatch_at = [c for c, name in enumerate(frame.columns) if name in swatches]
     fills: dict[str, Any] = {}
-    for r, values in enumerate(zip(*columns, strict=True), start=1):
+    for r, values in enumerate(_rows(frame), start=1):
         ws.write_row(r, 0, values)
         for c in swatch_at:
             value = values[c]
@@ -181,7 +192,7 @@ def write_tables(directory: str | Path, sheets: Mapping[str, pd.DataFrame]) -> l
         stems.add(stem)
         flat = flatten(frame)
         csv = directory / f"{stem}.csv"
-        atomic_write(csv, frame_csv(flat, bom=True))
+        atomic_write(csv, frame_csv_parts(flat, bom=True))
         parquet = directory / f"{stem}.parquet"
         with atomic_path(parquet) as tmp:
             try:
