@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-CSV_CHUNK_ROWS = 20_000  # rows converted to CSV text at a time (a 100k-rule table is never whole in memory)
+CSV_CHUNK_ROWS = 5_000  # rows converted to CSV text at a time (a 100k-rule table is never whole in memory)
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 

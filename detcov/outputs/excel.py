@@ -82,7 +82,9 @@ def text_width(text: str) -> int:
 def column_width(header: str, values: pd.Series) -> int:
     """Characters wide: the header or the 95th-percentile text width, whichever is larger, clamped (CJK counts
     double, so Chinese text is not cut off)."""
-    lengths = values.dropna().astype(str).map(text_width)
+    text = values.dropna().astype(str)
+    lengths = pd.concat([text.iloc[start:start + ROW_CHUNK].map(text_width)  # a chunk at a time: lean
+                         for start in range(0, len(text), ROW_CHUNK)] or [pd.Series(dtype=int)])
     body = int(lengths.quantile(0.95)) if len(lengths) else 0
     return max(MIN_WIDTH, min(MAX_WIDTH, max(text_width(str(header)) + 2, body + 1)))
 
