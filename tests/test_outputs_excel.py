@@ -10,9 +10,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from detcov import csvsafe
 from detcov.attack import AttackKB
-from detcov.csvsafe import restore
-from detcov.outputs.excel import file_stem, flatten, sheet_names, write_tables, write_workbook
+from detcov.csvsafe import neutralise_frame, restore
+from detcov.outputs import excel
+from detcov.outputs.excel import column_width, file_stem, flatten, sheet_names, text_width, write_tables, write_workbook
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +112,47 @@ def test_colour_scales_only_on_the_rows_that_carry_meaning_and_swatches(sheets: 
     assert book["Legend"]["B2"].fill.fgColor.rgb == "FFF4C7C3" and book["Legend"]["B3"].fill.fgColor.rgb != "FFFF0000"
     assert [p.name for p in tmp_path.iterdir()] == ["c.xlsx"]  # written atomically: no temporary file left
     assert path.stat().st_mode & 0o777 != 0o600  # normal file mode, not mkstemp's
+
+
+def test_text_width_counts_wide_characters_twice_ascii_or_not() -> None:
+    import unicodedata
+
+    def by_character(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+    for text in ("", "T1059.001", "測試 rule", "Core banking — blind", "ｆｕｌｌ width", "é" * 3, "a\u0301", "🛡 edr"):
+        assert text_width(text) == by_character(text), text
+
+
+@pytest.fixture
+def chunky(monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
+    """Tiny chunks, so the row-by-row writers cross many chunk borders; a frame with hostile and CJK text."""
+    monkeypatch.setattr(excel, "ROW_CHUNK", 3)
+    monkeypatch.setattr(csvsafe, "CSV_CHUNK_ROWS", 2)
+    n = 11
+    return pd.DataFrame({
+        "rule_id": [f"R{i}" for i in range(n)],
+        "title": ["=HYPERLINK(\"http://x\")" if i % 4 == 0 else f"規則 {i}" for i in range(n)],
+        "score": [i - 1 for i in range(n)],
+        "share": [i / 4 if i % 5 else None for i in range(n)],
+        "techniques": [("T1059", f"T10{i:02d}") for i in range(n)],
+        "ok": [i % 2 == 0 for i in range(n)],
+    })
+
+
+def test_chunked_csv_is_the_whole_frame_neutralised(chunky: pd.DataFrame, tmp_path: Path) -> None:
+    write_tables(tmp_path, {"rules": chunky})
+    expected = neutralise_frame(flatten(chunky)).to_csv(index=False, lineterminator="\n")
+    assert (tmp_path / "rules.csv").read_bytes() == ("\ufeff" + expected).encode("utf-8")
+    back = pd.read_csv(tmp_path / "rules.csv", encoding="utf-8-sig")
+    assert back["title"].iloc[0] == "'=HYPERLINK(\"http://x\")"
+    assert back["rule_id"].tolist() == chunky["rule_id"].tolist()
+
+
+def test_chunked_workbook_holds_every_row_in_order(chunky: pd.DataFrame, tmp_path: Path) -> None:
+    ws = openpyxl.load_workbook(write_workbook(tmp_path / "c.xlsx", {"rules": chunky}))["rules"]
+    rows = [tuple(c.value for c in row) for row in ws.iter_rows(min_row=2)]
+    flat = flatten(chunky).astype(object)
+    assert rows == [tuple(None if pd.isna(v) else v for v in r) for r in flat.itertuples(index=False)]
+    assert ws["B2"].value == "=HYPERLINK(\"http://x\")" and ws["B2"].data_type == "s"  # text, not a formula
+    assert int(ws.column_dimensions["B"].width) == column_width("title", flat["title"])  # + xlsxwriter padding
