@@ -75,18 +75,26 @@ def build_tables(rules: int, base: int, folder: Path) -> dict[str, Any]:
             "per_group_chars": float(tables["rules"]["per_group"].str.len().mean())}
 
 
-def run_step(folder: Path, step: str, impl: str, ref: str) -> dict[str, float]:
-    """One write, in this (fresh) process: wall and CPU s, peak RSS (MB) above the loaded tables."""
-    import resource
+def status_mb(field: str) -> float:
+    """``VmRSS`` / ``VmHWM`` (peak) of this process from /proc, in MB."""
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
 
+
+def run_step(folder: Path, step: str, impl: str, ref: str) -> dict[str, float]:
+    """One write, in this (fresh) process: wall and CPU s, peak RSS (MB) and the peak above the loaded tables
+    (the peak is reset after loading, through /proc/self/clear_refs)."""
     import pandas as pd
+    import pyarrow as pa
 
     from detcov.outputs import excel, scan_outputs
 
     module = old_writers(ref) if impl == "old" else excel
     names = ("techniques", "cells", "rules", "devices", "gaps", "recommendations")
     tables = {n: pd.read_parquet(folder / "tables" / f"{n}.parquet") for n in names}
-    before = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    pa.default_memory_pool().release_unused()
+    Path("/proc/self/clear_refs").write_text("5")
+    before = status_mb("VmRSS")
     out = folder / f"out-{impl}"
     started, cpu = time.perf_counter(), time.process_time()
     if step == "write_tables":
@@ -94,7 +102,7 @@ def run_step(folder: Path, step: str, impl: str, ref: str) -> dict[str, float]:
     else:
         module.write_workbook(out / "coverage.xlsx", tables, score_columns=scan_outputs.SCORE_COLUMNS)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = status_mb("VmHWM")
     return {"s": seconds, "cpu": cpu, "rss_mb": peak, "extra_mb": peak - before}
 
 
