@@ -170,6 +170,38 @@ def test_workbook_reads_in_priority_order_with_kpis_and_legend_first(result: Sca
         assert dim in dev_header
 
 
+def test_workbook_and_csv_hold_every_table_whole(result: ScanResult, tmp_path: Path) -> None:
+    """Every sheet has its table's header and rows (the rules sheet cell for cell); every CSV reads back (through
+    the history's reader, which undoes the formula neutralisation) as the table's text."""
+    import openpyxl
+
+    from detcov.coverage.kpis import all_tables
+    from detcov.outputs.excel import flatten, write_tables, write_workbook
+    from detcov.outputs.history.snapshot import read_csv
+    from detcov.outputs.scan_outputs import SCORE_COLUMNS
+    from detcov.outputs.workbook import scan_tables, workbook_sheets
+
+    tables = scan_tables(result, all_tables(result))
+    sheets, coloured = workbook_sheets(result, tables, view_cells(result), {})
+    book = openpyxl.load_workbook(write_workbook(tmp_path / "c.xlsx", sheets, score_columns=SCORE_COLUMNS,
+                                                 coloured_rows=coloured), read_only=True)
+    assert book.sheetnames == list(sheets)
+    for name, frame in sheets.items():
+        rows = list(book[name].iter_rows(values_only=True))
+        assert list(rows[0]) == list(frame.columns) and len(rows) == len(frame) + 1, name
+    rules = flatten(tables["rules"]).astype(object)
+    expected = [tuple(None if v is None or v == "" or v != v else v for v in r) for r in rules.itertuples(index=False)]
+    got = [tuple(None if v == "" else v for v in r) for r in book["rules"].iter_rows(min_row=2, values_only=True)]
+    assert got == expected
+    write_tables(tmp_path / "tables", tables)
+    for name, frame in tables.items():
+        back = read_csv(tmp_path / "tables" / f"{name}.csv")
+        assert len(back) == len(frame), name
+        text = frame.select_dtypes(exclude="number").drop(columns=frame.select_dtypes("bool").columns)
+        for col in text.columns:
+            assert [r[col] for r in back] == ["" if v != v else str(v) for v in text[col]], (name, col)
+
+
 # ----- per system group (the scope model's cells) ---------------------------------------------------------
 def test_per_group_rows_layers_and_columns(result: ScanResult, tmp_path: Path) -> None:
     from detcov.coverage.kpis import all_tables
