@@ -83,12 +83,13 @@ def text_width(text: str) -> int:
 def _text_widths(text: pd.Series) -> pd.Series:
     """:func:`text_width` of every value: the ASCII ones (most) by their length, without a Python call each;
     the others one at a time (never the whole column as Python strings)."""
-    lengths = text.str.len().astype("int64")
+    lengths = text.str.len().to_numpy(dtype="int64", copy=True)
     ascii_ = text.str.isascii() if hasattr(text.str, "isascii") else text.map(str.isascii)  # pandas < 3
-    wide = ~ascii_.astype(bool)
-    if wide.any():
-        lengths[wide] = np.fromiter((text_width(v) for v in text[wide]), dtype="int64", count=int(wide.sum()))
-    return lengths
+    others = np.flatnonzero(~ascii_.to_numpy(dtype=bool))
+    for start in range(0, len(others), ROW_CHUNK):
+        at = others[start:start + ROW_CHUNK]
+        lengths[at] = [text_width(v) for v in text.iloc[at]]
+    return pd.Series(lengths, dtype="int64")
 
 
 def column_width(header: str, values: pd.Series) -> int:
