@@ -233,3 +233,25 @@ def test_per_group_rows_layers_and_columns(result: ScanResult, tmp_path: Path) -
     techniques = scan_tables(result, all_tables(result))["techniques"]
     for group in {g for _, g in cells}:
         assert f"det:{group}" in techniques.columns and f"gap:{group}" in techniques.columns
+
+
+def test_workbook_of_a_large_rule_set_keeps_the_rules_that_need_work(result: ScanResult,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the workbook's rule limit (lowered here to the demo's size), the rules sheet keeps the rules that are
+    not healthy where they apply, and the Legend says where every rule is; the tables keep them all."""
+    from detcov.coverage.kpis import all_tables
+    from detcov.outputs import workbook
+    from detcov.outputs.workbook import scan_tables, workbook_sheets
+
+    tables = scan_tables(result, all_tables(result))
+    everything = tables["rules"]
+    monkeypatch.setattr(workbook, "WORKBOOK_ALL_RULES", len(everything) - 1)
+    sheets, _ = workbook_sheets(result, tables, view_cells(result), {})
+    work = everything[~everything["health"].isin(("healthy", "not-applicable"))]
+    assert 0 < len(sheets["rules"]) == len(work) < len(everything)
+    assert set(sheets["rules"]["rule_id"]) == set(work["rule_id"])
+    note = sheets["Legend"].iloc[-1]
+    assert note["label"] == "rules sheet" and f"{len(work):,} of {len(everything):,}" in note["meaning"]
+    assert len(tables["rules"]) == len(everything)  # the CSV / Parquet tables are untouched
+    monkeypatch.setattr(workbook, "WORKBOOK_ALL_RULES", len(everything))
+    assert len(workbook_sheets(result, tables, view_cells(result), {})[0]["rules"]) == len(everything)

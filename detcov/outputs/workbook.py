@@ -72,6 +72,7 @@ def sorted_techniques(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 HEALTH_ORDER = {"healthy": 9, "unverified-log-source": 1}
+WORKBOOK_ALL_RULES = 20_000  # more rules than this: the workbook's rules sheet keeps those that need work
 
 
 def scan_tables(result: ScanResult, tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -89,6 +90,18 @@ def scan_tables(result: ScanResult, tables: Mapping[str, pd.DataFrame]) -> dict[
 def workbook_sheets(result: ScanResult, tables: Mapping[str, pd.DataFrame],
                     cells: Mapping[View, Mapping[str, TechniqueCell]], targets: Mapping[str, float]
                     ) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    """The sheets in order (KPIs, Legend, then the tables) and the rows a colour scale may cover per sheet."""
-    sheets = {"KPIs": kpi_frame(result, targets), "Legend": legend_frame(cells), **tables}
+    """The sheets in order (KPIs, Legend, then the tables) and the rows a colour scale may cover per sheet.
+
+    The workbook is for people: above :data:`WORKBOOK_ALL_RULES` rules its rules sheet keeps the rules that need
+    work (not healthy, where they apply) and the Legend says so; every rule stays in ``tables/rules.csv`` and
+    ``rules.parquet``."""
+    rules, legend = tables["rules"], legend_frame(cells)
+    if len(rules) > WORKBOOK_ALL_RULES:
+        work = rules[~rules["health"].isin(("healthy", "not-applicable"))]
+        note = (f"this sheet lists the {len(work):,} of {len(rules):,} rules that need work (not healthy, where "
+                "they apply); every rule, healthy ones too, is in tables/rules.csv and tables/rules.parquet")
+        rules = work
+        legend = pd.concat([legend, pd.DataFrame([{"view": "rules", "colour": "", "label": "rules sheet",
+                                                   "meaning": note}])], ignore_index=True)
+    sheets = {"KPIs": kpi_frame(result, targets), "Legend": legend, **tables, "rules": rules}
     return sheets, {"techniques": int(tables["techniques"]["in_scope"].sum())}
