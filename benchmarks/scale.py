@@ -89,6 +89,8 @@ def stages(config: Path, out: Path, cache: Path) -> None:
     from detcov.coverage.kpis import all_tables
     from detcov.outputs import scan_outputs
     from detcov.outputs.excel import write_tables, write_workbook
+    from detcov.outputs.views import view_cells
+    from detcov.outputs.workbook import scan_tables, workbook_sheets
 
     steps: list[tuple[str, float, float]] = []
 
@@ -100,13 +102,16 @@ def stages(config: Path, out: Path, cache: Path) -> None:
         return value
 
     result = timed("run_scan (rules from cache)", engine_scan, config)
-    tables = timed("all_tables", all_tables, result)
+    raw = timed("all_tables", all_tables, result)
+    tables = timed("scan_tables (paths, order)", scan_tables, result, raw)
     timed("write_tables (CSV + Parquet)", write_tables, out / "tables", tables)
-    timed("write_workbook (coverage.xlsx)", write_workbook, out / "coverage.xlsx", tables,
-          score_columns=scan_outputs.SCORE_COLUMNS)
-    cells = timed("view_cells", scan_outputs.view_cells, result)
+    cells = timed("view_cells", view_cells, result)
+    sheets, coloured = workbook_sheets(result, tables, cells, {})
+    timed(f"write_workbook ({len(sheets['rules'])} rule rows)", write_workbook, out / "coverage.xlsx", sheets,
+          score_columns=scan_outputs.SCORE_COLUMNS, coloured_rows=coloured)
     timed("write_layers (7 Navigator layers)", scan_outputs.write_layers, result, cells, out)
     timed("write_heatmaps (heatmaps.html)", scan_outputs.write_heatmaps, result, cells, out)
+    timed("summary.json", scan_outputs.write_summary, result.summary, out)
     total = sum(t for _, t, _ in steps)
     print(f"\nwarm scan of {len(result.ruleset.rules)} rules, in-process breakdown (wall s, share, peak RSS so far):")
     for name, t, peak in steps:
