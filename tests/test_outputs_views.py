@@ -255,3 +255,19 @@ def test_workbook_of_a_large_rule_set_keeps_the_rules_that_need_work(result: Sca
     assert len(tables["rules"]) == len(everything)  # the CSV / Parquet tables are untouched
     monkeypatch.setattr(workbook, "WORKBOOK_ALL_RULES", len(everything))
     assert len(workbook_sheets(result, tables, view_cells(result), {})[0]["rules"]) == len(everything)
+
+
+def test_rules_table_columns_are_each_rules_own(result: ScanResult) -> None:
+    """Every text of the rules table, recomputed rule by rule from its health (the table shares texts between rules
+    with the same verdicts; no column may take another's)."""
+    from detcov.coverage.kpis import rules_table
+    from detcov.rules.health import verdicts_text
+
+    table = rules_table(result)
+    assert len(table) == len(result.healths)
+    for row, h in zip(table.itertuples(index=False), result.healths, strict=True):
+        assert row.rule_id == h.rule.id and row.health == h.outcome.value and row.detail == h.detail
+        assert row.siems == ";".join(h.rule.siems) and row.healthy_in == ";".join(h.healthy_groups)
+        assert row.per_group == verdicts_text(h.groups)
+        assert row.techniques == ";".join(h.rule.technique_ids) and row.missing == ";".join(h.missing)
+    assert any(row.per_group and row.per_group != row.healthy_in for row in table.itertuples(index=False))

@@ -290,10 +290,10 @@ def rules_table(result: ScanResult) -> pd.DataFrame:
     """One row per rule, built column by column (100,000 rules: no row dicts); rules that need the same thing share
     their verdicts, so their texts are made once."""
     hs = result.healths
-    texts: dict[int, str] = {}
+    texts: dict[tuple[int, Callable[[tuple[Any, ...]], str]], str] = {}
 
     def shared(obj: tuple[Any, ...], make: Callable[[tuple[Any, ...]], str]) -> str:
-        key = id(obj)
+        key = (id(obj), make)  # one text per shared object and per column
         if key not in texts:
             texts[key] = make(obj)
         return texts[key]
