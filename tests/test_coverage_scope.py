@@ -252,17 +252,18 @@ def test_shared_judgements_match_rule_by_rule(kb18: AttackKB) -> None:
 def test_verdicts_text_names_the_siems_that_share_a_verdict() -> None:
     from detcov.rules.health import GroupHealth, verdicts_text
 
-    missing = "needs device linux-auditd on Linux"
-    groups = [GroupHealth("Linux servers", siem, HealthOutcome.MISSING_LOG_SOURCE, missing)
-              for siem in ("splunk", "elastic")] + [
-        GroupHealth("Linux servers", "sentinel", HealthOutcome.HEALTHY, "delivered (auditd)"),
+    missing = "sigma product:linux service:auditd: needs device linux-auditd on Linux"
+    groups = [GroupHealth(group, siem, HealthOutcome.MISSING_LOG_SOURCE, f"{missing}; {group} has none", (missing,))
+              for group in ("Linux servers", "Core banking") for siem in ("splunk", "elastic")] + [
+        GroupHealth("Linux servers", "sentinel", HealthOutcome.HEALTHY, "delivered", devices=("auditd",)),
         GroupHealth("Windows", "splunk", HealthOutcome.NOT_APPLICABLE, "runs on Linux")] + [
         GroupHealth(group, siem, HealthOutcome.UNVERIFIED, "log source not in the mapping tables")
         for group in ("Cloud", "Network") for siem in ("splunk", "elastic")]
-    assert verdicts_text(groups) == (f"Linux servers (splunk, elastic): missing-log-source — {missing} | "
-                                     "Linux servers (sentinel): healthy — delivered (auditd) | "
-                                     "Cloud, Network (splunk, elastic): unverified-log-source — log source not in "
-                                     "the mapping tables")
+    assert verdicts_text(groups) == (
+        f"missing-log-source in Linux servers (splunk, elastic); Core banking (splunk, elastic) — {missing} | "
+        "healthy in Linux servers (sentinel: auditd) | "
+        "unverified-log-source in Cloud (splunk, elastic); Network (splunk, elastic) — log source not in the "
+        "mapping tables")
 
 
 def test_healthy_detail_names_only_groups_with_no_healthy_siem(tmp_path: Path, kb18: AttackKB) -> None:

@@ -76,17 +76,22 @@ class GroupHealth:
 
 
 def verdicts_text(groups: Iterable[GroupHealth]) -> str:
-    """A rule's verdicts where it applies, each distinct verdict once, with the groups and SIEMs that share it:
-    ``Linux servers (splunk, elastic): missing-log-source — …``, ``Windows servers, Cloud (splunk): unverified …``."""
-    siems: dict[tuple[str, HealthOutcome, str], list[str]] = {}
+    """A rule's verdicts where it applies, each outcome and reason once, with the groups and SIEMs it holds in (and,
+    where healthy, the devices that deliver): ``healthy in Windows servers (splunk, sentinel: EDR) | missing-log-source
+    in Linux servers (splunk, elastic); Core banking (splunk) — sigma …: needs device linux-auditd on Linux``. The
+    reason of a missing source is what is not delivered, the same text in every group that lacks it."""
+    shared: dict[tuple[HealthOutcome, str], dict[str, list[GroupHealth]]] = {}
     for g in groups:
         if g.outcome is not HealthOutcome.NOT_APPLICABLE:
-            siems.setdefault((g.group, g.outcome, g.detail), []).append(g.siem)
-    shared: dict[tuple[tuple[str, ...], HealthOutcome, str], list[str]] = {}
-    for (group, outcome, detail), where in siems.items():
-        shared.setdefault((tuple(where), outcome, detail), []).append(group)
-    return " | ".join(f"{', '.join(names)} ({', '.join(where)}): {outcome.value}" + (f" — {detail}" if detail else "")
-                      for (where, outcome, detail), names in shared.items())
+            reason = "" if g.healthy else "; ".join(g.missing) or g.detail
+            shared.setdefault((g.outcome, reason), {}).setdefault(g.group, []).append(g)
+    return " | ".join(f"{outcome.value} in {'; '.join(_where(group, hs) for group, hs in per_group.items())}"
+                      + (f" — {reason}" if reason else "") for (outcome, reason), per_group in shared.items())
+
+
+def _where(group: str, verdicts: Sequence[GroupHealth]) -> str:
+    devices = ", ".join(dict.fromkeys(d for v in verdicts for d in v.devices))
+    return f"{group} ({', '.join(v.siem for v in verdicts)}" + (f": {devices}" if devices else "") + ")"
 
 
 @dataclass(frozen=True, slots=True)
