@@ -56,8 +56,8 @@ class PathNamer:
             column = frame[col]
             if str(column.dtype).startswith("str"):
                 for prefix, new in self.replacements:
-                    column = column.str.replace(prefix, new, regex=False)
-                changes[col] = column
+                    if column.str.contains(prefix, regex=False).any():  # a new column only where a path is
+                        column = changes[col] = column.str.replace(prefix, new, regex=False)
             elif column.dtype == object:
                 changes[col] = column.map(self.value)
         return frame.assign(**changes)
