@@ -123,12 +123,12 @@ def score_group(tid: str, group: str, healths: Iterable[RuleHealth], manual: Man
             if _watches(h, group):
                 broken.append(f"{h.label}: {h.outcome.value}" + (f" ({h.detail})" if h.detail else ""))
             continue
-        gh = h.by_group.get(group)
+        gh = h.in_group(group)
         if gh is None or gh.outcome is HealthOutcome.NOT_APPLICABLE:
             continue
-        if gh.outcome is HealthOutcome.HEALTHY:
+        if gh.healthy:
             counting.append((h, gh))
-        elif h.outcome is HealthOutcome.HEALTHY:  # the rule works in other groups; here it has no data: not broken
+        elif h.healthy:  # the rule works in other groups; here it has no data: not broken
             elsewhere.append(f"{h.label}: healthy in {', '.join(h.healthy_groups)} only")
         elif gh.outcome is HealthOutcome.UNVERIFIED:
             unverified.append(f"{h.label}: unverified ({gh.detail})")

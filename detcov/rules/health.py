@@ -174,18 +174,7 @@ def _technique_platforms(technique_ids: tuple[str, ...], kb: AttackKB) -> tuple[
 
 def assess_rule(rule: Rule, kb: AttackKB, scopes: Sequence[HealthScope]) -> RuleHealth:
     """One rule's health in exactly these scopes."""
-    return _Judge(kb, tuple(scopes)).rule(rule, tuple(scopes), ())
-
-
-@dataclass(frozen=True, slots=True)
-class _Verdict:
-    """What every rule with the same needs, watching the same scopes, is told."""
-
-    outcome: HealthOutcome
-    detail: str
-    missing: tuple[str, ...]
-    groups: tuple[GroupHealth, ...]
-    by_group: Mapping[str, GroupHealth]
+    return _Judge(kb, tuple(scopes)).rule(rule, tuple(scopes), None)
 
 
 class _Judge:
@@ -196,27 +185,30 @@ class _Judge:
         self.kb, self.scopes = kb, scopes
         self._watched: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[HealthScope, ...]] = {}
         self._platforms: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._verdicts: dict[tuple[object, ...], _Verdict] = {}
+        self._judged: dict[tuple[object, ...], RuleHealth] = {}  # the first rule judged with each need
 
-    def watched(self, rule: Rule) -> tuple[tuple[HealthScope, ...], tuple[str, ...]]:
+    def watched(self, rule: Rule) -> tuple[tuple[HealthScope, ...], object]:
         """The scopes the rule watches and the key they are remembered by."""
         key = (rule.applicable_to, rule.siems)
-        found = self._watched.get(key)
-        if found is None:
-            found = self._watched[key] = watched(rule, self.scopes)
-        return found, (*key[0], "|", *key[1])
+        if key not in self._watched:
+            self._watched[key] = watched(rule, self.scopes)
+        return self._watched[key], key
 
-    def rule(self, rule: Rule, scopes: tuple[HealthScope, ...], scopes_key: tuple[str, ...]) -> RuleHealth:
+    def rule(self, rule: Rule, scopes: tuple[HealthScope, ...], scopes_key: object) -> RuleHealth:
         early = _rule_level(rule)
         if early is not None:
             return early
-        platforms = rule.platforms or self._platforms.get(rule.technique_ids) or self._platforms.setdefault(
-            rule.technique_ids, _technique_platforms(rule.technique_ids, self.kb))
+        platforms = rule.platforms or self._technique_platforms(rule.technique_ids)
         key = (rule.log_sources, platforms, scopes_key)
-        v = self._verdicts.get(key)
-        if v is None:
-            v = self._verdicts[key] = _verdict(rule, platforms, scopes, self.kb)
-        return RuleHealth(rule, v.outcome, v.detail, v.missing, v.groups, v.by_group)
+        if key not in self._judged:
+            self._judged[key] = _judged(rule, platforms, scopes, self.kb)
+        t = self._judged[key]
+        return RuleHealth(rule, t.outcome, t.detail, t.missing, t.groups, t.by_group)
+
+    def _technique_platforms(self, technique_ids: tuple[str, ...]) -> tuple[str, ...]:
+        if technique_ids not in self._platforms:
+            self._platforms[technique_ids] = _technique_platforms(technique_ids, self.kb)
+        return self._platforms[technique_ids]
 
 
 def _rule_level(rule: Rule) -> RuleHealth | None:
@@ -233,16 +225,14 @@ def _rule_level(rule: Rule) -> RuleHealth | None:
     return None
 
 
-def _verdict(rule: Rule, platforms: tuple[str, ...], scopes: tuple[HealthScope, ...], kb: AttackKB) -> _Verdict:
+def _judged(rule: Rule, platforms: tuple[str, ...], scopes: tuple[HealthScope, ...], kb: AttackKB) -> RuleHealth:
     mapped = [req for req in rule.log_sources if req.mapped]
     if not mapped:
         detail = ("declares no log source" if not rule.log_sources
                   else "log source not in the mapping tables: " + ", ".join(rule.log_source_labels))
-        found = RuleHealth(rule, HealthOutcome.UNVERIFIED, detail,
-                           groups=tuple(GroupHealth(s.group, s.siem, HealthOutcome.UNVERIFIED, detail) for s in scopes))
-    else:
-        found = _overall(rule, tuple(_in_scope(mapped, platforms, s, kb) for s in scopes))
-    return _Verdict(found.outcome, found.detail, found.missing, found.groups, found.by_group)
+        return RuleHealth(rule, HealthOutcome.UNVERIFIED, detail,
+                          groups=tuple(GroupHealth(s.group, s.siem, HealthOutcome.UNVERIFIED, detail) for s in scopes))
+    return _overall(rule, tuple(_in_scope(mapped, platforms, s, kb) for s in scopes))
 
 
 def _overall(rule: Rule, groups: tuple[GroupHealth, ...]) -> RuleHealth:
