@@ -4,11 +4,23 @@ loading, and small coercion helpers for the loosely typed fields real rule files
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from detcov.attack import AttackKB, IdResolution
@@ -124,7 +136,120 @@ def yaml_documents(text: str, shallow: frozenset[str] = frozenset()) -> list[Any
     return docs
 
 
-def _load_all(text: str, shallow: frozenset[str]) -> Iterator[Any]:
+def _load_all(text: str, shallow: frozenset[str]) -> list[Any]:
+    """The documents, built straight from the parser's events (:class:`_Events`); a file with anchors, aliases,
+    merge keys, tagged collections or complex keys is built from PyYAML's node graph instead (:func:`_from_nodes`),
+    which gives the same values (tests compare both on every corpus file)."""
+    try:
+        return _Events(text, shallow).documents()
+    except _UseNodes:
+        return list(_from_nodes(text, shallow))
+
+
+class _UseNodes(Exception):
+    """The events hold something only PyYAML's composer handles (anchors, aliases, merge keys, tags on
+    collections, non-scalar keys)."""
+
+
+class _Events:
+    """A YAML text's documents built from the C parser's events, without PyYAML's node graph: scalars are resolved
+    and constructed by the safe loader's own resolver and constructors, so every value is the one
+    ``yaml.safe_load`` gives (plain strings, the common case, skip both calls). ``shallow`` as in
+    :func:`yaml_documents`."""
+
+    def __init__(self, text: str, shallow: frozenset[str]) -> None:
+        self.loader = yaml.CSafeLoader(text)
+        self.get: Callable[[], Any] = self.loader.get_event  # one event, from libyaml
+        self.resolve: Callable[[type[Node], str, tuple[bool, bool]], str] = self.loader.resolve
+        self.shallow = shallow
+        resolvers = self.loader.yaml_implicit_resolvers
+        self.plain_str = None not in resolvers and not self.loader.yaml_path_resolvers
+        self.first = frozenset(k for k in resolvers if k)  # first characters some implicit resolver looks at
+
+    def documents(self) -> list[Any]:
+        loader, get = self.loader, self.get
+        try:
+            get()  # stream start
+            docs = []
+            while not isinstance(loader.peek_event(), StreamEndEvent):
+                get()  # document start
+                docs.append(self.node(get(), top=True))
+                get()  # document end
+                loader.constructed_objects = {}
+            return docs
+        finally:
+            loader.dispose()
+
+    def node(self, event: Event, top: bool = False) -> Any:
+        if isinstance(event, ScalarEvent):
+            return self.scalar(event)
+        if isinstance(event, AliasEvent) or event.anchor is not None or event.tag not in (None, "!"):  # type: ignore[attr-defined]
+            raise _UseNodes
+        if isinstance(event, SequenceStartEvent):
+            items = []
+            while not isinstance(nxt := self.get(), SequenceEndEvent):
+                items.append(self.node(nxt))
+            return items
+        out: dict[Any, Any] = {}
+        while not isinstance(nxt := self.get(), MappingEndEvent):
+            key = self.node(nxt)
+            if isinstance(key, list | dict):
+                raise _UseNodes
+            value = self.get()
+            out[key] = self.flat(value) if top and key in self.shallow and isinstance(value, MappingStartEvent) \
+                else self.node(value)
+        return out
+
+    def scalar(self, event: ScalarEvent) -> Any:
+        if event.anchor is not None:
+            raise _UseNodes
+        value, tag = event.value, event.tag
+        if tag is None or tag == "!":
+            if self.plain_str and (not event.implicit[0] or (value and value[0] not in self.first)):
+                return value
+            tag = self.resolve(ScalarNode, value, event.implicit)
+            if tag == _STR:
+                return value
+            if tag == _MERGE:
+                raise _UseNodes
+        start: Any = event.start_mark  # libyaml's marks, which PyYAML's nodes take as their own
+        end: Any = event.end_mark
+        return self.loader.construct_object(ScalarNode(tag, value, start, end, event.style), deep=True)
+
+    def flat(self, start: MappingStartEvent) -> dict[Any, Any]:
+        """A shallow key's mapping: entries holding a scalar or a list of scalars; deeper values are None."""
+        if start.anchor is not None or start.tag not in (None, "!"):
+            raise _UseNodes
+        out: dict[Any, Any] = {}
+        while not isinstance(nxt := self.get(), MappingEndEvent):
+            key = self.node(nxt)
+            if isinstance(key, list | dict):
+                raise _UseNodes
+            out[key] = self.flat_value(self.get())
+        return out
+
+    def flat_value(self, event: Event) -> Any:
+        if isinstance(event, ScalarEvent):
+            return self.scalar(event)
+        if isinstance(event, AliasEvent) or event.anchor is not None or event.tag not in (None, "!"):  # type: ignore[attr-defined]
+            raise _UseNodes
+        scalars: list[ScalarEvent] = []
+        flat = isinstance(event, SequenceStartEvent)
+        depth = 1
+        while depth:  # the value's events, kept only while they are a list of scalars
+            nxt = self.get()
+            if isinstance(nxt, AliasEvent) or getattr(nxt, "anchor", None) is not None:
+                raise _UseNodes
+            if isinstance(nxt, CollectionStartEvent):
+                depth, flat = depth + 1, False
+            elif isinstance(nxt, CollectionEndEvent):
+                depth -= 1
+            elif flat:
+                scalars.append(nxt)
+        return [self.scalar(s) for s in scalars] if flat else None
+
+
+def _from_nodes(text: str, shallow: frozenset[str]) -> Iterator[Any]:
     if not shallow:
         yield from yaml.load_all(text, Loader=yaml.CSafeLoader)
         return
@@ -158,6 +283,7 @@ def _shallow(loader: yaml.CSafeLoader, node: MappingNode) -> dict[Any, Any]:
 
 
 _MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
 
 
 def _expanded_size(node: Any, memo: dict[int, int]) -> int:
