@@ -72,12 +72,48 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 def frame_csv_parts(frame: pd.DataFrame, *, bom: bool = False) -> Iterator[bytes]:
     """A DataFrame as neutralised CSV (UTF-8, with a BOM for Excel when ``bom``), :data:`CSV_CHUNK_ROWS` rows
-    at a time, for :func:`detcov.fileio.atomic_write`."""
+    at a time, for :func:`detcov.fileio.atomic_write`. A table of text columns only (the rules table: 100,000
+    rows, 80 MB) is joined by Arrow (:func:`_text_csv`), the others by pandas; both quote as ``csv`` does."""
     if bom:
         yield "\ufeff".encode()
+    text = len(frame.columns) > 1 and all(_is_text(frame[c]) for c in frame.columns)
     for start in range(0, max(len(frame), 1), CSV_CHUNK_ROWS):
         part = neutralise_frame(frame.iloc[start:start + CSV_CHUNK_ROWS])
-        yield part.to_csv(index=False, header=start == 0, lineterminator="\n").encode("utf-8")
+        yield _text_csv(part, header=start == 0) if text else \
+            part.to_csv(index=False, header=start == 0, lineterminator="\n").encode("utf-8")
+
+
+def _is_text(series: pd.Series) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_string_dtype(series.dtype) and series.dtype != object
+
+
+_QUOTE = r'[,"\n\r]'  # what makes csv.writer (QUOTE_MINIMAL, "\n" line ends) quote a field; and "\r", which it
+# leaves bare before Python 3.13: a carriage return inside a field is quoted here, as the CSV standard asks
+
+
+def _text_csv(frame: pd.DataFrame, *, header: bool) -> bytes:
+    """Text columns as CSV lines, each field quoted where it needs it, built column-wise by Arrow (the ``csv``
+    module looks at every character in a C loop, ~20 MB/s: 4 s for the rules table of 100,000 rules)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def field(values: pa.Array) -> pa.Array:
+        values = pc.fill_null(values, "")
+        mark = pa.scalar('"', pa.large_string())
+        quoted = pc.binary_join_element_wise(mark, pc.replace_substring(values, '"', '""'), mark,
+                                             pa.scalar("", pa.large_string()))
+        return pc.if_else(pc.match_substring_regex(values, _QUOTE), quoted, values)
+
+    lines = pc.binary_join_element_wise(*[field(pa.array(frame[c], pa.large_string(), from_pandas=True))
+                                          for c in frame.columns], pa.scalar(",", pa.large_string()))
+    body = pc.binary_join(pa.LargeListArray.from_arrays(pa.array([0, len(lines)], pa.int64()), lines),
+                          pa.scalar("\n", pa.large_string()))
+    names = [str(c) for c in frame.columns]
+    top = ",".join(f'"{n.replace(chr(34), chr(34) * 2)}"' if re.search(_QUOTE, n) else n for n in names)
+    rows: bytes = pc.cast(body, pa.large_binary())[0].as_py() or b""
+    return (f"{top}\n".encode() if header else b"") + rows + (b"\n" if len(lines) else b"")
 
 
 def frame_csv(frame: pd.DataFrame, *, bom: bool = False) -> bytes:
