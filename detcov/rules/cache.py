@@ -33,7 +33,16 @@ from detcov.attack import IdResolution, IdStatus
 from detcov.attack.cache import cache_dir
 from detcov.errors import Issue, Location, Severity
 from detcov.fileio import atomic_write
-from detcov.rules.model import Correlation, FileResult, LogSourceNeed, LogSourceReq, Rule, RuleFormat, RuleStatus
+from detcov.rules.model import (
+    Correlation,
+    FileResult,
+    LogSourceNeed,
+    LogSourceReq,
+    Rule,
+    RuleFormat,
+    RuleStatus,
+    rule_from_fields,
+)
 
 MAGIC = "detcov-rule-cache"
 _T = TypeVar("_T")
@@ -211,13 +220,12 @@ class _Decoder:
         f, loc, rid, title, status, raw_status, sev, techs, tacs, lss, plats, query, notes, score, app, siems, name, \
             corr = row
         share = self.one
-        return Rule(format=self.formats[f], location=Location(path if loc[0] == path else loc[0], loc[1], loc[2]),
-                    id=rid, title=title, status=self.statuses[status], raw_status=raw_status and share(raw_status),
-                    severity=sev and share(sev), techniques=tuple([self.ids[i] for i in techs]),
-                    tactics=share(tuple(tacs)), log_sources=tuple([self.reqs[i] for i in lss]),
-                    platforms=share(tuple(plats)), query=query, notes=tuple(notes), score=score,
-                    applicable_to=share(tuple(app)), siems=share(tuple(siems)), name=name,
-                    correlation=_uncorrelation(corr))
+        return rule_from_fields([
+            self.formats[f], Location(path if loc[0] == path else loc[0], loc[1], loc[2]), rid, title,
+            self.statuses[status], raw_status and share(raw_status), sev and share(sev),
+            tuple([self.ids[i] for i in techs]), share(tuple(tacs)), tuple([self.reqs[i] for i in lss]),
+            share(tuple(plats)), query, tuple(notes), score, share(tuple(app)), share(tuple(siems)), name,
+            _uncorrelation(corr)])
 
     def entry(self, row: list[Any]) -> Entry:
         path, size, mtime, sha, fmt, skipped, items_skipped, issues, rules = row

@@ -11,9 +11,12 @@ with a reason; :class:`RuleSet` checks that the totals add up.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from detcov.attack import IdResolution, IdStatus
 from detcov.errors import Issue, Location
@@ -151,8 +154,7 @@ class Rule:
     technique_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "technique_ids",
-                           tuple(dict.fromkeys(r.current for r in self.techniques if r.current)))
+        object.__setattr__(self, "technique_ids", _current_ids(self.techniques))
 
     def placed(self, applicable_to: tuple[str, ...], siems: tuple[str, ...]) -> Rule:
         """This rule where its rule source deploys it: the groups it watches and the SIEMs it runs on, unless it
@@ -167,8 +169,12 @@ class Rule:
         return self._with(query="") if self.query else self
 
     def _with(self, **changes: object) -> Rule:
-        fields = {name: getattr(self, name) for name in _RULE_FIELDS}
-        return Rule(**{**fields, **changes})
+        """A copy with ``changes``, slot by slot (scans place 100,000 rules: a third of ``Rule(**fields)``'s cost);
+        ``technique_ids`` follows ``techniques``."""
+        values = list(_RULE_VALUES(self))[:-1]
+        for name, value in changes.items():
+            values[_RULE_SLOT[name]] = value
+        return rule_from_fields(values)
 
     @property
     def path(self) -> str:
@@ -267,4 +273,22 @@ class RuleSet:
         return out
 
 
-_RULE_FIELDS = tuple(f.name for f in dataclasses.fields(Rule) if f.init)
+def _current_ids(techniques: tuple[IdResolution, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(r.current for r in techniques if r.current))
+
+
+_RULE_SLOTS = tuple(f.name for f in dataclasses.fields(Rule))  # the init fields, then technique_ids
+assert _RULE_SLOTS[-1] == "technique_ids"
+_RULE_SLOT = {name: i for i, name in enumerate(_RULE_SLOTS)}
+_RULE_VALUES = operator.attrgetter(*_RULE_SLOTS)
+_RULE_SETTERS: tuple[Callable[[Rule, object], None], ...] = tuple(getattr(Rule, n).__set__ for n in _RULE_SLOTS)
+_TECHNIQUES = _RULE_SLOT["techniques"]
+
+
+def rule_from_fields(values: list[Any]) -> Rule:
+    """The Rule whose init fields hold ``values``, in declaration order, set slot by slot: what ``Rule(**fields)``
+    gives, for a third of its cost (the rule cache and a scan's placement build 100,000 of them)."""
+    rule = object.__new__(Rule)
+    for put, value in zip(_RULE_SETTERS, (*values, _current_ids(values[_TECHNIQUES])), strict=True):
+        put(rule, value)
+    return rule
