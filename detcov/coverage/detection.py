@@ -128,8 +128,9 @@ def score_group(tid: str, group: str, healths: Iterable[RuleHealth], manual: Man
             continue
         if gh.healthy:
             counting.append((h, gh))
-        elif h.healthy:  # the rule works in other groups; here it has no data: not broken
-            elsewhere.append(f"{h.label}: healthy in {', '.join(h.healthy_groups)} only")
+        elif h.healthy:  # the rule works in other groups; here it has no data: not broken (3 are named)
+            if len(elsewhere) < 3:
+                elsewhere.append(f"{h.label}: healthy in {', '.join(h.healthy_groups)} only")
         elif gh.outcome is HealthOutcome.UNVERIFIED:
             unverified.append(f"{h.label}: unverified ({gh.detail})")
         else:
@@ -142,7 +143,7 @@ def score_group(tid: str, group: str, healths: Iterable[RuleHealth], manual: Man
                                                          for h, _ in via)
     text = _explain(group, score, rules, tuple(broken), tuple(unverified), sources)
     if elsewhere:
-        text += " | no data here for: " + "; ".join(elsewhere[:3])
+        text += " | no data here for: " + "; ".join(elsewhere)
     m = manual.detection_in(group) if manual else None
     if manual is not None and m is not None:
         text = f"manual score {m} ({manual.date}, {manual.location}) replaces automatic {score}. {text}"

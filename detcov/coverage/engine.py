@@ -166,9 +166,7 @@ def _fingerprint(paths: Sequence[Path], read: Sequence[FileResult] | None = None
             prefix, whole = f"{path}{os.sep}", str(path)
             parts = [(path.name if name == whole else name[len(prefix):], (hashed[name] or "").encode())
                      for name in sorted(n for n in hashed if n.startswith(prefix) or n == whole)]
-        for name, content in parts:
-            digest.update(name.encode())
-            digest.update(content)
+        digest.update(b"".join(part for name, content in parts for part in (name.encode(), content)))
     return digest.hexdigest()
 
 

@@ -31,6 +31,7 @@ from enum import StrEnum
 from detcov.attack import AttackKB
 from detcov.datasources.telemetry import CollectedTelemetry, fold
 from detcov.rules.model import LogSourceNeed, LogSourceReq, Rule
+from detcov.slots import slot_builder
 
 
 class HealthOutcome(StrEnum):
@@ -107,7 +108,7 @@ class RuleHealth:
     def __post_init__(self) -> None:
         if self.groups and not self.by_group:
             object.__setattr__(self, "by_group", best_by_group(self.groups))
-        object.__setattr__(self, "label", f"{self.rule.title or self.rule.id} [{self.rule.format.value}]")
+        object.__setattr__(self, "label", _label(self.rule))
 
     @property
     def healthy(self) -> bool:
@@ -120,6 +121,13 @@ class RuleHealth:
     @property
     def healthy_groups(self) -> tuple[str, ...]:
         return healthy_groups(self.groups)
+
+
+def _label(rule: Rule) -> str:
+    return f"{rule.title or rule.id} [{rule.format.value}]"
+
+
+_build_health = slot_builder(RuleHealth)  # a rule sharing the judgement of another that needs the same thing
 
 
 def healthy_groups(groups: Iterable[GroupHealth]) -> tuple[str, ...]:
@@ -203,7 +211,7 @@ class _Judge:
         if key not in self._judged:
             self._judged[key] = _judged(rule, platforms, scopes, self.kb)
         t = self._judged[key]
-        return RuleHealth(rule, t.outcome, t.detail, t.missing, t.groups, t.by_group)
+        return _build_health((rule, t.outcome, t.detail, t.missing, t.groups, t.by_group, _label(rule)))
 
     def _technique_platforms(self, technique_ids: tuple[str, ...]) -> tuple[str, ...]:
         if technique_ids not in self._platforms:
