@@ -30,6 +30,20 @@ def test_path_namer(tmp_path: Path) -> None:
     assert namer.value({"a": [f"{base}/x", 1], "b": (f"{base}/y",)}) == {"a": ["x", 1], "b": ("y",)}
 
 
+def test_path_namer_renames_table_columns_whatever_the_folder_is_called(tmp_path: Path) -> None:
+    import pandas as pd
+
+    base = tmp_path / "SOC (prod) [v2]+{a}$^|?*.x"  # every regular-expression character in a folder name
+    namer = path_namer(base, ["rules"])
+    frame = pd.DataFrame({"path": [f"{base}/rules/a.yml:1", "elsewhere/b.yml"], "score": [1, 2],
+                          "detail": ["no path here", f"see {base}/rules/c.yml"]}, dtype=object).astype(
+                              {"path": "str", "detail": "str"})
+    out = namer.frame(frame)
+    assert out["path"].tolist() == ["rules/a.yml:1", "elsewhere/b.yml"]
+    assert out["detail"].tolist() == ["no path here", "see rules/c.yml"]
+    assert out["score"].tolist() == [1, 2]
+
+
 @pytest.mark.attack_real
 def test_scan_outputs_carry_no_absolute_input_path(tmp_path: Path, bundle18: Path) -> None:
     config_dir = tmp_path / "bank"

@@ -10,6 +10,7 @@ that leave the machine pass through :class:`PathNamer`, the one place that renam
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,15 +53,23 @@ class PathNamer:
         """A copy with every text column renamed (numbers untouched; string columns vectorised: a 100,000-rule
         table is 1.4 million cells)."""
         changes: dict[str, pd.Series[Any]] = {}
+        anywhere = "|".join(_literal(p) for p, _ in self.replacements)  # one pass per column finds columns to rename
         for col in frame.columns:
             column = frame[col]
             if str(column.dtype).startswith("str"):
+                if not anywhere or not column.str.contains(anywhere, regex=True).any():
+                    continue
                 for prefix, new in self.replacements:
                     if column.str.contains(prefix, regex=False).any():  # a new column only where a path is
                         column = changes[col] = column.str.replace(prefix, new, regex=False)
             elif column.dtype == object:
                 changes[col] = column.map(self.value)
         return frame.assign(**changes)
+
+
+def _literal(text: str) -> str:
+    """``text`` as a regular expression that matches it literally, in Python's and in Arrow's (RE2) syntax."""
+    return re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", text)
 
 
 def path_namer(base: Path, inputs: Iterable[str] = ()) -> PathNamer:
