@@ -192,3 +192,15 @@ def test_shallow_detection_keeps_merge_keys_and_nested_values_whole() -> None:
     first, second = yaml_documents(text, shallow=frozenset({"detection"}))
     assert first["detection"] == {"extra": 1, "sel": {"Image": "a.exe"}, "condition": "sel"}  # merge: built whole
     assert second["detection"] == {"sel": None, "list": [1, 2], "condition": ["sel", "list"]}
+
+
+def test_a_read_without_queries_is_the_same_read_less_the_query_text(kb18: AttackKB) -> None:
+    """What a scan reads (no query text; Sigma does not even build it) is every corpus's rules as a full read gives
+    them, query aside."""
+    root = shared_path("rules-corpora")
+    full = read_rules([root], kb18, use_cache=False, workers=1)
+    lean = read_rules([root], kb18, use_cache=False, workers=1, queries=False)
+    assert len(full.rules) > 5000 and any(r.query for r in full.rules)
+    assert all(not r.query for r in lean.rules)
+    assert [r.without_query() for r in full.rules] == list(lean.rules)
+    assert full.files == lean.files

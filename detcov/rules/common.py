@@ -71,8 +71,9 @@ class Parsed:
 class ReadContext:
     """One ATT&CK version's look-ups for a whole read: ids, tactics and log sources, each resolved once."""
 
-    def __init__(self, kb: AttackKB) -> None:
+    def __init__(self, kb: AttackKB, *, queries: bool = True) -> None:
         self.kb = kb
+        self.queries = queries  # keep each rule's query text (a scan does not: readers may skip building it)
         self.maps: LogSourceMapper = mapper_for(kb)
         self._ids: dict[str, IdResolution] = self.maps.resolutions  # shared by every read against this kb
         self._tactics: dict[str, str | None] = self.maps.tactics

@@ -160,7 +160,7 @@ def _stat(name: str) -> os.stat_result | None:
 
 def _entry(name: str, st: os.stat_result | None, ctx: ReadContext, setup: _Setup) -> rule_cache.Entry:
     result, rules = read_file(Path(name), ctx, setup.fmt, setup.csv_columns, setup.max_bytes, st=st)
-    if not setup.queries:
+    if not setup.queries:  # a reader that builds no query text when told (Sigma) leaves nothing to copy here
         rules = [r.without_query() for r in rules]
     return rule_cache.Entry(rule_cache.stamp_of(st) if st is not None else _NO_STAMP, result, tuple(rules))
 
@@ -180,7 +180,7 @@ def _parse_files(todo: Sequence[tuple[str, os.stat_result | None]], kb: AttackKB
                  workers: int | None) -> list[rule_cache.Entry]:
     jobs = worker_count(len(todo), workers)
     if jobs <= 1:
-        ctx = ReadContext(kb)
+        ctx = ReadContext(kb, queries=setup.queries)
         return [_entry(p, st, ctx, setup) for p, st in todo]
     chunks = [todo[i:i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
     # fork: the workers inherit the knowledge base instead of unpickling 30 MB of it
@@ -194,7 +194,7 @@ _WORKER: tuple[ReadContext, _Setup] | None = None
 
 def _init_worker(kb: AttackKB, setup: _Setup) -> None:
     global _WORKER
-    _WORKER = (ReadContext(kb), setup)
+    _WORKER = (ReadContext(kb, queries=setup.queries), setup)
 
 
 def _parse_chunk(chunk: Sequence[tuple[str, os.stat_result | None]]) -> list[rule_cache.Entry]:

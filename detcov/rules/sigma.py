@@ -59,7 +59,7 @@ def read_sigma(path: str, source: str, docs: list[Any], ctx: ReadContext) -> Par
         return read_correlations(path, source, docs, ctx, sigma_rule)
     for index, doc in enumerate(docs):
         if is_sigma(doc):
-            query = detection_text(source) if len(docs) == 1 else ""
+            query = detection_text(source) if len(docs) == 1 and ctx.queries else ""
             out.rules.append(sigma_rule(doc, Location(path, 1 if index == 0 else None), ctx, query=query))
         else:
             out.skip_item(f"YAML document {index + 1} is not a Sigma rule", Location(path))
@@ -114,7 +114,7 @@ def sigma_rule(
         tactics=tactics,
         log_sources=(LogSourceReq("sigma", need.label, (need,)),) if isinstance(logsource, Mapping) else (),
         platforms=need.platforms,
-        query=query or _detection_text(doc),
+        query=(query or _detection_text(doc)) if ctx.queries else "",
         notes=tuple(notes),
         name=text(doc.get("name")) or None,
     )
