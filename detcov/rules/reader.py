@@ -94,16 +94,16 @@ def read_rules(
 def _read_rules(paths: list[str | Path], kb: AttackKB, setup: _Setup, use_cache: bool, workers: int | None
                 ) -> RuleSet:
     issues: list[Issue] = []
-    listed: list[tuple[str, os.stat_result | None]] = []
+    listed: list[tuple[str, rule_cache.Stamp | None]] = []  # (size, mtime): a stat result is ~10x larger
     unreadable: list[OSError] = []
     for name, exists in iter_files(paths, unreadable):
         if not exists:
             issues.append(Issue("no such file or folder", Location(name), "check the path"))
             continue
-        listed.append((name, _stat(name)))
+        listed.append((name, _stamp(name)))
     key = rule_cache.cache_key([str(p) for p in paths], kb.info.sha256, setup.options()) \
         if use_cache and kb.info.sha256 and rule_cache.codec_matches() else None
-    stamps = [(name, rule_cache.stamp_of(st)) for name, st in listed if st is not None]
+    stamps = [(name, st) for name, st in listed if st is not None]
     stored = rule_cache.load(key) if key else {}
     cached = rule_cache.fresh(stored, stamps)
     todo = [(name, st) for name, st in listed if name not in cached]
@@ -151,18 +151,19 @@ class _Setup:
                 "queries": self.queries}
 
 
-def _stat(name: str) -> os.stat_result | None:
+def _stamp(name: str) -> rule_cache.Stamp | None:
     try:
-        return os.stat(name)  # noqa: PTH116 (a str: 100,000 files, no Path objects)
+        return rule_cache.stamp_of(os.stat(name))  # noqa: PTH116 (a str: 100,000 files, no Path objects)
     except OSError:
         return None
 
 
-def _entry(name: str, st: os.stat_result | None, ctx: ReadContext, setup: _Setup) -> rule_cache.Entry:
-    result, rules = read_file(Path(name), ctx, setup.fmt, setup.csv_columns, setup.max_bytes, st=st)
+def _entry(name: str, st: rule_cache.Stamp | None, ctx: ReadContext, setup: _Setup) -> rule_cache.Entry:
+    result, rules = read_file(Path(name), ctx, setup.fmt, setup.csv_columns, setup.max_bytes,
+                              size=st[0] if st else None)
     if not setup.queries:  # a reader that builds no query text when told (Sigma) leaves nothing to copy here
         rules = [r.without_query() for r in rules]
-    return rule_cache.Entry(rule_cache.stamp_of(st) if st is not None else _NO_STAMP, result, tuple(rules))
+    return rule_cache.Entry(st or _NO_STAMP, result, tuple(rules))
 
 
 def worker_count(files: int, workers: int | None = None) -> int:
@@ -176,7 +177,7 @@ def worker_count(files: int, workers: int | None = None) -> int:
     return max(1, min(workers, files // _CHUNK + 1))
 
 
-def _parse_files(todo: Sequence[tuple[str, os.stat_result | None]], kb: AttackKB, setup: _Setup,
+def _parse_files(todo: Sequence[tuple[str, rule_cache.Stamp | None]], kb: AttackKB, setup: _Setup,
                  workers: int | None) -> list[rule_cache.Entry]:
     jobs = worker_count(len(todo), workers)
     if jobs <= 1:
@@ -197,7 +198,7 @@ def _init_worker(kb: AttackKB, setup: _Setup) -> None:
     _WORKER = (ReadContext(kb, queries=setup.queries), setup)
 
 
-def _parse_chunk(chunk: Sequence[tuple[str, os.stat_result | None]]) -> list[rule_cache.Entry]:
+def _parse_chunk(chunk: Sequence[tuple[str, rule_cache.Stamp | None]]) -> list[rule_cache.Entry]:
     assert _WORKER is not None
     ctx, setup = _WORKER
     return [_entry(p, st, ctx, setup) for p, st in chunk]
@@ -210,13 +211,14 @@ def read_file(
     csv_columns: Mapping[str, str] | None = None,
     max_bytes: int = MAX_FILE_BYTES,
     *,
-    st: os.stat_result | None = None,
+    size: int | None = None,
 ) -> tuple[FileResult, list[Rule]]:
-    """One file → its accounting (with the SHA-256 of the bytes read) and its rules."""
+    """One file → its accounting (with the SHA-256 of the bytes read) and its rules (``size``: its size as listed,
+    else it is looked up)."""
     name = str(path)
     digest: str | None = None
     try:
-        raw = _raw_bytes(path, max_bytes, st)
+        raw = _raw_bytes(path, max_bytes, size)
         digest = hashlib.sha256(raw).hexdigest()
         kind, parsed = _read(path, raw, ctx, fmt, csv_columns)
     except SkipFile as skip:
@@ -235,11 +237,12 @@ def _allowed(kind: RuleFormat, fmt: str) -> None:
         raise SkipFile(f"not a {fmt} rule: looks like {kind.value} (--format {fmt} was asked)")
 
 
-def _raw_bytes(path: Path, max_bytes: int, st: os.stat_result | None) -> bytes:
-    """The file's bytes, unless its name, size or emptiness says it is no rule file."""
+def _raw_bytes(path: Path, max_bytes: int, size: int | None) -> bytes:
+    """The file's bytes, unless its name, size (``size``: as listed) or emptiness says it is no rule file."""
     if path.suffix.lower() in DOC_SUFFIXES or path.stem.lower() in DOC_NAMES:
         raise SkipFile(f"not a rule: documentation or media file ({path.name})")
-    size = (st or path.stat()).st_size
+    if size is None:
+        size = path.stat().st_size
     if size == 0:
         raise SkipFile("empty file")
     if size > max_bytes:
