@@ -382,6 +382,15 @@ def _silent_sources(config: ScanConfig, base: Path, inventory: Inventory, issues
 def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_version: str | None = None,
              extra_rules: Sequence[Rule] = (), progress: Progress = _quiet) -> ScanResult:
     """Run the whole scan. Every input problem is collected and raised together (DetcovError)."""
+    read = read_scan(config_path, attack_path=attack_path, attack_version=attack_version, progress=progress)
+    return with_extra_rules(read, extra_rules) if extra_rules else score_scan(read, progress)
+
+
+def read_scan(config_path: Path, *, attack_path: Path | None = None, attack_version: str | None = None,
+              progress: Progress = _quiet) -> ScanResult:
+    """A scan's first half: every input read and checked (problems raised together, DetcovError) and every rule
+    judged (``healths``); nothing scored yet (no cells, gaps or recommendations: :func:`score_scan`). What depends
+    only on the rules, such as the rules table, can be made from it while the scoring runs."""
     config, base = load_scan_config(config_path)
     as_of = config.as_of or dt.date.today()
     progress("loading ATT&CK")
@@ -430,11 +439,10 @@ def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_versi
     since = (as_of - dt.timedelta(days=config.validation_window_days)).isoformat()
     vals = assess_cells(tests, _place(estate, kb, issues), since)
     issues.raise_if_errors()
-    progress("cells, gaps and recommendations")
     rules = by_technique(healths)
     inp = ScoringInputs(kb, estate, weights, {(s.technique, s.system_group): s for s in vis_scores},
                         rules, derived_credit(rules, config.subtechnique_credit), manual, credits, vals)
-    read = ScanResult(
+    return ScanResult(
         config=config, base=base, kb=kb, catalog=catalog, inventory=inventory, estate=estate,
         telemetry=estate.estate_telemetry, ruleset=ruleset, healths=healths, profiles=profiles, weights=weights,
         visibility_scores=vis_scores, scoring=inp, cells={}, visibility={}, detection={}, prevention={},
@@ -443,7 +451,6 @@ def run_scan(config_path: Path, *, attack_path: Path | None = None, attack_versi
         as_of=as_of.isoformat(),
         rules_sha256=_fingerprint([resolve(base, s.path) for s in config.rules], ruleset.files),
     )
-    return with_extra_rules(read, extra_rules) if extra_rules else _scored(read)
 
 
 def with_extra_rules(before: ScanResult, rules: Sequence[Rule]) -> ScanResult:
@@ -455,11 +462,13 @@ def with_extra_rules(before: ScanResult, rules: Sequence[Rule]) -> ScanResult:
         "(what-if: assumed deployed)", None, rules=len(rules))), before.ruleset.issues)
     by_tid = by_technique(healths)
     scoring = replace(before.scoring, rules=by_tid, derived=derived_credit(by_tid, before.config.subtechnique_credit))
-    return _scored(replace(before, ruleset=ruleset, healths=healths, scoring=scoring))
+    return score_scan(replace(before, ruleset=ruleset, healths=healths, scoring=scoring))
 
 
-def _scored(read: ScanResult) -> ScanResult:
-    """The result with its cells, headline entries, gaps and recommendations worked out from ``read.scoring``."""
+def score_scan(read: ScanResult, progress: Progress = _quiet) -> ScanResult:
+    """A scan's second half: the result of :func:`read_scan` with its cells, headline entries, gaps and
+    recommendations worked out from ``read.scoring``."""
+    progress("cells, gaps and recommendations")
     inp, kb = read.scoring, read.kb
     in_scope = {t: w.weight for t, w in inp.weights.items() if w.weight > 0}
     techniques = [t for tid in in_scope if (t := kb.technique(tid)) is not None]
