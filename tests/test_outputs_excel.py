@@ -156,3 +156,37 @@ def test_chunked_workbook_holds_every_row_in_order(chunky: pd.DataFrame, tmp_pat
     assert rows == [tuple(None if pd.isna(v) else v for v in r) for r in flat.itertuples(index=False)]
     assert ws["B2"].value == "=HYPERLINK(\"http://x\")" and ws["B2"].data_type == "s"  # text, not a formula
     assert int(ws.column_dimensions["B"].width) == column_width("title", flat["title"])  # + xlsxwriter padding
+
+
+def _cells(path: Path) -> dict[str, list[list[object]]]:
+    book = openpyxl.load_workbook(path)
+    return {ws.title: [[c.value for c in row] for row in ws.iter_rows()] for ws in book.worksheets}
+
+
+def test_sheets_written_out_of_order_give_the_same_workbook(sheets: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    """A scan writes its big rules sheet first, while it still scores; the tabs and every cell are as if written in
+    order."""
+    scores = {"visibility": (0.0, 4.0), "detection": (-1.0, 5.0)}
+    in_order = write_workbook(tmp_path / "a.xlsx", sheets, score_columns=scores)
+    path = tmp_path / "b.xlsx"
+    excel.begin_workbook(path, list(sheets), score_columns=scores)
+    for name in reversed(list(sheets)):
+        excel.add_sheet(path, name, sheets[name])
+    assert excel.end_workbook(path) == path
+    assert _cells(path) == _cells(in_order)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.xlsx", "b.xlsx"]  # no row file or temporary left
+
+
+def test_a_dropped_or_failed_workbook_leaves_nothing(sheets: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    path = tmp_path / "c.xlsx"
+    path.write_bytes(b"previous")
+    excel.begin_workbook(path, list(sheets))
+    excel.add_sheet(path, "Rules", sheets["Rules"])
+    excel.drop_workbook(path)
+    assert path.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == ["c.xlsx"]
+    excel.begin_workbook(path, list(sheets))
+    with pytest.raises(KeyError):
+        excel.add_sheet(path, "no such sheet", sheets["Rules"])
+    with pytest.raises(Exception, match="not open"):
+        excel.end_workbook(path)
+    assert path.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == ["c.xlsx"]

@@ -11,11 +11,13 @@ pyarrow can store them.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
 import unicodedata
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -119,11 +121,10 @@ def _rows(frame: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
         yield from zip(*(_column_values(part[name]) for name in part.columns), strict=True)
 
 
-def _write_sheet(book: xlsxwriter.Workbook, sheet: str, frame: pd.DataFrame,
+def _write_sheet(book: xlsxwriter.Workbook, ws: Any, frame: pd.DataFrame,
                  score_columns: Mapping[str, tuple[float, float]], coloured_rows: int | None,
                  swatches: Collection[str]) -> None:
     """One sheet, row by row (the workbook is in constant-memory mode: rows must come in order)."""
-    ws = book.add_worksheet(sheet)
     header = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#f2f2f2",
                               "border": 1})
     wrap = book.add_format({"text_wrap": True, "valign": "top"})
@@ -151,6 +152,79 @@ def _write_sheet(book: xlsxwriter.Workbook, sheet: str, frame: pd.DataFrame,
             ws.conditional_format(1, c, last, c, _score_format(lo, hi))
 
 
+class StreamedWorkbook:
+    """A workbook whose sheets are written whole, in any order, as their tables become ready (a scan's big rules
+    sheet while it is still scoring); the tabs keep the order of ``names``. Written in xlsxwriter's
+    constant-memory mode (its row files in the output folder), atomically: :meth:`close` renames it into place,
+    :meth:`discard` (or any error) leaves ``path`` untouched. ``score_columns``, ``coloured_rows`` and
+    ``swatches`` as in :func:`write_workbook`."""
+
+    def __init__(self, path: str | Path, names: Sequence[str], *,
+                 score_columns: Mapping[str, tuple[float, float]] | None = None,
+                 coloured_rows: Mapping[str, int] | None = None, swatches: Collection[str] = ("colour",)) -> None:
+        self.path = Path(path)
+        self._scores, self._limits, self._swatches = dict(score_columns or {}), dict(coloured_rows or {}), swatches
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        self._rows = Path(tmp.parent, tmp.name + ".rows")  # xlsxwriter's per-sheet row files, removed in any case
+        try:
+            self._rows.mkdir()
+            # Text stays text: no formula (a comment starting with "=") and no URL conversion.
+            self._book = xlsxwriter.Workbook(str(tmp), {
+                "constant_memory": True, "tmpdir": str(self._rows), "strings_to_formulas": False,
+                "strings_to_urls": False, "default_date_format": "yyyy-mm-dd hh:mm:ss"})
+            titles = sheet_names(list(names))
+            self._sheets = {name: self._book.add_worksheet(titles[name]) for name in names}
+        except BaseException as exc:
+            self._fail(exc)
+        self._written: set[str] = set()
+
+    def write(self, name: str, frame: pd.DataFrame) -> None:
+        """Sheet ``name``, whole (once)."""
+        if name in self._written:
+            raise ValueError(f"sheet {name!r} is written already")
+        self._written.add(name)
+        try:
+            _write_sheet(self._book, self._sheets[name], flatten(frame), self._scores, self._limits.get(name),
+                         self._swatches)
+        except BaseException as exc:
+            self._fail(exc)
+
+    def close(self) -> Path:
+        try:
+            self._book.close()
+        except FileCreateError as exc:  # xlsxwriter wraps the OSError (a full disk) of its final zip write
+            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+            try:
+                raise cause from exc
+            except OSError as error:
+                self._fail(error)
+        except BaseException as exc:
+            self._fail(exc)
+        self._drop_rows()
+        self._atomic.__exit__(None, None, None)  # renamed into place (raises, as write_error, if it cannot be)
+        return self.path
+
+    def discard(self) -> None:
+        """Give the workbook up: its temporary file is removed, ``path`` untouched."""
+        error = RuntimeError("workbook discarded")
+        self._drop_rows()
+        with contextlib.suppress(BaseException):
+            self._atomic.__exit__(type(error), error, None)
+
+    def _fail(self, exc: BaseException) -> NoReturn:
+        """Remove the temporary files and raise: an OSError as the one-line :func:`detcov.fileio.write_error`."""
+        self._drop_rows()
+        self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+        raise exc
+
+    def _drop_rows(self) -> None:
+        for ws in getattr(self, "_sheets", {}).values():  # an unclosed workbook's row files are still open
+            with contextlib.suppress(Exception):
+                ws.row_data_fh.close()
+        shutil.rmtree(self._rows, ignore_errors=True)
+
+
 def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
                    score_columns: Mapping[str, tuple[float, float]] | None = None,
                    coloured_rows: Mapping[str, int] | None = None,
@@ -160,23 +234,45 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
     the (low, high) bounds of its red-yellow-green colour scale; ``coloured_rows`` limits the scale of a sheet
     to its first N rows (e.g. the in-scope techniques, sorted first); a ``swatches`` column holding
     ``#rrggbb`` values is painted in that colour (the legend sheet)."""
-    path = Path(path)
-    names = sheet_names(list(sheets))
-    scores = dict(score_columns or {})
-    limits = dict(coloured_rows or {})
-    with atomic_path(path) as tmp:
-        try:
-            # Text stays text: no formula (a comment starting with "=") and no URL conversion.
-            book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_formulas": False,
-                                                  "strings_to_urls": False,
-                                                  "default_date_format": "yyyy-mm-dd hh:mm:ss"})
-            for name, frame in sheets.items():
-                _write_sheet(book, names[name], flatten(frame), scores, limits.get(name), swatches)
-            book.close()
-        except FileCreateError as exc:  # xlsxwriter wraps the OSError (a full disk) of its final zip write
-            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
-            raise cause from exc
-    return path
+    book = StreamedWorkbook(path, list(sheets), score_columns=score_columns, coloured_rows=coloured_rows,
+                            swatches=swatches)
+    for name, frame in sheets.items():
+        book.write(name, frame)
+    return book.close()
+
+
+# One process' open workbooks, for a writer in another process (detcov.outputs.background) that is sent a
+# workbook's sheets as jobs, one at a time: begin, sheets as they are ready, end (or drop).
+_OPEN: dict[str, StreamedWorkbook] = {}
+
+
+def begin_workbook(path: Path, names: Sequence[str], **options: Any) -> None:
+    _OPEN[str(path)] = StreamedWorkbook(path, names, **options)
+
+
+def add_sheet(path: Path, name: str, frame: pd.DataFrame) -> None:
+    book = _OPEN.get(str(path))
+    if book is None:
+        raise DetcovError(f"the workbook {path} is not open (an earlier sheet failed?)")
+    try:
+        book.write(name, frame)
+    except BaseException:
+        _OPEN.pop(str(path), None)
+        raise
+
+
+def end_workbook(path: Path) -> Path:
+    book = _OPEN.pop(str(path), None)
+    if book is None:
+        raise DetcovError(f"the workbook {path} is not open (an earlier sheet failed?)")
+    return book.close()
+
+
+def drop_workbook(path: Path) -> None:
+    """Discard an open workbook (an error elsewhere): no temporary file is left."""
+    book = _OPEN.pop(str(path), None)
+    if book is not None:
+        book.discard()
 
 
 def file_stem(name: str) -> str:
