@@ -349,7 +349,12 @@ def recommendations_table(result: ScanResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "kind", "target", "gain", "effort", "techniques", "detail"])
 
 
-def all_tables(result: ScanResult) -> dict[str, pd.DataFrame]:
-    return {"techniques": techniques_table(result), "cells": cells_table(result), "rules": rules_table(result),
-            "devices": devices_table(result),
-            "gaps": gaps_table(result), "recommendations": recommendations_table(result)}
+TABLES = ("techniques", "cells", "rules", "devices", "gaps", "recommendations")  # a scan's tables, in order
+
+
+def all_tables(result: ScanResult, *, rules: bool = True) -> dict[str, pd.DataFrame]:
+    """The scan's tables (:data:`TABLES`); ``rules=False``: all but the rules table (made already, e.g. from
+    the read result before scoring: it needs only the judged rules)."""
+    makers = {"techniques": techniques_table, "cells": cells_table, "rules": rules_table, "devices": devices_table,
+              "gaps": gaps_table, "recommendations": recommendations_table}
+    return {name: makers[name](result) for name in TABLES if rules or name != "rules"}

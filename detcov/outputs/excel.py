@@ -156,14 +156,14 @@ class StreamedWorkbook:
     """A workbook whose sheets are written whole, in any order, as their tables become ready (a scan's big rules
     sheet while it is still scoring); the tabs keep the order of ``names``. Written in xlsxwriter's
     constant-memory mode (its row files in the output folder), atomically: :meth:`close` renames it into place,
-    :meth:`discard` (or any error) leaves ``path`` untouched. ``score_columns``, ``coloured_rows`` and
-    ``swatches`` as in :func:`write_workbook`."""
+    :meth:`discard` (or any error) leaves ``path`` untouched. ``score_columns`` and ``swatches`` as in
+    :func:`write_workbook`."""
 
     def __init__(self, path: str | Path, names: Sequence[str], *,
                  score_columns: Mapping[str, tuple[float, float]] | None = None,
-                 coloured_rows: Mapping[str, int] | None = None, swatches: Collection[str] = ("colour",)) -> None:
+                 swatches: Collection[str] = ("colour",)) -> None:
         self.path = Path(path)
-        self._scores, self._limits, self._swatches = dict(score_columns or {}), dict(coloured_rows or {}), swatches
+        self._scores, self._swatches = dict(score_columns or {}), swatches
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
         self._rows = Path(tmp.parent, tmp.name + ".rows")  # xlsxwriter's per-sheet row files, removed in any case
@@ -179,14 +179,13 @@ class StreamedWorkbook:
             self._fail(exc)
         self._written: set[str] = set()
 
-    def write(self, name: str, frame: pd.DataFrame) -> None:
-        """Sheet ``name``, whole (once)."""
+    def write(self, name: str, frame: pd.DataFrame, coloured_rows: int | None = None) -> None:
+        """Sheet ``name``, whole (once); its colour scales on its first ``coloured_rows`` rows (default: all)."""
         if name in self._written:
             raise ValueError(f"sheet {name!r} is written already")
         self._written.add(name)
         try:
-            _write_sheet(self._book, self._sheets[name], flatten(frame), self._scores, self._limits.get(name),
-                         self._swatches)
+            _write_sheet(self._book, self._sheets[name], flatten(frame), self._scores, coloured_rows, self._swatches)
         except BaseException as exc:
             self._fail(exc)
 
@@ -234,10 +233,10 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
     the (low, high) bounds of its red-yellow-green colour scale; ``coloured_rows`` limits the scale of a sheet
     to its first N rows (e.g. the in-scope techniques, sorted first); a ``swatches`` column holding
     ``#rrggbb`` values is painted in that colour (the legend sheet)."""
-    book = StreamedWorkbook(path, list(sheets), score_columns=score_columns, coloured_rows=coloured_rows,
-                            swatches=swatches)
+    book = StreamedWorkbook(path, list(sheets), score_columns=score_columns, swatches=swatches)
+    limits = dict(coloured_rows or {})
     for name, frame in sheets.items():
-        book.write(name, frame)
+        book.write(name, frame, limits.get(name))
     return book.close()
 
 
@@ -250,12 +249,12 @@ def begin_workbook(path: Path, names: Sequence[str], **options: Any) -> None:
     _OPEN[str(path)] = StreamedWorkbook(path, names, **options)
 
 
-def add_sheet(path: Path, name: str, frame: pd.DataFrame) -> None:
+def add_sheet(path: Path, name: str, frame: pd.DataFrame, coloured_rows: int | None = None) -> None:
     book = _OPEN.get(str(path))
     if book is None:
         raise DetcovError(f"the workbook {path} is not open (an earlier sheet failed?)")
     try:
-        book.write(name, frame)
+        book.write(name, frame, coloured_rows)
     except BaseException:
         _OPEN.pop(str(path), None)
         raise

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from detcov.coverage.engine import ScanResult
+from detcov.coverage.kpis import TABLES, rules_table
 from detcov.coverage.summary import ROLLUP_RULE
 from detcov.outputs.navigator import TechniqueCell, View, cell_band, used_legend, view_scale
 from detcov.outputs.portable import scan_namer
@@ -73,35 +74,53 @@ def sorted_techniques(frame: pd.DataFrame) -> pd.DataFrame:
 
 HEALTH_ORDER = {"healthy": 9, "unverified-log-source": 1}
 WORKBOOK_ALL_RULES = 20_000  # more rules than this: the workbook's rules sheet keeps those that need work
+SHEETS = ("KPIs", "Legend", *TABLES)  # the workbook's tabs, in order
 
 
-def scan_tables(result: ScanResult, tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def rules_output(result: ScanResult, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The rules table as written (``frame``: :func:`~detcov.coverage.kpis.rules_table`, made here when not
+    given): rules that need work first, input files named relative to the scan config. It needs only the judged
+    rules, so a scan makes it from :func:`~detcov.coverage.engine.read_scan`'s result, before scoring."""
+    out = scan_namer(result.config, result.base).frame(rules_table(result) if frame is None else frame)
+    if out.empty:
+        return out
+    rank = out["health"].map(lambda h: HEALTH_ORDER.get(h, 0))
+    return out.assign(_r=rank).sort_values(["_r", "rule_id"]).drop(columns="_r")
+
+
+def scan_tables(result: ScanResult, tables: Mapping[str, pd.DataFrame], rules: pd.DataFrame | None = None
+                ) -> dict[str, pd.DataFrame]:
     """The scan's tables as written (CSV, Parquet and the workbook): techniques and rules sorted by priority,
-    input files named relative to the scan config (:mod:`detcov.outputs.portable`)."""
+    input files named relative to the scan config (:mod:`detcov.outputs.portable`); ``rules``: the rules table
+    as written already (:func:`rules_output`), else made from ``tables``."""
     namer = scan_namer(result.config, result.base)
-    out = {name: namer.frame(frame) for name, frame in tables.items()}
+    out = {name: namer.frame(frame) for name, frame in tables.items() if name != "rules"}
+    out["rules"] = rules if rules is not None else rules_output(result, tables["rules"])
     out["techniques"] = sorted_techniques(out["techniques"])
-    if not out["rules"].empty:
-        rank = out["rules"]["health"].map(lambda h: HEALTH_ORDER.get(h, 0))
-        out["rules"] = out["rules"].assign(_r=rank).sort_values(["_r", "rule_id"]).drop(columns="_r")
-    return out
+    return {name: out[name] for name in TABLES}
+
+
+def rules_sheet(rules: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The workbook's rules sheet and, when it is not every rule, the Legend's note saying so.
+
+    The workbook is for people: above :data:`WORKBOOK_ALL_RULES` rules its rules sheet keeps the rules that need
+    work (not healthy, where they apply); every rule stays in ``tables/rules.csv`` and ``rules.parquet``."""
+    if len(rules) <= WORKBOOK_ALL_RULES:
+        return rules, ""
+    work = rules[~rules["health"].isin(("healthy", "not-applicable"))]
+    return work, (f"this sheet lists the {len(work):,} of {len(rules):,} rules that need work (not healthy, where "
+                  "they apply); every rule, healthy ones too, is in tables/rules.csv and tables/rules.parquet")
 
 
 def workbook_sheets(result: ScanResult, tables: Mapping[str, pd.DataFrame],
-                    cells: Mapping[View, Mapping[str, TechniqueCell]], targets: Mapping[str, float]
-                    ) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    """The sheets in order (KPIs, Legend, then the tables) and the rows a colour scale may cover per sheet.
-
-    The workbook is for people: above :data:`WORKBOOK_ALL_RULES` rules its rules sheet keeps the rules that need
-    work (not healthy, where they apply) and the Legend says so; every rule stays in ``tables/rules.csv`` and
-    ``rules.parquet``."""
-    rules, legend = tables["rules"], legend_frame(cells)
-    if len(rules) > WORKBOOK_ALL_RULES:
-        work = rules[~rules["health"].isin(("healthy", "not-applicable"))]
-        note = (f"this sheet lists the {len(work):,} of {len(rules):,} rules that need work (not healthy, where "
-                "they apply); every rule, healthy ones too, is in tables/rules.csv and tables/rules.parquet")
-        rules = work
+                    cells: Mapping[View, Mapping[str, TechniqueCell]], targets: Mapping[str, float],
+                    rules: tuple[pd.DataFrame, str] | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    """The sheets in the order of :data:`SHEETS` (KPIs, Legend, then the tables) and the rows a colour scale may
+    cover per sheet; ``rules``: :func:`rules_sheet`, when made already."""
+    sheet, note = rules or rules_sheet(tables["rules"])
+    legend = legend_frame(cells)
+    if note:
         legend = pd.concat([legend, pd.DataFrame([{"view": "rules", "colour": "", "label": "rules sheet",
                                                    "meaning": note}])], ignore_index=True)
-    sheets = {"KPIs": kpi_frame(result, targets), "Legend": legend, **tables, "rules": rules}
-    return sheets, {"techniques": int(tables["techniques"]["in_scope"].sum())}
+    sheets = {"KPIs": kpi_frame(result, targets), "Legend": legend, **tables, "rules": sheet}
+    return {name: sheets[name] for name in SHEETS}, {"techniques": int(tables["techniques"]["in_scope"].sum())}
