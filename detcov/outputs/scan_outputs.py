@@ -16,14 +16,17 @@ from detcov.coverage.kpis import all_tables
 from detcov.coverage.summary import ROLLUP_RULE, Summary
 from detcov.errors import DetcovError, Issue
 from detcov.fileio import atomic_write, staged_folder
+from detcov.outputs.background import output_worker
 from detcov.outputs.excel import file_stem, write_tables, write_workbook
 from detcov.outputs.heatmap import matrix_figure, write_html, write_png
 from detcov.outputs.navigator import TechniqueCell, View, build_layer, validate_layer, write_layer
 from detcov.outputs.portable import PathNamer, scan_namer
 from detcov.outputs.views import VIEW_TITLES, critical_groups, group_cells, view_cells
 from detcov.outputs.workbook import scan_tables, workbook_sheets
+from detcov.workers import process_budget
 
 SCORE_COLUMNS = {"visibility": (0.0, 4.0), "detection": (-1.0, 5.0), "prevention": (0.0, 3.0)}
+BACKGROUND_MIN_RULES = 5_000  # see background_workbook
 
 
 def write_layers(result: ScanResult, cells: Mapping[View, Mapping[str, TechniqueCell]], out: Path) -> list[Issue]:
@@ -68,17 +71,28 @@ def write_summary(summary: Summary, out: Path, namer: PathNamer | None = None) -
     return path
 
 
-def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False, groups: Sequence[str] = ()) -> Summary:
+def background_workbook(rules: int) -> bool:
+    """Write the workbook in a second process? Only when it is big enough to pay for one (see
+    :data:`BACKGROUND_MIN_RULES`) and a second CPU may be used (:func:`detcov.workers.process_budget`)."""
+    return rules >= BACKGROUND_MIN_RULES and process_budget() > 1
+
+
+def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False, groups: Sequence[str] = (),
+                       background: bool | None = None) -> Summary:
     """Everything into ``out``, as one set: written into a staging folder first and moved into place only when
     complete (:func:`detcov.fileio.staged_folder`), so a full disk leaves the previous outputs untouched. Layer
-    validation problems are errors (a layer Navigator would reject)."""
-    with staged_folder(out) as stage:
+    validation problems are errors (a layer Navigator would reject). The workbook is written in a second process
+    meanwhile when ``background`` (default: :func:`background_workbook`), else here."""
+    spawn = background_workbook(len(result.ruleset.rules)) if background is None else background
+    with staged_folder(out) as stage, output_worker(spawn, preload=("detcov.outputs.excel",)) as worker:
         cells = view_cells(result)
         tables = scan_tables(result, all_tables(result))
-        write_tables(stage / "tables", tables)
         sheets, coloured = workbook_sheets(result, tables, cells,
                                            {str(k): v for k, v in result.config.fail_under.items()})
-        write_workbook(stage / "coverage.xlsx", sheets, score_columns=SCORE_COLUMNS, coloured_rows=coloured)
+        workbook = worker.submit(write_workbook, stage / "coverage.xlsx", sheets, score_columns=SCORE_COLUMNS,
+                                 coloured_rows=coloured)
+        del sheets
+        write_tables(stage / "tables", tables)
         problems = [i for i in write_layers(result, cells, stage) if i.severity.value == "error"]
         if problems:
             raise DetcovError(issues=problems)
@@ -87,4 +101,5 @@ def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False, grou
             write_group_layers(result, stage, groups)
         summary = result.summary
         write_summary(summary, stage, scan_namer(result.config, result.base))
+        workbook.result()
     return summary
