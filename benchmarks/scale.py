@@ -8,7 +8,8 @@ folder, scanned with the demo bank's inventory and threat profile. Each scan is 
 any first run), "warm" is the same scan again. Wall time is what a user waits; CPU is this process and its
 parse workers (steady when other jobs share the machine); RSS is the scan process's peak and the largest worker's.
 Targets (2-core machine, 100k rules): cold <= 45 s, warm <= 15 s, peak RSS <= 600 MB, linear growth.
-``--stages`` adds an in-process breakdown of the warm 100k scan: which step costs what.
+``--stages`` adds an in-process breakdown of the warm 100k scan: which step costs what, and the whole output stage
+(``write_scan_outputs``) with the workbook written in this process vs in a second one meanwhile, side by side.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -34,8 +36,11 @@ TARGETS = {"cold": 45.0, "warm": 15.0, "rss": 600.0}
 
 # Runs the CLI in this process and reports its own and its children's resource use as the last stdout line.
 DRIVER = """
-import json, resource, sys, time
+import json, os, resource, sys, time
 from detcov.cli.main import main
+if os.environ.get("DETCOV_BENCH_SERIAL_WORKBOOK"):  # --ab: the workbook written in this process, as before
+    from detcov.outputs import scan_outputs
+    scan_outputs.BACKGROUND_MIN_RULES = sys.maxsize
 started = time.perf_counter()
 try:
     main(sys.argv[1:])
@@ -57,8 +62,10 @@ def scan_config(folder: Path, rules: Path) -> Path:
     return config
 
 
-def run_scan(config: Path, out: Path, cache: Path) -> dict[str, Any]:
+def run_scan(config: Path, out: Path, cache: Path, serial: bool = False) -> dict[str, Any]:
     env = {**os.environ, "DETCOV_CACHE_DIR": str(cache), "COLUMNS": "120"}
+    if serial:
+        env["DETCOV_BENCH_SERIAL_WORKBOOK"] = "1"
     done = subprocess.run([sys.executable, "-c", DRIVER, "scan", str(config), "--out", str(out)], env=env,
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -116,6 +123,37 @@ def stages(config: Path, out: Path, cache: Path) -> None:
     print(f"\nwarm scan of {len(result.ruleset.rules)} rules, in-process breakdown (wall s, share, peak RSS so far):")
     for name, t, peak in steps:
         print(f"  {name:<36}{t:>8.1f}{t / total:>8.0%}{peak:>8.0f} MB")
+    started = time.perf_counter()
+    sent = len(pickle.dumps((sheets, coloured), protocol=pickle.HIGHEST_PROTOCOL))
+    print(f"  the workbook's sheets pickled for the worker: {sent / 1e6:.0f} MB in "
+          f"{time.perf_counter() - started:.2f} s")
+    output_stage(result, out / "stage", runs=3)
+
+
+def output_stage(result: Any, out: Path, runs: int) -> None:
+    """``write_scan_outputs`` with the workbook in this process ("serial") and in a second process
+    ("background"), alternated ``runs`` times (the machine is shared: neighbours' load hits both alike)."""
+    import resource
+
+    from detcov.outputs.scan_outputs import write_scan_outputs
+
+    def cpu() -> float:
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    times: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    for _ in range(runs):
+        for background in (False, True):
+            wall, used = time.perf_counter(), cpu()
+            write_scan_outputs(result, out, background=background)
+            times[background].append((time.perf_counter() - wall, cpu() - used))
+    serial, bg = (min(times[b]) for b in (False, True))
+    print(f"\noutput stage (write_scan_outputs), best of {runs}, load {os.getloadavg()[0]:.1f}:"
+          f"\n  {'':<34}{'wall s':>8}{'cpu s':>8}\n  {'serial (workbook here)':<34}{serial[0]:>8.1f}{serial[1]:>8.1f}"
+          f"\n  {'background workbook (2 processes)':<34}{bg[0]:>8.1f}{bg[1]:>8.1f}"
+          f"\n  background / serial: wall {bg[0] / serial[0]:.2f}x, cpu {bg[1] / serial[1]:.2f}x "
+          f"(all runs, wall: serial {', '.join(f'{w:.1f}' for w, _ in times[False])}; "
+          f"background {', '.join(f'{w:.1f}' for w, _ in times[True])})")
 
 
 def main() -> None:
@@ -123,6 +161,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--keep", type=Path, help="Keep the corpora and outputs in this folder.")
     parser.add_argument("--stages", action="store_true", help="In-process breakdown of the largest warm scan.")
+    parser.add_argument("--ab", action="store_true", help="The largest size's cold and warm scans also with the "
+                        "workbook written serially (as before the background writer), alternated, side by side.")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     root = args.keep or Path(tempfile.mkdtemp(prefix="detcov-scale-"))
@@ -147,11 +187,32 @@ def main() -> None:
             line("warm", warm, n, TARGETS["warm"] if big else None)
             results[n] = {"cold": cold, "warm": warm}
         summary(results, sizes)
+        if args.ab:
+            background_ab(scan_config(root, root / f"sigma-{max(sizes)}"), root, max(sizes))
         if args.stages:
             stages(scan_config(root, root / f"sigma-{max(sizes)}"), root / "stages-out", root / f"cache-{max(sizes)}")
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def background_ab(config: Path, root: Path, n: int) -> None:
+    """Cold and warm scans, the workbook written serially ("serial") and in a second process ("background"),
+    alternated so that the machine's other load hits both alike."""
+    cache, out = root / f"cache-{n}", root / f"out-{n}"
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for kind in ("cold", "warm"):
+        for serial in (True, False, True, False):
+            if kind == "cold":
+                shutil.rmtree(cache, ignore_errors=True)
+                warm_attack_cache(cache)
+            label = f"{kind} {'serial' if serial else 'background'}"
+            runs.setdefault(label, []).append(run_scan(config, out, cache, serial=serial))
+            line(label, runs[label][-1], n)
+    for kind in ("cold", "warm"):
+        serial, bg = (min(r["wall"] for r in runs[f"{kind} {m}"]) for m in ("serial", "background"))
+        print(f"{kind}: serial workbook {serial:.1f} s, background workbook {bg:.1f} s (best of 2 each): "
+              f"background / serial = {bg / serial:.2f}x; {TARGETS[kind]:.0f} s target: {bg / TARGETS[kind]:.2f}x")
 
 
 def summary(results: dict[int, dict[str, dict[str, Any]]], sizes: list[int]) -> None:

@@ -134,34 +134,35 @@ def test_leaving_the_block_stops_a_busy_worker(tmp_path: Path) -> None:
     assert process is not None and process.returncode == -signal.SIGTERM
 
 
-def test_the_worker_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
-    """A parent killed with SIGKILL (no finally runs) while its worker is busy: the worker exits by itself."""
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["parent-killed", "ctrl-c"])
+def test_a_busy_worker_never_outlives_its_parent(tmp_path: Path, how: signal.Signals) -> None:
+    """The parent killed with SIGKILL (no ``finally`` runs: the worker sees its job pipe close) or interrupted with
+    Ctrl-C (SIGINT: the parent stops the worker) while the worker is busy: the worker is gone soon after."""
     pid_file = tmp_path / "worker.pid"
     script = (f"import sys, time; sys.path[:0] = {sys.path!r}\n"
               "from detcov.outputs.background import output_worker\n"
               "from background_jobs import pid_then_sleep\n"
               "with output_worker(True) as w:\n"
-              f"    open({str(pid_file)!r}, 'w').write(str(w._process.pid))\n"
               "    w.submit(pid_then_sleep, 120)\n"
+              f"    open({str(pid_file)!r}, 'w').write(str(w._process.pid))\n"
               "    time.sleep(120)\n")
-    parent = subprocess.Popen([sys.executable, "-c", script])
+    parent = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
     try:
-        for _ in range(600):
-            if pid_file.exists() and pid_file.read_text():
-                break
-            time.sleep(0.05)
-        worker = int(pid_file.read_text())
-        time.sleep(0.5)  # the job is running
-        parent.kill()
-        parent.wait()
-        for _ in range(200):
-            if not _alive(worker):
-                break
-            time.sleep(0.05)
-        assert not _alive(worker)
+        worker = int(_wait_for(lambda: pid_file.exists() and pid_file.read_text()))
+        time.sleep(0.3)  # the job is running
+        parent.send_signal(how)
+        parent.wait(30)
+        assert _wait_for(lambda: not _alive(worker))
     finally:
         parent.kill()
         parent.wait()
+
+
+def _wait_for(condition: Any, seconds: float = 30.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
 
 
 def _alive(pid: int) -> bool:
@@ -177,6 +178,15 @@ def test_the_worker_imports_the_writer_only() -> None:
         loaded = worker.submit(eval, "sorted(__import__('sys').modules)").result()
     assert "detcov.outputs.excel" in loaded and "xlsxwriter" in loaded
     assert [m for m in loaded if m.startswith(HEAVY)] == []
+
+
+def test_no_worker_can_start_so_it_runs_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_process(*_: Any, **__: Any) -> None:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    with output_worker(True) as worker:
+        assert not worker.spawned and worker.submit(os.getpid).result() == os.getpid()
 
 
 def test_inline_runs_at_once_in_this_process() -> None:

@@ -95,9 +95,16 @@ class Worker:
         return Pending(lambda: self._outcome(index))
 
     def _send(self, message: object) -> None:
+        """``message`` pickled with its large buffers (the frames' columns) out of band: they go through the
+        pipe as they are, never copied into a pickle stream (which would cost this process 3 times their size)."""
         assert self._jobs is not None
+        buffers: list[pickle.PickleBuffer] = []
+        head = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+        views = [b.raw() for b in buffers]
         try:
-            self._jobs.send(message)
+            self._jobs.send([len(head), *(v.nbytes for v in views)])
+            for view in (memoryview(head), *views):
+                self._jobs.send_bytes(view)
         except (BrokenPipeError, ConnectionResetError):
             raise self._died() from None
 
@@ -119,6 +126,22 @@ class Worker:
             raise self._died() from None
         return outcome
 
+    def _stop(self) -> None:
+        """Close the job pipe (an idle worker exits at once); a busy one (its result no longer wanted) is
+        terminated, and killed if it does not stop."""
+        assert self._process is not None
+        busy = self.busy
+        for conn in (self._jobs, self._in):
+            if conn is not None:
+                conn.close()
+        if busy:
+            self._process.terminate()
+        try:
+            self._process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
     def _died(self) -> DetcovError:
         assert self._process is not None
         try:
@@ -132,46 +155,41 @@ class Worker:
 
 @contextmanager
 def output_worker(spawn: bool, preload: Sequence[str] = ()) -> Iterator[Worker]:
-    """A :class:`Worker`: inline (``spawn=False``) or a spawned process importing ``preload`` as it starts."""
-    if not spawn:
+    """A :class:`Worker`: inline (``spawn=False``; also where no worker can be started: not POSIX, no
+    ``sys.executable``, no process or pipe left) or a spawned process importing ``preload`` as it starts."""
+    worker = _spawn(preload) if spawn and os.name == "posix" and sys.executable else None
+    if worker is None:
         yield Worker()
         return
-    jobs_r, jobs_w = os.pipe()
-    out_r, out_w = os.pipe()
-    flags: Callable[[], list[str]] = getattr(subprocess, "_args_from_interpreter_flags", list)  # -X importtime …
-    try:
-        process = subprocess.Popen([sys.executable, *flags(), "-c", _BOOT, str(jobs_r), str(out_w), _ROOT],
-                                   pass_fds=(jobs_r, out_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   start_new_session=True)
-    except BaseException:
-        for fd in (jobs_w, out_r):
-            os.close(fd)
-        raise
-    finally:
-        for fd in (jobs_r, out_w):  # the worker's ends: open there only, so its death is an EOF here
-            os.close(fd)
-    worker = Worker(process, Connection(jobs_w, readable=False), Connection(out_r, writable=False))
     try:
         worker._send((list(sys.path), tuple(preload)))
         yield worker
     finally:
-        _stop(worker, process)
+        worker._stop()
 
 
-def _stop(worker: Worker, process: subprocess.Popen[bytes]) -> None:
-    """Close the job pipe (an idle worker exits at once); a busy one (its result no longer wanted) is terminated,
-    and killed if it does not stop."""
-    busy = worker.busy
-    for conn in (worker._jobs, worker._in):
-        if conn is not None:
-            conn.close()
-    if busy:
-        process.terminate()
+def _spawn(preload: Sequence[str]) -> Worker | None:
+    flags: Callable[[], list[str]] = getattr(subprocess, "_args_from_interpreter_flags", list)  # -X importtime …
+    pipes: list[tuple[int, int]] = []
     try:
-        process.wait(STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        pipes += [os.pipe(), os.pipe()]
+    except OSError:
+        for fd in (fd for pipe in pipes for fd in pipe):
+            os.close(fd)
+        return None
+    (jobs_r, jobs_w), (out_r, out_w) = pipes
+    try:
+        process = subprocess.Popen([sys.executable, *flags(), "-c", _BOOT, str(jobs_r), str(out_w), _ROOT],
+                                   pass_fds=(jobs_r, out_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   start_new_session=True)
+    except OSError:
+        for fd in (jobs_w, out_r):
+            os.close(fd)
+        return None
+    finally:
+        for fd in (jobs_r, out_w):  # the worker's ends: open there only, so its death is an EOF here
+            os.close(fd)
+    return Worker(process, Connection(jobs_w, readable=False), Connection(out_r, writable=False))
 
 
 def serve(jobs_fd: int, outcomes_fd: int) -> None:
@@ -182,12 +200,13 @@ def serve(jobs_fd: int, outcomes_fd: int) -> None:
     jobs, outcomes = Connection(jobs_fd, writable=False), Connection(outcomes_fd, readable=False)
     todo: queue.SimpleQueue[Any] = queue.SimpleQueue()
     try:
-        path, preload = jobs.recv()
+        head, buffers = _receive(jobs)
+        path, preload = pickle.loads(head, buffers=buffers)
         sys.path[:] = path
         threading.Thread(target=_run, args=(preload, todo, outcomes), name="detcov-output-writer",
                          daemon=True).start()
         while True:
-            todo.put(jobs.recv_bytes())
+            todo.put(_receive(jobs))
     except EOFError:
         pass
     sys.stdout.flush()
@@ -195,13 +214,22 @@ def serve(jobs_fd: int, outcomes_fd: int) -> None:
     os._exit(0)  # at once, without the interpreter's slow teardown (and never waiting for a job no one wants)
 
 
+def _receive(jobs: Connection) -> tuple[bytearray, list[bytearray]]:
+    """One message of :meth:`Worker._send`: the pickle stream and its buffers (writable, as the frames had them)."""
+    sizes: list[int] = jobs.recv()
+    parts = [bytearray(size) for size in sizes]
+    for part in parts:
+        jobs.recv_bytes_into(part)
+    return parts[0], parts[1:]
+
+
 def _run(preload: Sequence[str], todo: queue.SimpleQueue[Any], outcomes: Connection) -> None:
     for name in preload:
         importlib.import_module(name)
     while True:
-        job = todo.get()
+        head, buffers = todo.get()
         try:
-            fn, args, kwargs = pickle.loads(job)
+            fn, args, kwargs = pickle.loads(head, buffers=buffers)
             outcome: tuple[Any, ...] = ("ok", fn(*args, **kwargs))
         except BaseException as exc:  # every failure goes back to the parent, as itself
             outcome = ("error", _sendable(exc), traceback.format_exc())
