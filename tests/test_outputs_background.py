@@ -144,7 +144,7 @@ def test_a_busy_worker_never_outlives_its_parent(tmp_path: Path, how: signal.Sig
               "from background_jobs import pid_then_sleep\n"
               "with output_worker(True) as w:\n"
               "    w.submit(pid_then_sleep, 120)\n"
-              f"    open({str(pid_file)!r}, 'w').write(str(w._process.pid))\n"
+              f"    open({str(pid_file)!r}, 'w').write(str(w.pid))\n"
               "    time.sleep(120)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
     try:

@@ -13,8 +13,9 @@
   started at once so that its imports (``preload``: the writer's own module, nothing of the scan engine) overlap
   with this process' work. It is started as ``python -c`` with this process' ``sys.path``, not through
   multiprocessing's "spawn", which would re-run the caller's main script (a notebook's or user's script without
-  an ``if __name__ == "__main__"`` guard would scan again). Jobs (a function reference and its arguments) and
-  outcomes go pickled through two pipes.
+  an ``if __name__ == "__main__"`` guard would scan again). A job is a module-level function (sent by name, so
+  the worker imports its module) and its arguments, pickled with the frames' column buffers out of band (sent
+  as they are, no copy); outcomes come back through a second pipe.
 * An exception in the writer is raised by ``result()`` as itself (same type and message; the worker's traceback
   attached as its cause, shown with ``--debug``), so the CLI reports it as an in-process failure; a worker that
   died (killed, crashed) is a :class:`~detcov.errors.DetcovError`.
@@ -79,6 +80,11 @@ class Worker:
     @property
     def spawned(self) -> bool:
         return self._process is not None
+
+    @property
+    def pid(self) -> int | None:
+        """The worker process' id (None inline)."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def busy(self) -> bool:
