@@ -70,7 +70,7 @@ def test_a_workbook_error_in_the_worker_keeps_the_previous_outputs(demo: ScanRes
     out = tmp_path / "out"
     write_scan_outputs(demo, out, background=False)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    monkeypatch.setattr(scan_outputs, "write_workbook", disk_full)
+    monkeypatch.setattr(scan_outputs, "add_sheet", disk_full)
     with pytest.raises(DetcovError) as caught:
         write_scan_outputs(demo, out, background=True)
     assert caught.value.issues[0].message.startswith("the disk is full")
@@ -87,7 +87,7 @@ def test_the_cli_reports_a_worker_error_as_one_line_exit_2(demo: ScanResult, tmp
                                                             bundle18: Path) -> None:
     from detcov.cli.main import main
 
-    monkeypatch.setattr(scan_outputs, "write_workbook", disk_full)
+    monkeypatch.setattr(scan_outputs, "add_sheet", disk_full)
     monkeypatch.setattr(scan_outputs, "BACKGROUND_MIN_RULES", 0)
     monkeypatch.setattr(scan_outputs, "process_budget", lambda: 2)
     with pytest.raises(SystemExit) as exit_:

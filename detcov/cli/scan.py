@@ -59,16 +59,21 @@ def scan(config: Path, attack_path: Path | None, attack_version: str | None, out
          groups: tuple[str, ...], quarter: str | None, replace: bool, fail_under: tuple[str, ...]) -> None:
     """Run a coverage scan from a scan config (file_type: scan)."""
     from detcov.config import resolve
-    from detcov.coverage.engine import run_scan
-    from detcov.outputs.scan_outputs import write_scan_outputs
+    from detcov.coverage.engine import read_scan, score_scan
+    from detcov.outputs.scan_outputs import scan_outputs
 
     thresholds = _parse_thresholds(fail_under)
     with protect_inputs(scan_inputs(config)), console.status("scanning…") as status:
-        result = run_scan(config, attack_path=attack_path, attack_version=attack_version,
-                          progress=lambda step: status.update(f"{step}…"))
-        out = out_dir or resolve(result.base, result.config.output)
-        status.update("writing layers, heatmaps and spreadsheets…")
-        summary = write_scan_outputs(result, out, png=png, groups=groups)
+        def progress(step: str) -> None:
+            status.update(f"{step}…")
+
+        read = read_scan(config, attack_path=attack_path, attack_version=attack_version, progress=progress)
+        out = out_dir or resolve(read.base, read.config.output)
+        with scan_outputs(out, rules=len(read.ruleset.rules)) as outputs:
+            outputs.start(read)  # a big workbook's rules sheet is written by a second process while this one scores
+            result = score_scan(read, progress)
+            status.update("writing layers, heatmaps and spreadsheets…")
+            summary = outputs.finish(result, png=png, groups=groups)
         if result.issues:
             print_issues(result.issues)
         targets = {**{str(k): v for k, v in result.config.fail_under.items()}, **thresholds}

@@ -6,27 +6,31 @@ OUT/layers/<view>.json (ATT&CK Navigator 4.5), OUT/heatmaps.html (+ OUT/heatmaps
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, ParamSpec
 
 import orjson
+import pandas as pd
 
 from detcov.coverage.engine import ScanResult
 from detcov.coverage.kpis import all_tables
 from detcov.coverage.summary import ROLLUP_RULE, Summary
 from detcov.errors import DetcovError, Issue
 from detcov.fileio import atomic_write, staged_folder
-from detcov.outputs.background import output_worker
-from detcov.outputs.excel import file_stem, write_tables, write_workbook
+from detcov.outputs.background import Pending, Worker, output_worker
+from detcov.outputs.excel import add_sheet, begin_workbook, drop_workbook, end_workbook, file_stem, write_tables
 from detcov.outputs.heatmap import matrix_figure, write_html, write_png
 from detcov.outputs.navigator import TechniqueCell, View, build_layer, validate_layer, write_layer
 from detcov.outputs.portable import PathNamer, scan_namer
 from detcov.outputs.views import VIEW_TITLES, critical_groups, group_cells, view_cells
-from detcov.outputs.workbook import scan_tables, workbook_sheets
+from detcov.outputs.workbook import SHEETS, rules_output, rules_sheet, scan_tables, workbook_sheets
 from detcov.workers import process_budget
 
 SCORE_COLUMNS = {"visibility": (0.0, 4.0), "detection": (-1.0, 5.0), "prevention": (0.0, 3.0)}
 BACKGROUND_MIN_RULES = 5_000  # see background_workbook
+P = ParamSpec("P")
 
 
 def write_layers(result: ScanResult, cells: Mapping[View, Mapping[str, TechniqueCell]], out: Path) -> list[Issue]:
@@ -77,29 +81,77 @@ def background_workbook(rules: int) -> bool:
     return rules >= BACKGROUND_MIN_RULES and process_budget() > 1
 
 
-def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False, groups: Sequence[str] = (),
-                       background: bool | None = None) -> Summary:
-    """Everything into ``out``, as one set: written into a staging folder first and moved into place only when
-    complete (:func:`detcov.fileio.staged_folder`), so a full disk leaves the previous outputs untouched. Layer
-    validation problems are errors (a layer Navigator would reject). The workbook is written in a second process
-    meanwhile when ``background`` (default: :func:`background_workbook`), else here."""
-    spawn = background_workbook(len(result.ruleset.rules)) if background is None else background
-    with staged_folder(out) as stage, output_worker(spawn, preload=("detcov.outputs.excel",)) as worker:
+class ScanOutputs:
+    """One scan's outputs being written into a staging folder (see :func:`scan_outputs`): :meth:`start` with the
+    read result (rules judged, not yet scored) sends the big rules sheet to the workbook's writer, which works on
+    it while this process scores; :meth:`finish` with the scored result writes everything else."""
+
+    def __init__(self, stage: Path, worker: Worker) -> None:
+        self.stage, self._worker = stage, worker
+        self.workbook = stage / "coverage.xlsx"
+        self._rules: tuple[pd.DataFrame, pd.DataFrame, str] | None = None
+        self._pending: list[Pending[Any]] = []
+
+    def start(self, read: ScanResult) -> None:
+        """The rules table as written, and the workbook begun with its rules sheet."""
+        rules = rules_output(read)
+        sheet, note = rules_sheet(rules)
+        self._rules = rules, sheet, note
+        self._submit(begin_workbook, self.workbook, SHEETS, score_columns=SCORE_COLUMNS)
+        self._submit(add_sheet, self.workbook, "rules", sheet)
+
+    def finish(self, result: ScanResult, *, png: bool = False, groups: Sequence[str] = ()) -> Summary:
+        """Every other output, from the scored ``result``; waits for the workbook."""
+        if self._rules is None:
+            self.start(result)
+        assert self._rules is not None
+        rules, sheet, note = self._rules
         cells = view_cells(result)
-        tables = scan_tables(result, all_tables(result))
+        tables = scan_tables(result, all_tables(result, rules=False), rules)
         sheets, coloured = workbook_sheets(result, tables, cells,
-                                           {str(k): v for k, v in result.config.fail_under.items()})
-        workbook = worker.submit(write_workbook, stage / "coverage.xlsx", sheets, score_columns=SCORE_COLUMNS,
-                                 coloured_rows=coloured)
-        del sheets
-        write_tables(stage / "tables", tables)
-        problems = [i for i in write_layers(result, cells, stage) if i.severity.value == "error"]
+                                           {str(k): v for k, v in result.config.fail_under.items()}, (sheet, note))
+        for name in SHEETS:
+            if name != "rules":
+                self._submit(add_sheet, self.workbook, name, sheets[name], coloured.get(name))
+        self._submit(end_workbook, self.workbook)
+        del sheets, sheet
+        write_tables(self.stage / "tables", tables)
+        problems = [i for i in write_layers(result, cells, self.stage) if i.severity.value == "error"]
         if problems:
             raise DetcovError(issues=problems)
-        write_heatmaps(result, cells, stage, png=png)
+        write_heatmaps(result, cells, self.stage, png=png)
         if groups:
-            write_group_layers(result, stage, groups)
+            write_group_layers(result, self.stage, groups)
         summary = result.summary
-        write_summary(summary, stage, scan_namer(result.config, result.base))
-        workbook.result()
-    return summary
+        write_summary(summary, self.stage, scan_namer(result.config, result.base))
+        for pending in self._pending:  # the workbook's first error, as itself
+            pending.result()
+        return summary
+
+    def _submit(self, fn: Callable[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> None:
+        self._pending.append(self._worker.submit(fn, *args, **kwargs))
+
+
+@contextmanager
+def scan_outputs(out: Path, *, rules: int, background: bool | None = None) -> Iterator[ScanOutputs]:
+    """Write a scan's outputs into ``out`` as one set: into a staging folder first, moved into place only when the
+    block ends without an error (:func:`detcov.fileio.staged_folder`), so a full disk or any error leaves the
+    previous outputs untouched. ``rules``: how many rules the scan has; the workbook is written in a second process
+    when ``background`` (default: :func:`background_workbook`), else in this one."""
+    spawn = background_workbook(rules) if background is None else background
+    with staged_folder(out) as stage, output_worker(spawn, preload=("detcov.outputs.excel",)) as worker:
+        outputs = ScanOutputs(stage, worker)
+        try:
+            yield outputs
+        except BaseException:
+            if not worker.spawned:  # an in-process workbook left open: close its files (a worker just stops)
+                drop_workbook(outputs.workbook)
+            raise
+
+
+def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False, groups: Sequence[str] = (),
+                       background: bool | None = None) -> Summary:
+    """Everything into ``out``, as one set (:func:`scan_outputs`). Layer validation problems are errors (a layer
+    Navigator would reject)."""
+    with scan_outputs(out, rules=len(result.ruleset.rules), background=background) as outputs:
+        return outputs.finish(result, png=png, groups=groups)
