@@ -9,7 +9,8 @@ any first run), "warm" is the same scan again. Wall time is what a user waits; C
 parse workers (steady when other jobs share the machine); RSS is the scan process's peak and the largest worker's.
 Targets (2-core machine, 100k rules): cold <= 45 s, warm <= 15 s, peak RSS <= 600 MB, linear growth.
 ``--stages`` adds an in-process breakdown of the warm 100k scan: which step costs what, and the whole output stage
-(``write_scan_outputs``) with the workbook written in this process vs in a second one meanwhile, side by side.
+(scoring + outputs, as ``detcov scan`` runs them) with the workbook written in this process vs in a second one
+meanwhile, side by side.
 """
 
 from __future__ import annotations
@@ -127,28 +128,33 @@ def stages(config: Path, out: Path, cache: Path) -> None:
     sent = len(pickle.dumps((sheets, coloured), protocol=pickle.HIGHEST_PROTOCOL))
     print(f"  the workbook's sheets pickled for the worker: {sent / 1e6:.0f} MB in "
           f"{time.perf_counter() - started:.2f} s")
-    output_stage(result, out / "stage", runs=3)
+    output_stage(config, out / "stage", runs=3)
 
 
-def output_stage(result: Any, out: Path, runs: int) -> None:
-    """``write_scan_outputs`` with the workbook in this process ("serial") and in a second process
+def output_stage(config: Path, out: Path, runs: int) -> None:
+    """Scoring and outputs as ``detcov scan`` does them (``read_scan``, then the outputs started, ``score_scan``,
+    the outputs finished) with the workbook in this process ("serial") and in a second process meanwhile
     ("background"), alternated ``runs`` times (the machine is shared: neighbours' load hits both alike)."""
     import resource
 
-    from detcov.outputs.scan_outputs import write_scan_outputs
+    from detcov.coverage.engine import read_scan, score_scan
+    from detcov.outputs.scan_outputs import scan_outputs
 
     def cpu() -> float:
         me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
+    read = read_scan(config)
     times: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     for _ in range(runs):
         for background in (False, True):
             wall, used = time.perf_counter(), cpu()
-            write_scan_outputs(result, out, background=background)
+            with scan_outputs(out, rules=len(read.ruleset.rules), background=background) as outputs:
+                outputs.start(read)
+                outputs.finish(score_scan(read))
             times[background].append((time.perf_counter() - wall, cpu() - used))
     serial, bg = (min(times[b]) for b in (False, True))
-    print(f"\noutput stage (write_scan_outputs), best of {runs}, load {os.getloadavg()[0]:.1f}:"
+    print(f"\nscoring + outputs (score_scan, write the outputs), best of {runs}, load {os.getloadavg()[0]:.1f}:"
           f"\n  {'':<34}{'wall s':>8}{'cpu s':>8}\n  {'serial (workbook here)':<34}{serial[0]:>8.1f}{serial[1]:>8.1f}"
           f"\n  {'background workbook (2 processes)':<34}{bg[0]:>8.1f}{bg[1]:>8.1f}"
           f"\n  background / serial: wall {bg[0] / serial[0]:.2f}x, cpu {bg[1] / serial[1]:.2f}x "
