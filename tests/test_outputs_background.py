@@ -65,6 +65,18 @@ def test_background_workbook_equals_the_in_process_one_cell_by_cell(demo: ScanRe
     assert not list(spawned.glob(".detcov-staging-*"))
 
 
+def test_detcov_scan_writes_the_same_workbook_with_its_rules_sheet_begun_before_scoring(
+        demo: ScanResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bundle18: Path) -> None:
+    """The CLI's path: the rules sheet is sent to the worker before scoring, the other sheets after."""
+    from detcov.cli.main import main
+
+    write_scan_outputs(demo, tmp_path / "inline", background=False)
+    monkeypatch.setattr(scan_outputs, "BACKGROUND_MIN_RULES", 0)
+    monkeypatch.setattr(scan_outputs, "process_budget", lambda: 2)
+    main(["scan", str(DEMO / "detcov.yaml"), "--attack", str(bundle18), "--out", str(tmp_path / "cli")])
+    assert cells(tmp_path / "cli" / "coverage.xlsx") == cells(tmp_path / "inline" / "coverage.xlsx")
+
+
 def test_a_workbook_error_in_the_worker_keeps_the_previous_outputs(demo: ScanResult, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
