@@ -34,7 +34,7 @@ SCORE_COLUMNS = {"visibility": (0.0, 4.0), "detection": (-1.0, 5.0), "prevention
 # cell, overlapped. Measured on the 2-core machine (wall s, serial -> background): 64 rules (the demo, ~90k cells,
 # 1 s workbook) 2.1-3.4 -> 1.7-2.3, a gain no larger than the extra CPU, which parallel tests and CI take from
 # each other; 5,000 rules (~160k cells) 3.2-5.4 -> 2.5-4.5; 20,000 8.3-11.8 -> 6.8-10.5; 100,000 (24,251 rule
-# rows, 430k cells) 11-16 -> 8-9. From 5,000 rules the workbook takes 2 s or more, twice the CPU it adds.
+# rows, 430k cells) 11-16 -> 8-12. From 5,000 rules the workbook takes 2 s or more, twice the CPU it adds.
 BACKGROUND_MIN_RULES = 5_000
 P = ParamSpec("P")
 
