@@ -29,6 +29,7 @@ from detcov.rules import defender, dettect, elastic, sentinel, sigma, splunk, ta
 from detcov.rules.common import MAX_FILE_BYTES, Parsed, ReadContext, SkipFile, decode, yaml_documents
 from detcov.rules.model import FORMAT_CHOICES, FileResult, Rule, RuleFormat, RuleSet
 from detcov.rules.sigma_correlation import link_correlations
+from detcov.workers import process_budget
 
 DOC_SUFFIXES = frozenset(
     {".md", ".rst", ".txt", ".html", ".htm", ".pdf", ".png", ".jpg", ".jpeg", ".gif", ".svg"}
@@ -169,9 +170,7 @@ def _entry(name: str, st: rule_cache.Stamp | None, ctx: ReadContext, setup: _Set
 def worker_count(files: int, workers: int | None = None) -> int:
     """Processes to parse ``files`` files with: ``workers``, else ``$DETCOV_WORKERS``, else one per CPU (only for
     enough files to pay for starting them, and only where processes can fork)."""
-    if workers is None:
-        env = os.environ.get("DETCOV_WORKERS", "")
-        workers = int(env) if env.isdigit() else (os.cpu_count() or 1)
+    workers = process_budget(workers)
     if files < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return max(1, min(workers, files // _CHUNK + 1))
