@@ -35,7 +35,7 @@ from detcov.coverage.summary import (
     ValidationKpi,
 )
 from detcov.datasources.inventory import DQ_DIMENSIONS
-from detcov.rules.health import GroupHealth, healthy_groups, verdicts_text
+from detcov.rules.health import GroupHealth, RuleHealth, healthy_groups, verdicts_text
 
 if TYPE_CHECKING:
     from detcov.coverage.cells import Cell
@@ -286,10 +286,10 @@ def cells_table(result: ScanResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def rules_table(result: ScanResult) -> pd.DataFrame:
-    """One row per rule, built column by column (100,000 rules: no row dicts); rules that need the same thing share
-    their verdicts, so their texts are made once."""
-    hs = result.healths
+def rules_table(result: ScanResult, healths: Sequence[RuleHealth] | None = None) -> pd.DataFrame:
+    """One row per rule (``healths``: these rules only; default every rule), built column by column (100,000
+    rules: no row dicts); rules that need the same thing share their verdicts, so their texts are made once."""
+    hs = result.healths if healths is None else healths
     texts: dict[tuple[int, Callable[[tuple[Any, ...]], str]], str] = {}
 
     def shared(obj: tuple[Any, ...], make: Callable[[tuple[Any, ...]], str]) -> str:

@@ -95,14 +95,14 @@ class ScanOutputs:
     def __init__(self, stage: Path, worker: Worker) -> None:
         self.stage, self._worker = stage, worker
         self.workbook = stage / "coverage.xlsx"
-        self._rules: tuple[pd.DataFrame, pd.DataFrame, str] | None = None
+        self._rules: tuple[pd.DataFrame | None, pd.DataFrame, str] | None = None  # (table, sheet, note)
         self._pending: list[Pending[Any]] = []
 
     def start(self, read: ScanResult) -> None:
-        """The rules table as written, and the workbook begun with its rules sheet."""
-        rules = rules_output(read)
-        sheet, note = rules_sheet(rules)
-        self._rules = rules, sheet, note
+        """The workbook begun with its rules sheet (from the judged rules of ``read``: no score needed), which the
+        worker writes while this process scores."""
+        sheet, note = rules_sheet(read)  # the sheet's rules only: the full table is made while the worker writes
+        self._rules = None if note else sheet, sheet, note
         self._submit(begin_workbook, self.workbook, SHEETS, score_columns=SCORE_COLUMNS)
         self._submit(add_sheet, self.workbook, "rules", sheet)
 
@@ -113,7 +113,7 @@ class ScanOutputs:
         assert self._rules is not None
         rules, sheet, note = self._rules
         cells = view_cells(result)
-        tables = scan_tables(result, all_tables(result, rules=False), rules)
+        tables = scan_tables(result, all_tables(result, rules=False), sheet if rules is None else rules)
         sheets, coloured = workbook_sheets(result, tables, cells,
                                            {str(k): v for k, v in result.config.fail_under.items()}, (sheet, note))
         for name in SHEETS:
@@ -121,6 +121,8 @@ class ScanOutputs:
                 self._submit(add_sheet, self.workbook, name, sheets[name], coloured.get(name))
         self._submit(end_workbook, self.workbook)
         del sheets, sheet
+        if rules is None:  # the sheet kept the rules that need work: CSV and Parquet get every rule
+            tables["rules"] = rules_output(result)
         write_tables(self.stage / "tables", tables)
         problems = [i for i in write_layers(result, cells, self.stage) if i.severity.value == "error"]
         if problems:

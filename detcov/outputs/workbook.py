@@ -13,7 +13,7 @@ priority.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -23,6 +23,7 @@ from detcov.coverage.summary import ROLLUP_RULE
 from detcov.outputs.navigator import TechniqueCell, View, cell_band, used_legend, view_scale
 from detcov.outputs.portable import scan_namer
 from detcov.outputs.views import VIEW_TITLES
+from detcov.rules import HealthOutcome, RuleHealth
 
 GAP_MEANINGS = {
     "blind": "no visibility and no rule: onboard the data source first",
@@ -77,15 +78,17 @@ WORKBOOK_ALL_RULES = 20_000  # more rules than this: the workbook's rules sheet 
 SHEETS = ("KPIs", "Legend", *TABLES)  # the workbook's tabs, in order
 
 
-def rules_output(result: ScanResult, frame: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The rules table as written (``frame``: :func:`~detcov.coverage.kpis.rules_table`, made here when not
-    given): rules that need work first, input files named relative to the scan config. It needs only the judged
-    rules, so a scan makes it from :func:`~detcov.coverage.engine.read_scan`'s result, before scoring."""
-    out = scan_namer(result.config, result.base).frame(rules_table(result) if frame is None else frame)
+def rules_output(result: ScanResult, frame: pd.DataFrame | None = None,
+                 healths: Sequence[RuleHealth] | None = None) -> pd.DataFrame:
+    """The rules table as written (``frame``: :func:`~detcov.coverage.kpis.rules_table`, made here of ``healths``
+    (default every rule) when not given): rules that need work first, input files named relative to the scan
+    config. It needs only the judged rules, so a scan makes it from
+    :func:`~detcov.coverage.engine.read_scan`'s result, before scoring."""
+    out = scan_namer(result.config, result.base).frame(rules_table(result, healths) if frame is None else frame)
     if out.empty:
         return out
     rank = out["health"].map(lambda h: HEALTH_ORDER.get(h, 0))
-    return out.assign(_r=rank).sort_values(["_r", "rule_id"]).drop(columns="_r")
+    return out.assign(_r=rank).sort_values(["_r", "rule_id"], kind="stable").drop(columns="_r")
 
 
 def scan_tables(result: ScanResult, tables: Mapping[str, pd.DataFrame], rules: pd.DataFrame | None = None
@@ -100,16 +103,22 @@ def scan_tables(result: ScanResult, tables: Mapping[str, pd.DataFrame], rules: p
     return {name: out[name] for name in TABLES}
 
 
-def rules_sheet(rules: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The workbook's rules sheet and, when it is not every rule, the Legend's note saying so.
+WORK_DONE = frozenset({HealthOutcome.HEALTHY, HealthOutcome.NOT_APPLICABLE})  # what the big rules sheet leaves out
+
+
+def rules_sheet(result: ScanResult, rules: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str]:
+    """The workbook's rules sheet and, when it is not every rule, the Legend's note saying so (``rules``: the rules
+    table as written, when made already).
 
     The workbook is for people: above :data:`WORKBOOK_ALL_RULES` rules its rules sheet keeps the rules that need
-    work (not healthy, where they apply); every rule stays in ``tables/rules.csv`` and ``rules.parquet``."""
-    if len(rules) <= WORKBOOK_ALL_RULES:
-        return rules, ""
-    work = rules[~rules["health"].isin(("healthy", "not-applicable"))]
-    return work, (f"this sheet lists the {len(work):,} of {len(rules):,} rules that need work (not healthy, where "
-                  "they apply); every rule, healthy ones too, is in tables/rules.csv and tables/rules.parquet")
+    work (not healthy, where they apply), made of those rules alone (a scan sends it to the workbook before the
+    rest of its outputs); every rule stays in ``tables/rules.csv`` and ``rules.parquet``."""
+    total = len(result.healths)
+    if total <= WORKBOOK_ALL_RULES:
+        return (rules_output(result) if rules is None else rules), ""
+    work = rules_output(result, healths=[h for h in result.healths if h.outcome not in WORK_DONE])
+    return work, (f"this sheet lists the {len(work):,} of {total:,} rules that need work (not healthy, where they "
+                  "apply); every rule, healthy ones too, is in tables/rules.csv and tables/rules.parquet")
 
 
 def workbook_sheets(result: ScanResult, tables: Mapping[str, pd.DataFrame],
@@ -117,7 +126,7 @@ def workbook_sheets(result: ScanResult, tables: Mapping[str, pd.DataFrame],
                     rules: tuple[pd.DataFrame, str] | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
     """The sheets in the order of :data:`SHEETS` (KPIs, Legend, then the tables) and the rows a colour scale may
     cover per sheet; ``rules``: :func:`rules_sheet`, when made already."""
-    sheet, note = rules or rules_sheet(tables["rules"])
+    sheet, note = rules or rules_sheet(result, tables["rules"])
     legend = legend_frame(cells)
     if note:
         legend = pd.concat([legend, pd.DataFrame([{"view": "rules", "colour": "", "label": "rules sheet",

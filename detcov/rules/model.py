@@ -154,7 +154,7 @@ class Rule:
     technique_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "technique_ids", _current_ids(self.techniques))
+        object.__setattr__(self, "technique_ids", current_ids(self.techniques))
 
     def placed(self, applicable_to: tuple[str, ...], siems: tuple[str, ...]) -> Rule:
         """This rule where its rule source deploys it: the groups it watches and the SIEMs it runs on, unless it
@@ -169,12 +169,14 @@ class Rule:
         return self._with(query="") if self.query else self
 
     def _with(self, **changes: object) -> Rule:
-        """A copy with ``changes``, slot by slot (scans place 100,000 rules: a third of ``Rule(**fields)``'s cost);
-        ``technique_ids`` follows ``techniques``."""
-        values = list(_RULE_VALUES(self))[:-1]
+        """A copy with ``changes``, slot by slot (scans place 100,000 rules); ``technique_ids`` follows
+        ``techniques``."""
+        values = list(_RULE_VALUES(self))
         for name, value in changes.items():
             values[_RULE_SLOT[name]] = value
-        return rule_from_fields(values)
+        if "techniques" in changes:
+            values[-1] = current_ids(values[_TECHNIQUES])
+        return _build_rule(values)
 
     @property
     def path(self) -> str:
@@ -273,7 +275,8 @@ class RuleSet:
         return out
 
 
-def _current_ids(techniques: tuple[IdResolution, ...]) -> tuple[str, ...]:
+def current_ids(techniques: tuple[IdResolution, ...]) -> tuple[str, ...]:
+    """The ids to count coverage against: current ids, revoked ones replaced, unusable ones left out."""
     return tuple(dict.fromkeys(r.current for r in techniques if r.current))
 
 
@@ -288,4 +291,4 @@ _build_rule = slot_builder(Rule)
 def rule_from_fields(values: list[Any]) -> Rule:
     """The Rule whose init fields hold ``values``, in declaration order: what ``Rule(**fields)`` gives, for a third
     of its cost (the rule cache and a scan's placement build 100,000 of them)."""
-    return _build_rule((*values, _current_ids(values[_TECHNIQUES])))
+    return _build_rule((*values, current_ids(values[_TECHNIQUES])))
