@@ -138,7 +138,7 @@ def output_stage(config: Path, out: Path, runs: int) -> None:
     import resource
 
     from detcov.coverage.engine import read_scan, score_scan
-    from detcov.outputs.scan_outputs import scan_outputs
+    from detcov.outputs.scan_outputs import scan_outputs, workbook_worker
 
     def cpu() -> float:
         me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -149,7 +149,8 @@ def output_stage(config: Path, out: Path, runs: int) -> None:
     for _ in range(runs):
         for background in (False, True):
             wall, used = time.perf_counter(), cpu()
-            with scan_outputs(out, rules=len(read.ruleset.rules), background=background) as outputs:
+            with workbook_worker(len(read.ruleset.rules), background) as worker, \
+                    scan_outputs(out, worker) as outputs:
                 outputs.start(read)
                 outputs.finish(score_scan(read))
             times[background].append((time.perf_counter() - wall, cpu() - used))

@@ -139,3 +139,13 @@ def test_rules_fingerprint_comes_from_the_bytes_read(rules_dir: Path, kb18: Atta
     victim = next(f for f in ruleset.files if f.rules)
     Path(victim.path).write_text(Path(victim.path).read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
     assert _fingerprint([rules_dir], read_rules(rules_dir, kb18).files) != before
+
+
+def test_count_files_counts_what_the_reader_walks_up_to_a_limit(tmp_path: Path) -> None:
+    for rel in ("a.yml", "sub/b.yml", "sub/deeper/c.yml", ".git/ignored.yml", "node_modules/x.yml"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    one = tmp_path / "a.yml"
+    assert reader.count_files([tmp_path], 100) == 3 == len(list(reader.iter_files([tmp_path])))
+    assert reader.count_files([tmp_path, one, tmp_path / "missing"], 100) == 4
+    assert reader.count_files([tmp_path], 2) == 2

@@ -60,16 +60,19 @@ def scan(config: Path, attack_path: Path | None, attack_version: str | None, out
     """Run a coverage scan from a scan config (file_type: scan)."""
     from detcov.config import resolve
     from detcov.coverage.engine import read_scan, score_scan
-    from detcov.outputs.scan_outputs import scan_outputs
+    from detcov.outputs.scan_outputs import BACKGROUND_MIN_RULES, scan_outputs, workbook_worker
+    from detcov.rules.reader import count_files
 
     thresholds = _parse_thresholds(fail_under)
-    with protect_inputs(scan_inputs(config)), console.status("scanning…") as status:
+    inputs = scan_inputs(config)
+    with protect_inputs(inputs), console.status("scanning…") as status, \
+            workbook_worker(count_files(inputs, BACKGROUND_MIN_RULES)) as worker:  # a big rule folder: started now
         def progress(step: str) -> None:
             status.update(f"{step}…")
 
         read = read_scan(config, attack_path=attack_path, attack_version=attack_version, progress=progress)
         out = out_dir or resolve(read.base, read.config.output)
-        with scan_outputs(out, rules=len(read.ruleset.rules)) as outputs:
+        with scan_outputs(out, worker) as outputs:
             outputs.start(read)  # a big workbook's rules sheet is written by a second process while this one scores
             result = score_scan(read, progress)
             status.update("writing layers, heatmaps and spreadsheets…")

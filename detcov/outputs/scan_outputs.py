@@ -7,7 +7,7 @@ OUT/layers/<view>.json (ATT&CK Navigator 4.5), OUT/heatmaps.html (+ OUT/heatmaps
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec
 
@@ -140,14 +140,20 @@ class ScanOutputs:
         self._pending.append(self._worker.submit(fn, *args, **kwargs))
 
 
+def workbook_worker(rules: int, background: bool | None = None) -> AbstractContextManager[Worker]:
+    """The workbook's writer for a scan of ``rules`` rules (or rule files, counted before reading): a second
+    process when ``background`` (default: :func:`background_workbook`), else this one. Started before the scan
+    reads its inputs, its imports are done by the time the rules sheet is ready."""
+    spawn = background_workbook(rules) if background is None else background
+    return output_worker(spawn, preload=("detcov.outputs.excel",))
+
+
 @contextmanager
-def scan_outputs(out: Path, *, rules: int, background: bool | None = None) -> Iterator[ScanOutputs]:
+def scan_outputs(out: Path, worker: Worker) -> Iterator[ScanOutputs]:
     """Write a scan's outputs into ``out`` as one set: into a staging folder first, moved into place only when the
     block ends without an error (:func:`detcov.fileio.staged_folder`), so a full disk or any error leaves the
-    previous outputs untouched. ``rules``: how many rules the scan has; the workbook is written in a second process
-    when ``background`` (default: :func:`background_workbook`), else in this one."""
-    spawn = background_workbook(rules) if background is None else background
-    with staged_folder(out) as stage, output_worker(spawn, preload=("detcov.outputs.excel",)) as worker:
+    previous outputs untouched; the workbook by ``worker`` (:func:`workbook_worker`)."""
+    with staged_folder(out) as stage:
         outputs = ScanOutputs(stage, worker)
         try:
             yield outputs
@@ -161,5 +167,5 @@ def write_scan_outputs(result: ScanResult, out: Path, *, png: bool = False, grou
                        background: bool | None = None) -> Summary:
     """Everything into ``out``, as one set (:func:`scan_outputs`). Layer validation problems are errors (a layer
     Navigator would reject)."""
-    with scan_outputs(out, rules=len(result.ruleset.rules), background=background) as outputs:
+    with workbook_worker(len(result.ruleset.rules), background) as worker, scan_outputs(out, worker) as outputs:
         return outputs.finish(result, png=png, groups=groups)

@@ -65,6 +65,28 @@ def iter_files(paths: Iterable[str | Path], unreadable: list[OSError] | None = N
         yield from ((name, True) for name in sorted(found))
 
 
+def count_files(paths: Iterable[str | Path], limit: int) -> int:
+    """How many files there are under ``paths`` (as :func:`iter_files` walks them), counted up to ``limit``: a quick
+    size estimate before reading (10,000 rule files: a few milliseconds to know there are at least 5,000)."""
+    count = 0
+    for raw in paths:
+        stack = [str(raw)]
+        while stack and count < limit:
+            try:
+                with os.scandir(stack.pop()) as found:
+                    for entry in found:
+                        if entry.is_dir(follow_symlinks=True):
+                            if entry.name not in SKIP_DIRS:
+                                stack.append(entry.path)
+                        else:
+                            count += 1
+            except NotADirectoryError:
+                count += 1
+            except OSError:
+                continue
+    return min(count, limit)
+
+
 def read_rules(
     paths: Iterable[str | Path] | str | Path,
     kb: AttackKB,
