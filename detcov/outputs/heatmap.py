@@ -18,6 +18,7 @@ each have their own).
 
 from __future__ import annotations
 
+import functools
 import html
 import tempfile
 import textwrap
@@ -69,6 +70,7 @@ def _on_platforms(tech: Technique, platforms: Sequence[str] | None) -> bool:
     return not platforms or bool(set(tech.platforms) & set(platforms))
 
 
+@functools.lru_cache(maxsize=16_384)  # the seven views repeat the same explanations
 def _wrap(text: str, width: int = 90) -> str:
     return "<br>".join(html.escape(line) for line in textwrap.wrap(text, width)) if text else ""
 
