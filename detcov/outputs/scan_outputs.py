@@ -112,6 +112,7 @@ class ScanOutputs:
             self.start(result)
         assert self._rules is not None
         rules, sheet, note = self._rules
+        self._rules = None  # nothing big is kept once written (100k rules: the rules table is ~100 MB)
         cells = view_cells(result)
         tables = scan_tables(result, all_tables(result, rules=False), sheet if rules is None else rules)
         sheets, coloured = workbook_sheets(result, tables, cells,
@@ -124,6 +125,7 @@ class ScanOutputs:
         if rules is None:  # the sheet kept the rules that need work: CSV and Parquet get every rule
             tables["rules"] = rules_output(result)
         write_tables(self.stage / "tables", tables)
+        del tables, rules  # their memory serves the heatmaps
         problems = [i for i in write_layers(result, cells, self.stage) if i.severity.value == "error"]
         if problems:
             raise DetcovError(issues=problems)
