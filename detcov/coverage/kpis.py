@@ -301,16 +301,17 @@ def rules_table(result: ScanResult, healths: Sequence[RuleHealth] | None = None)
     def joined(values: tuple[Any, ...]) -> str:
         return ";".join(values)
 
-    return pd.DataFrame({
-        "rule_id": [h.rule.id for h in hs], "title": [h.rule.title for h in hs],
-        "format": [h.rule.format.value for h in hs], "path": [str(h.rule.location) for h in hs],
-        "status": [h.rule.status.value for h in hs], "severity": [h.rule.severity or "" for h in hs],
-        "health": [h.outcome.value for h in hs], "techniques": [";".join(h.rule.technique_ids) for h in hs],
-        "log_sources": [";".join(h.rule.log_source_labels) for h in hs], "detail": [h.detail for h in hs],
-        "missing": [";".join(h.missing) for h in hs], "siems": [shared(h.rule.siems, joined) for h in hs],
-        "healthy_in": [shared(h.groups, _healthy_in) for h in hs],
-        "per_group": [shared(h.groups, verdicts_text) for h in hs],
-    })
+    columns: dict[str, Callable[[RuleHealth], str]] = {
+        "rule_id": lambda h: h.rule.id, "title": lambda h: h.rule.title, "format": lambda h: h.rule.format.value,
+        "path": lambda h: str(h.rule.location), "status": lambda h: h.rule.status.value,
+        "severity": lambda h: h.rule.severity or "", "health": lambda h: h.outcome.value,
+        "techniques": lambda h: ";".join(h.rule.technique_ids),
+        "log_sources": lambda h: ";".join(h.rule.log_source_labels), "detail": lambda h: h.detail,
+        "missing": lambda h: ";".join(h.missing), "siems": lambda h: shared(h.rule.siems, joined),
+        "healthy_in": lambda h: shared(h.groups, _healthy_in), "per_group": lambda h: shared(h.groups, verdicts_text),
+    }
+    # one column's Python strings at a time, each stored as the frame's own (Arrow) column at once
+    return pd.DataFrame({name: pd.Series([make(h) for h in hs]) for name, make in columns.items()})
 
 
 def _healthy_in(groups: tuple[GroupHealth, ...]) -> str:

@@ -84,7 +84,12 @@ def rules_output(result: ScanResult, frame: pd.DataFrame | None = None,
     (default every rule) when not given): rules that need work first, input files named relative to the scan
     config. It needs only the judged rules, so a scan makes it from
     :func:`~detcov.coverage.engine.read_scan`'s result, before scoring."""
-    out = scan_namer(result.config, result.base).frame(rules_table(result, healths) if frame is None else frame)
+    namer = scan_namer(result.config, result.base)
+    if frame is None:  # made in order (no sorted copy of a 100k-row table)
+        ordered = sorted(result.healths if healths is None else healths,
+                         key=lambda h: (HEALTH_ORDER.get(h.outcome.value, 0), h.rule.id))
+        return namer.frame(rules_table(result, ordered))
+    out = namer.frame(frame)
     if out.empty:
         return out
     rank = out["health"].map(lambda h: HEALTH_ORDER.get(h, 0))
