@@ -191,14 +191,19 @@ class _Events:
             while not isinstance(nxt := self.get(), SequenceEndEvent):
                 items.append(self.node(nxt))
             return items
+        if top and self.shallow:
+            return self.mapping(lambda key, value: self.flat(value) if key in self.shallow
+                                and isinstance(value, MappingStartEvent) else self.node(value))
+        return self.mapping(lambda _, value: self.node(value))
+
+    def mapping(self, build: Callable[[Any, Event], Any]) -> dict[Any, Any]:
+        """A mapping's entries up to its end, each value built by ``build(key, first event)``."""
         out: dict[Any, Any] = {}
         while not isinstance(nxt := self.get(), MappingEndEvent):
             key = self.node(nxt)
             if isinstance(key, list | dict):
                 raise _UseNodes
-            value = self.get()
-            out[key] = self.flat(value) if top and key in self.shallow and isinstance(value, MappingStartEvent) \
-                else self.node(value)
+            out[key] = build(key, self.get())
         return out
 
     def scalar(self, event: ScalarEvent) -> Any:
@@ -221,13 +226,7 @@ class _Events:
         """A shallow key's mapping: entries holding a scalar or a list of scalars; deeper values are None."""
         if start.anchor is not None or start.tag not in (None, "!"):
             raise _UseNodes
-        out: dict[Any, Any] = {}
-        while not isinstance(nxt := self.get(), MappingEndEvent):
-            key = self.node(nxt)
-            if isinstance(key, list | dict):
-                raise _UseNodes
-            out[key] = self.flat_value(self.get())
-        return out
+        return self.mapping(lambda _, value: self.flat_value(value))
 
     def flat_value(self, event: Event) -> Any:
         if isinstance(event, ScalarEvent):
