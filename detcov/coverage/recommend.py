@@ -1,6 +1,6 @@
 """Recommendations: which data sources to onboard next, and where to write the missing rules.
 
-Next data sources — a greedy weighted set cover on a networkx graph that links each in-scope technique to the
+Next data sources — a greedy weighted set cover on a bipartite graph that links each in-scope technique to the
 (data component, platform) pairs ATT&CK says it needs in each system group. A candidate is a catalogue device type
 onboarded for one system group (fully configured, logs in the SIEM) — only types for the group's platforms and, when
 the group lists its cloud ``providers``, for those providers (no AWS CloudTrail for an Azure-only bank). A
@@ -20,8 +20,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-import networkx as nx
 
 from detcov.attack import AttackKB
 from detcov.datasources.catalog import Catalog
@@ -53,9 +51,13 @@ class Onboarding:
         return f"{verb} {self.device_type} for {self.system_group}"
 
 
-def _needs(kb: AttackKB, weights: Mapping[str, float], inventory: Inventory) -> nx.Graph:
+Node = tuple[str, str, str]  # ("t", technique, group) or ("c", data component, platform)
+Graph = dict[Node, dict[Node, None]]  # each node's neighbours, in the order the edges were added (both ways)
+
+
+def _needs(kb: AttackKB, weights: Mapping[str, float], inventory: Inventory) -> Graph:
     """Bipartite graph: ("t", technique, group) -- ("c", dc, platform), for techniques with weight > 0."""
-    graph = nx.Graph()
+    graph: Graph = {}
     for tid, w in weights.items():
         technique = kb.technique(tid)
         if technique is None or w <= 0:
@@ -64,9 +66,9 @@ def _needs(kb: AttackKB, weights: Mapping[str, float], inventory: Inventory) -> 
             node = ("t", tid, g.applicable_to)
             for p in (p for p in g.platforms if p in technique.platforms):
                 for dc in kb.data_components_for(tid, p):
-                    graph.add_edge(node, ("c", dc, p))
-            if node in graph:
-                graph.nodes[node].update(weight=w, technique=tid, group=g.applicable_to)
+                    comp = ("c", dc, p)
+                    graph.setdefault(node, {})[comp] = None
+                    graph.setdefault(comp, {})[node] = None
     return graph
 
 
@@ -94,7 +96,7 @@ class _Cover:
     """The greedy's state: per (technique, group) node the share of needed pairs collected (and, for the report of
     what a step raises, per technique the best)."""
 
-    def __init__(self, graph: nx.Graph, have: Mapping[str, set[Pair]], weights: Mapping[str, float],
+    def __init__(self, graph: Graph, have: Mapping[str, set[Pair]], weights: Mapping[str, float],
                  criticality: Mapping[str, float]) -> None:
         self.graph, self.weights, self.crit = graph, weights, criticality
         self.have = {g: set(pairs) for g, pairs in have.items()}
@@ -103,14 +105,14 @@ class _Cover:
         for node, share in self.share.items():
             self.best[node[1]] = max(self.best[node[1]], share)
 
-    def _share(self, node: tuple[str, str, str]) -> float:
+    def _share(self, node: Node) -> float:
         needed = self.graph[node]
         have = self.have.get(node[2], set())
         return sum(1 for c in needed if (c[1], c[2]) in have) / len(needed)
 
-    def trial(self, group: str, new: set[Pair]) -> tuple[float, dict[tuple[str, str, str], float]]:
+    def trial(self, group: str, new: set[Pair]) -> tuple[float, dict[Node, float]]:
         """Gain of collecting ``new`` in ``group``, and the new shares of the nodes it touches."""
-        bumps: dict[tuple[str, str, str], int] = defaultdict(int)
+        bumps: dict[Node, int] = defaultdict(int)
         for dc, platform in new:
             comp = ("c", dc, platform)
             if comp in self.graph:
@@ -121,7 +123,7 @@ class _Cover:
         gain = sum(self.weights[n[1]] * self.crit.get(n[2], 0.6) * (v - self.share[n]) for n, v in shares.items())
         return gain, shares
 
-    def apply(self, group: str, new: set[Pair], shares: Mapping[tuple[str, str, str], float]) -> None:
+    def apply(self, group: str, new: set[Pair], shares: Mapping[Node, float]) -> None:
         self.have.setdefault(group, set()).update(new)
         for node, share in shares.items():
             self.share[node] = share
@@ -139,7 +141,7 @@ def next_data_sources(kb: AttackKB, catalog: Catalog, inventory: Inventory, weig
                 for g in inventory.system_groups if d.covers(g.applicable_to)}
     plan: list[Onboarding] = []
     for step in range(1, steps + 1):
-        best: tuple[float, float, tuple[str, str], set[Pair], dict[tuple[str, str, str], float]] | None = None
+        best: tuple[float, float, tuple[str, str], set[Pair], dict[Node, float]] | None = None
         for key in sorted(candidates):
             new = candidates[key] - cover.have.get(key[1], set())
             gain, shares = cover.trial(key[1], new) if new else (0.0, {})
