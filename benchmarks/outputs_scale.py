@@ -62,7 +62,7 @@ def build_tables(rules: int, base: int, folder: Path) -> dict[str, Any]:
     write_corpus(folder / "corpus", base)
     result = run_scan(scan_config(folder, folder / "corpus"))
     started = time.perf_counter()
-    tables = scan_tables(result, all_tables(result))
+    tables = scan_tables(result, all_tables(result, rules=False))
     seconds = time.perf_counter() - started
     one = tables["rules"]
     copies = [one.assign(rule_id=one["rule_id"] + f"-{k}", path=one["path"].str.replace(

@@ -143,7 +143,7 @@ def test_workbook_reads_in_priority_order_with_kpis_and_legend_first(result: Sca
     from detcov.outputs.scan_outputs import SCORE_COLUMNS
     from detcov.outputs.workbook import scan_tables, workbook_sheets
 
-    tables = scan_tables(result, all_tables(result))
+    tables = scan_tables(result, all_tables(result, rules=False))
     sheets, coloured = workbook_sheets(result, tables, view_cells(result), {"detection": 60})
     book = openpyxl.load_workbook(write_workbook(tmp_path / "c.xlsx", sheets, score_columns=SCORE_COLUMNS,
                                                  coloured_rows=coloured))
@@ -182,7 +182,7 @@ def test_workbook_and_csv_hold_every_table_whole(result: ScanResult, tmp_path: P
     from detcov.outputs.scan_outputs import SCORE_COLUMNS
     from detcov.outputs.workbook import scan_tables, workbook_sheets
 
-    tables = scan_tables(result, all_tables(result))
+    tables = scan_tables(result, all_tables(result, rules=False))
     sheets, coloured = workbook_sheets(result, tables, view_cells(result), {})
     book = openpyxl.load_workbook(write_workbook(tmp_path / "c.xlsx", sheets, score_columns=SCORE_COLUMNS,
                                                  coloured_rows=coloured), read_only=True)
@@ -231,7 +231,7 @@ def test_per_group_rows_layers_and_columns(result: ScanResult, tmp_path: Path) -
         layer = json.loads(path.read_text(encoding="utf-8"))
         assert validate_layer(layer, result.kb) == [] and all(
             len(i["label"]) <= colors.MAX_LABEL for i in layer["legendItems"])
-    techniques = scan_tables(result, all_tables(result))["techniques"]
+    techniques = scan_tables(result, all_tables(result, rules=False))["techniques"]
     for group in {g for _, g in cells}:
         assert f"det:{group}" in techniques.columns and f"gap:{group}" in techniques.columns
 
@@ -244,7 +244,7 @@ def test_workbook_of_a_large_rule_set_keeps_the_rules_that_need_work(result: Sca
     from detcov.outputs import workbook
     from detcov.outputs.workbook import scan_tables, workbook_sheets
 
-    tables = scan_tables(result, all_tables(result))
+    tables = scan_tables(result, all_tables(result, rules=False))
     everything = tables["rules"]
     monkeypatch.setattr(workbook, "WORKBOOK_ALL_RULES", len(everything) - 1)
     sheets, _ = workbook_sheets(result, tables, view_cells(result), {})
@@ -279,9 +279,12 @@ def test_the_rules_table_made_in_order_is_the_sorted_table(result: ScanResult) -
     """A scan makes the rules table already in its written order (no sorted copy of 100,000 rows): the same rows
     and values as sorting the scan-order table."""
     from detcov.coverage.kpis import rules_table
-    from detcov.outputs.workbook import rules_output
+    from detcov.outputs.portable import scan_namer
+    from detcov.outputs.workbook import HEALTH_ORDER, rules_output
 
     made = rules_output(result)
-    sorted_ = rules_output(result, rules_table(result))
+    raw = scan_namer(result.config, result.base).frame(rules_table(result))
+    rank = raw["health"].map(lambda h: HEALTH_ORDER.get(h, 0))
+    sorted_ = raw.assign(_r=rank).sort_values(["_r", "rule_id"], kind="stable").drop(columns="_r")
     assert len(made) == len(result.healths) > 50
     pd.testing.assert_frame_equal(made.reset_index(drop=True), sorted_.reset_index(drop=True))

@@ -102,7 +102,7 @@ class ScanOutputs:
         """The workbook begun with its rules sheet (from the judged rules of ``read``: no score needed), which the
         worker writes while this process scores."""
         sheet, note = rules_sheet(read)  # the sheet's rules only: the full table is made while the worker writes
-        self._rules = None if note else sheet, sheet, note
+        self._rules = (None if note else sheet), sheet, note  # the sheet is the whole table when not cut
         self._submit(begin_workbook, self.workbook, SHEETS, score_columns=SCORE_COLUMNS)
         self._submit(add_sheet, self.workbook, "rules", sheet)
 
@@ -114,6 +114,7 @@ class ScanOutputs:
         rules, sheet, note = self._rules
         self._rules = None  # nothing big is kept once written (100k rules: the rules table is ~100 MB)
         cells = view_cells(result)
+        # until the full rules table is made (below), the sheet stands in for it: the other sheets need no rules
         tables = scan_tables(result, all_tables(result, rules=False), sheet if rules is None else rules)
         sheets, coloured = workbook_sheets(result, tables, cells,
                                            {str(k): v for k, v in result.config.fail_under.items()}, (sheet, note))

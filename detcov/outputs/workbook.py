@@ -78,32 +78,25 @@ WORKBOOK_ALL_RULES = 20_000  # more rules than this: the workbook's rules sheet 
 SHEETS = ("KPIs", "Legend", *TABLES)  # the workbook's tabs, in order
 
 
-def rules_output(result: ScanResult, frame: pd.DataFrame | None = None,
-                 healths: Sequence[RuleHealth] | None = None) -> pd.DataFrame:
-    """The rules table as written (``frame``: :func:`~detcov.coverage.kpis.rules_table`, made here of ``healths``
-    (default every rule) when not given): rules that need work first, input files named relative to the scan
-    config. It needs only the judged rules, so a scan makes it from
-    :func:`~detcov.coverage.engine.read_scan`'s result, before scoring."""
-    namer = scan_namer(result.config, result.base)
-    if frame is None:  # made in order (no sorted copy of a 100k-row table)
-        ordered = sorted(result.healths if healths is None else healths,
-                         key=lambda h: (HEALTH_ORDER.get(h.outcome.value, 0), h.rule.id))
-        return namer.frame(rules_table(result, ordered))
-    out = namer.frame(frame)
-    if out.empty:
-        return out
-    rank = out["health"].map(lambda h: HEALTH_ORDER.get(h, 0))
-    return out.assign(_r=rank).sort_values(["_r", "rule_id"], kind="stable").drop(columns="_r")
+def rules_output(result: ScanResult, healths: Sequence[RuleHealth] | None = None) -> pd.DataFrame:
+    """The rules table as written, of ``healths`` (default every rule): rules that need work first (then by id),
+    input files named relative to the scan config. Made in that order (no sorted copy of a 100k-row table), and of
+    the judged rules alone, so a scan makes it from :func:`~detcov.coverage.engine.read_scan`'s result, before
+    scoring."""
+    ordered = sorted(result.healths if healths is None else healths,
+                     key=lambda h: (HEALTH_ORDER.get(h.outcome.value, 0), h.rule.id))
+    return scan_namer(result.config, result.base).frame(rules_table(result, ordered))
 
 
 def scan_tables(result: ScanResult, tables: Mapping[str, pd.DataFrame], rules: pd.DataFrame | None = None
                 ) -> dict[str, pd.DataFrame]:
-    """The scan's tables as written (CSV, Parquet and the workbook): techniques and rules sorted by priority,
-    input files named relative to the scan config (:mod:`detcov.outputs.portable`); ``rules``: the rules table
-    as written already (:func:`rules_output`), else made from ``tables``."""
+    """The scan's tables as written (CSV, Parquet and the workbook), from ``tables``
+    (:func:`~detcov.coverage.kpis.all_tables` without the rules table): techniques sorted by priority, input files
+    named relative to the scan config (:mod:`detcov.outputs.portable`); the rules table is ``rules`` when made
+    already, else :func:`rules_output`."""
     namer = scan_namer(result.config, result.base)
     out = {name: namer.frame(frame) for name, frame in tables.items() if name != "rules"}
-    out["rules"] = rules if rules is not None else rules_output(result, tables["rules"])
+    out["rules"] = rules if rules is not None else rules_output(result)
     out["techniques"] = sorted_techniques(out["techniques"])
     return {name: out[name] for name in TABLES}
 

@@ -184,8 +184,7 @@ class _Events:
     def node(self, event: Event, top: bool = False) -> Any:
         if isinstance(event, ScalarEvent):
             return self.scalar(event)
-        if isinstance(event, AliasEvent) or event.anchor is not None or event.tag not in (None, "!"):  # type: ignore[attr-defined]
-            raise _UseNodes
+        _plain_collection(event)
         if isinstance(event, SequenceStartEvent):
             items = []
             while not isinstance(nxt := self.get(), SequenceEndEvent):
@@ -224,15 +223,13 @@ class _Events:
 
     def flat(self, start: MappingStartEvent) -> dict[Any, Any]:
         """A shallow key's mapping: entries holding a scalar or a list of scalars; deeper values are None."""
-        if start.anchor is not None or start.tag not in (None, "!"):
-            raise _UseNodes
+        _plain_collection(start)
         return self.mapping(lambda _, value: self.flat_value(value))
 
     def flat_value(self, event: Event) -> Any:
         if isinstance(event, ScalarEvent):
             return self.scalar(event)
-        if isinstance(event, AliasEvent) or event.anchor is not None or event.tag not in (None, "!"):  # type: ignore[attr-defined]
-            raise _UseNodes
+        _plain_collection(event)
         scalars: list[ScalarEvent] = []
         flat = isinstance(event, SequenceStartEvent)
         depth = 1
@@ -247,6 +244,14 @@ class _Events:
             elif flat:
                 scalars.append(nxt)
         return [self.scalar(s) for s in scalars] if flat else None
+
+
+def _plain_collection(event: Event) -> None:
+    """A collection's start event the events path builds as PyYAML would; an alias, an anchor or a tag is
+    :class:`_UseNodes`."""
+    if isinstance(event, AliasEvent) or getattr(event, "anchor", None) is not None or \
+            getattr(event, "tag", None) not in (None, "!"):
+        raise _UseNodes
 
 
 def _from_nodes(text: str, shallow: frozenset[str]) -> Iterator[Any]:

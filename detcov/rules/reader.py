@@ -75,11 +75,10 @@ def count_files(paths: Iterable[str | Path], limit: int) -> int:
             try:
                 with os.scandir(stack.pop()) as found:
                     for entry in found:
-                        if entry.is_dir(follow_symlinks=True):
-                            if entry.name not in SKIP_DIRS:
-                                stack.append(entry.path)
-                        else:
+                        if not entry.is_dir():
                             count += 1
+                        elif entry.name not in SKIP_DIRS and not entry.is_symlink():  # as os.walk: not followed
+                            stack.append(entry.path)
             except NotADirectoryError:
                 count += 1
             except OSError:
