@@ -16,6 +16,7 @@ from detcov.attack.loader import parse_bundle
 from detcov.coverage.engine import _fingerprint
 from detcov.rules import RuleSet, read_rules, reader
 from detcov.rules import cache as rule_cache
+from detcov.rules.model import Placement
 
 DEMO_RULES = Path(__file__).resolve().parent.parent / "examples" / "demo-bank" / "rules"
 OLD = time.time() - 3600  # older than the racy window: cacheable
@@ -63,16 +64,42 @@ def test_cold_warm_and_parallel_reads_are_identical(rules_dir: Path, kb18: Attac
     assert all(f.sha256 for f in warm.files if f.parsed)
 
 
+def test_a_warm_read_parses_nothing(rules_dir: Path, kb18: AttackKB, monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = read_rules(rules_dir, kb18)
+    asked: list[int] = []
+    parse = reader._parse_files
+    monkeypatch.setattr(reader, "_parse_files", lambda todo, *a: asked.append(len(todo)) or parse(todo, *a))
+    assert accounting(read_rules(rules_dir, kb18)) == accounting(cold) and asked == [0]
+
+
+def test_placed_reads_are_the_same_cold_warm_and_after_a_change(rules_dir: Path, kb18: AttackKB) -> None:
+    """Rules built placed straight from an unchanged cache equal rules placed after reading; the cache itself keeps
+    every rule as its file says (a read without placement is unplaced, whatever was read before)."""
+    placement = Placement(("branches",), {"sigma": ("splunk-main",), "elastic": ("elastic-soc",)})
+    plain = read_rules(rules_dir, kb18, use_cache=False)
+    by_hand = tuple(placement.place(r) for r in plain.rules)
+    assert by_hand != plain.rules
+    cold = read_rules(rules_dir, kb18, placement=placement)
+    warm = read_rules(rules_dir, kb18, placement=placement)
+    assert cold.rules == warm.rules == by_hand and warm.files == plain.files
+    assert read_rules(rules_dir, kb18).rules == plain.rules  # the cache was not saved placed
+    victim = next(f for f in plain.files if f.path.endswith(".yml") and f.rules == 1)
+    Path(victim.path).write_text(Path(victim.path).read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    os.utime(victim.path, (OLD + 60, OLD + 60))
+    changed = read_rules(rules_dir, kb18, placement=placement)  # decoded unplaced, then placed; the cache saved
+    assert changed.rules == by_hand and read_rules(rules_dir, kb18).rules == plain.rules
+
+
 def cache_lines(path: Path) -> list[object]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 
 def test_the_cache_is_json_not_pickle(rules_dir: Path, kb18: AttackKB, tmp_path: Path) -> None:
     read_rules(rules_dir, kb18)
-    header, *body, trailer = cache_lines(cache_files(tmp_path)[0])
-    assert header["magic"] == rule_cache.MAGIC and trailer["lines"] == len(body)  # type: ignore[index]
+    header, index, *body, trailer = cache_lines(cache_files(tmp_path)[0])
+    assert header["magic"] == rule_cache.MAGIC and trailer["lines"] == len(body) + 1  # type: ignore[index]
     rows = [row for line in body for row in line["files"]]  # type: ignore[index]
-    assert len(rows) == len([p for p in rules_dir.rglob("*") if p.is_file()])
+    assert len(rows) == len(index["files"]) == len([p for p in rules_dir.rglob("*") if p.is_file()])  # type: ignore[index]
 
 
 def test_changed_added_and_deleted_files_are_seen(rules_dir: Path, kb18: AttackKB) -> None:
@@ -124,8 +151,8 @@ def test_files_modified_just_now_are_not_cached(rules_dir: Path, kb18: AttackKB,
     fresh = rules_dir / "sigma" / "just-now.yml"
     shutil.copyfile(next((rules_dir / "sigma").glob("*.yml")), fresh)
     read_rules(rules_dir, kb18)
-    _, *body, _ = cache_lines(cache_files(tmp_path)[0])
-    stored = {row[0] for line in body for row in line["files"]}  # type: ignore[index]
+    _, index, *_ = cache_lines(cache_files(tmp_path)[0])
+    stored = {row[0] for row in index["files"]}  # type: ignore[index]
     assert str(fresh) not in stored and len(stored) > 10
 
 

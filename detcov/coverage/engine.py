@@ -54,6 +54,7 @@ from detcov.datasources.telemetry import CollectedTelemetry
 from detcov.datasources.visibility import VisibilityScore, score_visibility
 from detcov.errors import Issue, IssueCollector, Location, Severity
 from detcov.rules import FileResult, Rule, RuleHealth, RuleSet, assess, read_rules
+from detcov.rules.model import Placement, RuleFormat
 from detcov.rules.reader import other_release_issues
 
 Progress = Callable[[str], None]
@@ -180,15 +181,12 @@ def _read_ruleset(config: ScanConfig, base: Path, kb: AttackKB, estate: Estate |
         if not path.exists():
             issues.append(Issue(f"rule source not found: {path}", None, "fix 'rules: - path:' in the scan config"))
             continue  # reported beside every other file's problems
-        rs = read_rules([path], kb, source.format, queries=False)  # scores never read query text
+        placement = Placement(tuple(source.applicable_to), {  # format family -> the SIEMs its rules run on
+            family: tuple(source.siems) or (estate.siems_for_format(family) if estate else ())
+            for family in dict.fromkeys(f.family for f in RuleFormat)})
+        rs = read_rules([path], kb, source.format, queries=False, placement=placement)  # scores read no query
         issues += [i for f in rs.files for i in f.issues if i.severity is Severity.WARNING]  # e.g. a row skipped
-        applicable = tuple(source.applicable_to)
-        siems: dict[str, tuple[str, ...]] = {}  # format family -> the SIEMs its rules run on
-        for r in rs.rules:
-            family = r.format.family
-            if family not in siems:
-                siems[family] = tuple(source.siems) or (estate.siems_for_format(family) if estate else ())
-            rules.append(r.placed(applicable, siems[family]))
+        rules += rs.rules
         files += list(rs.files)
         issues += list(rs.issues)
     ruleset = RuleSet(tuple(rules), tuple(files), tuple(issues))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -197,6 +198,18 @@ class Rule:
         return tuple(f"{r.kind}:{r.value}" for r in self.log_sources)
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a rule source deploys its rules: the system groups they watch (empty: all) and, per format family
+    (:attr:`RuleFormat.family`), the SIEM instances they run on. A rule that names its own keeps them."""
+
+    applicable_to: tuple[str, ...] = ()
+    siems: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def place(self, rule: Rule) -> Rule:
+        return rule.placed(self.applicable_to, self.siems.get(rule.format.family, ()))
+
+
 @dataclass(frozen=True, slots=True)
 class FileResult:
     """How one input file was accounted for: ``rules`` rules parsed, or skipped with ``skipped`` as the
@@ -288,7 +301,8 @@ _TECHNIQUES = _RULE_SLOT["techniques"]
 _build_rule = slot_builder(Rule)
 
 
-def rule_from_fields(values: list[Any]) -> Rule:
+def rule_from_fields(values: list[Any], technique_ids: tuple[str, ...] | None = None) -> Rule:
     """The Rule whose init fields hold ``values``, in declaration order: what ``Rule(**fields)`` gives, for a third
-    of its cost (the rule cache and a scan's placement build 100,000 of them)."""
-    return _build_rule((*values, current_ids(values[_TECHNIQUES])))
+    of its cost (the rule cache and a scan's placement build 100,000 of them); ``technique_ids``:
+    ``current_ids(techniques)`` when known already (rules that share their techniques share it)."""
+    return _build_rule((*values, current_ids(values[_TECHNIQUES]) if technique_ids is None else technique_ids))

@@ -9,13 +9,14 @@ input; the totals always add up.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from detcov.errors import DetcovError, Issue, Location, Severity
 from detcov.rules import cache as rule_cache
 from detcov.rules import defender, dettect, elastic, sentinel, sigma, splunk, tabular
 from detcov.rules.common import MAX_FILE_BYTES, Parsed, ReadContext, SkipFile, decode, yaml_documents
-from detcov.rules.model import FORMAT_CHOICES, FileResult, Rule, RuleFormat, RuleSet
+from detcov.rules.model import FORMAT_CHOICES, FileResult, Placement, Rule, RuleFormat, RuleSet
 from detcov.rules.sigma_correlation import link_correlations
 from detcov.workers import process_budget
 
@@ -96,6 +97,7 @@ def read_rules(
     use_cache: bool = True,
     workers: int | None = None,
     queries: bool = True,
+    placement: Placement | None = None,
 ) -> RuleSet:
     """Every rule under ``paths`` (files or folders), normalised against ``kb``; ``fmt`` restricts the format
     family (``auto``, ``sigma``, ``splunk``, ``elastic``, ``sentinel``, ``defender``, ``csv``,
@@ -105,16 +107,17 @@ def read_rules(
     (:mod:`detcov.rules.cache`); the others are parsed, by ``workers`` processes when there are many
     (default: one per CPU, ``$DETCOV_WORKERS`` to override; 1 parses in this process). The result is the
     same either way, in the same order. ``queries=False`` leaves each rule's query text out (what a scan asks:
-    it scores from log sources and tags, and 100,000 queries are ~70 MB)."""
+    it scores from log sources and tags, and 100,000 queries are ~70 MB); ``placement``: every rule placed where its
+    rule source deploys it (:meth:`Placement.place`; a scan's rules, built so straight from an unchanged cache)."""
     if fmt not in FORMAT_CHOICES:
         raise DetcovError(f"unknown rule format {fmt!r}", hint=f"use one of {', '.join(FORMAT_CHOICES)}")
     with paused_gc():  # ~20 objects per rule, none in cycles: the cyclic GC would only rescan them
         return _read_rules([paths] if isinstance(paths, str | Path) else list(paths), kb,
-                           _Setup(fmt, dict(csv_columns or {}), max_bytes, queries), use_cache, workers)
+                           _Setup(fmt, dict(csv_columns or {}), max_bytes, queries), use_cache, workers, placement)
 
 
-def _read_rules(paths: list[str | Path], kb: AttackKB, setup: _Setup, use_cache: bool, workers: int | None
-                ) -> RuleSet:
+def _read_rules(paths: list[str | Path], kb: AttackKB, setup: _Setup, use_cache: bool, workers: int | None,
+                placement: Placement | None) -> RuleSet:
     issues: list[Issue] = []
     listed: list[tuple[str, rule_cache.Stamp | None]] = []  # (size, mtime): a stat result is ~10x larger
     unreadable: list[OSError] = []
@@ -126,13 +129,18 @@ def _read_rules(paths: list[str | Path], kb: AttackKB, setup: _Setup, use_cache:
     key = rule_cache.cache_key([str(p) for p in paths], kb.info.sha256, setup.options()) \
         if use_cache and kb.info.sha256 and rule_cache.codec_matches() else None
     stamps = [(name, st) for name, st in listed if st is not None]
-    stored = rule_cache.load(key) if key else {}
-    cached = rule_cache.fresh(stored, stamps)
+    with rule_cache.opened(key) if key else contextlib.nullcontext() as stored:
+        # the cache holds exactly these files, unchanged: their rules are built placed, and nothing is saved
+        cached, placed = rule_cache.fresh_entries(stored, stamps, placement)
+        stored_files = len(stored.index) if stored else 0
     todo = [(name, st) for name, st in listed if name not in cached]
     parsed = dict(zip((name for name, _ in todo), _parse_files(todo, kb, setup, workers), strict=True))
     entries = {name: cached.get(name) or parsed[name] for name, _ in listed}
-    if key and (todo or len(stored) != len(cached)):
+    if key and (any(st for _, st in todo) or stored_files != len(cached)):  # (never when placed)
         rule_cache.save(key, {k: e for k, e in entries.items() if e.stamp != _NO_STAMP})
+    if placement is not None:  # the cache keeps each rule as its file says
+        entries = {k: e if placed and k in cached else replace(e, rules=tuple(map(placement.place, e.rules)))
+                   for k, e in entries.items()}
     files = [e.result for e in entries.values()]
     rules = [r for e in entries.values() for r in e.rules]
     issues += [Issue(f"cannot read this folder ({exc.strerror or exc}): its rules are not counted",
