@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from operator import attrgetter
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 
@@ -40,6 +42,7 @@ from detcov.rules.health import GroupHealth, RuleHealth, healthy_groups, verdict
 if TYPE_CHECKING:
     from detcov.coverage.cells import Cell
     from detcov.coverage.engine import ScanResult
+    from detcov.rules.model import LogSourceReq
 
 Test = Callable[["Cell"], bool]
 KPI_NAMES = ("visibility", "detection", "blocking", "validated")
@@ -287,31 +290,54 @@ def cells_table(result: ScanResult) -> pd.DataFrame:
 
 
 def rules_table(result: ScanResult, healths: Sequence[RuleHealth] | None = None) -> pd.DataFrame:
-    """One row per rule (``healths``: these rules only; default every rule), built column by column (100,000
-    rules: no row dicts); rules that need the same thing share their verdicts, so their texts are made once."""
+    """One row per rule (``healths``: these rules only; default every rule), built column by column with C-level
+    maps (100,000 rules: no row dicts, no per-cell Python call where a column is a plain attribute); what rules share
+    (their SIEMs, techniques, log sources, missing sources, verdicts) is turned into text once per shared object."""
     hs = result.healths if healths is None else healths
-    texts: dict[tuple[int, Callable[[tuple[Any, ...]], str]], str] = {}
-
-    def shared(obj: tuple[Any, ...], make: Callable[[tuple[Any, ...]], str]) -> str:
-        key = (id(obj), make)  # one text per shared object and per column
-        if key not in texts:
-            texts[key] = make(obj)
-        return texts[key]
-
-    def joined(values: tuple[Any, ...]) -> str:
-        return ";".join(values)
-
-    columns: dict[str, Callable[[RuleHealth], str]] = {
-        "rule_id": lambda h: h.rule.id, "title": lambda h: h.rule.title, "format": lambda h: h.rule.format.value,
-        "path": lambda h: str(h.rule.location), "status": lambda h: h.rule.status.value,
-        "severity": lambda h: h.rule.severity or "", "health": lambda h: h.outcome.value,
-        "techniques": lambda h: ";".join(h.rule.technique_ids),
-        "log_sources": lambda h: ";".join(h.rule.log_source_labels), "detail": lambda h: h.detail,
-        "missing": lambda h: ";".join(h.missing), "siems": lambda h: shared(h.rule.siems, joined),
-        "healthy_in": lambda h: shared(h.groups, _healthy_in), "per_group": lambda h: shared(h.groups, verdicts_text),
+    rules = list(map(_RULE, hs))
+    locations = list(map(_LOCATION, rules))
+    columns: dict[str, Iterable[str]] = {
+        "rule_id": map(_ID, rules), "title": map(_TITLE, rules), "format": _values(map(_FORMAT, rules)),
+        "path": map(str, locations), "status": _values(map(_STATUS, rules)),
+        "severity": (s or "" for s in map(_SEVERITY, rules)), "health": _values(map(_OUTCOME, hs)),
+        "techniques": _once(map(_TECHNIQUE_IDS, rules), ";".join),
+        "log_sources": _once(map(_LOG_SOURCES, rules), _labels), "detail": map(_DETAIL, hs),
+        "missing": _once(map(_MISSING, hs), ";".join), "siems": _once(map(_SIEMS, rules), ";".join),
+        "healthy_in": _once(map(_GROUPS, hs), _healthy_in), "per_group": _once(map(_GROUPS, hs), verdicts_text),
     }
     # one column's Python strings at a time, each stored as the frame's own (Arrow) column at once
-    return pd.DataFrame({name: pd.Series([make(h) for h in hs]) for name, make in columns.items()})
+    return pd.DataFrame({name: pd.Series(list(values)) for name, values in columns.items()})
+
+
+_RULE, _LOCATION, _ID, _TITLE = attrgetter("rule"), attrgetter("location"), attrgetter("id"), attrgetter("title")
+_FORMAT, _STATUS, _SEVERITY, _OUTCOME = attrgetter("format"), attrgetter("status"), attrgetter("severity"), \
+    attrgetter("outcome")
+_TECHNIQUE_IDS, _LOG_SOURCES, _SIEMS = attrgetter("technique_ids"), attrgetter("log_sources"), attrgetter("siems")
+_DETAIL, _MISSING, _GROUPS = attrgetter("detail"), attrgetter("missing"), attrgetter("groups")
+_T = TypeVar("_T")
+
+
+def _values(members: Iterable[StrEnum]) -> list[str]:
+    """Enum members as their values (a dict lookup each, not the ``value`` property)."""
+    found: dict[StrEnum, str] = {}
+    return [found.get(m) or found.setdefault(m, m.value) for m in members]
+
+
+def _once(objects: Iterable[_T], make: Callable[[_T], str]) -> list[str]:
+    """``make(obj)`` per object, made once per distinct object (rules share their tuples: by identity, no hashing;
+    the objects are attributes of rows that outlive the call, so no identity is reused meanwhile)."""
+    texts: dict[int, str] = {}
+    out: list[str] = []
+    for obj in objects:
+        text = texts.get(id(obj))
+        if text is None:
+            text = texts[id(obj)] = make(obj)
+        out.append(text)
+    return out
+
+
+def _labels(reqs: tuple[LogSourceReq, ...]) -> str:
+    return ";".join(f"{r.kind}:{r.value}" for r in reqs)
 
 
 def _healthy_in(groups: tuple[GroupHealth, ...]) -> str:
