@@ -3,6 +3,7 @@ rendered page: every tactic header in the DOM, a non-blank screenshot, a PNG and
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -91,6 +92,16 @@ def test_every_hover_names_the_band_its_colour_shows(kb18: AttackKB) -> None:
             for z, hover in zip(zrow, hrow, strict=True):
                 if z is not None:
                     assert f"<b>{_band_label(trace, z)}</b>" in hover, (view, hover[:200])
+
+
+def test_the_unvalidated_figure_is_what_plotly_validation_makes(kb18: AttackKB) -> None:
+    """matrix_figure skips plotly's validation (for speed): validating its figure must change nothing, the
+    "plotly_white" template included."""
+    for view in (View.DETECTION, View.VISIBILITY, View.GAPS):
+        fig = heatmap.matrix_figure(kb18, view_cells(kb18, view), view, title=f"{view.value} <&>")
+        validated = heatmap.go.Figure(fig.to_dict())
+        assert json.loads(validated.to_json()) == json.loads(fig.to_json())
+        assert fig.to_dict()["layout"]["template"]["layout"]["plot_bgcolor"] == "white"
 
 
 def test_figure_fits_a_1600_px_screen_with_the_legend_on_top(kb18: AttackKB) -> None:

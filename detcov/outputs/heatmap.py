@@ -190,23 +190,33 @@ def matrix_figure(kb: AttackKB, cells: Mapping[str, TechniqueCell], view: View |
     def grid(value: Any, empty: Any) -> list[list[Any]]:
         return [[value(col[r]) if r < len(col) else empty for _, col in columns] for r in range(rows)]
 
-    trace = go.Heatmap(
-        x=[_tactic_label(t) for t, _ in columns], y=list(range(rows)), z=grid(lambda m: index[m.band], None),
-        text=grid(_label, ""), customdata=grid(lambda m: m.hover, ""),
-        texttemplate="%{text}", textfont={"size": 9}, hovertemplate="%{customdata}<extra></extra>",
-        hoverongaps=False, xgap=3, ygap=3, **settings,
-    )
-    fig = go.Figure(trace)
+    trace = {
+        "type": "heatmap", "x": [_tactic_label(t) for t, _ in columns], "y": list(range(rows)),
+        "z": grid(lambda m: index[m.band], None), "text": grid(_label, ""), "customdata": grid(lambda m: m.hover, ""),
+        "texttemplate": "%{text}", "textfont": {"size": 9}, "hovertemplate": "%{customdata}<extra></extra>",
+        "hoverongaps": False, "xgap": 3, "ygap": 3, **settings,
+    }
     width = min(COLUMN_PX * len(columns) + LEGEND_PX, MAX_WIDTH)
-    fig.update_layout(
-        title={"text": f"{html.escape(title)}<br><sup>{html.escape(MARKS_NOTE)}</sup>", "x": 0.01},
-        template="plotly_white", width=width, height=ROW_PX * rows + HEADER_PX,
-        margin={"l": 10, "r": 10, "t": 120, "b": 10}, plot_bgcolor="#ffffff",
-        hoverlabel={"align": "left", "font": {"size": 11}},
-    )
-    fig.update_xaxes(side="top", tickangle=0, tickfont={"size": 10}, showgrid=False, type="category")
-    fig.update_yaxes(visible=False, autorange="reversed", showgrid=False)
-    return fig
+    layout = {
+        "title": {"text": f"{html.escape(title)}<br><sup>{html.escape(MARKS_NOTE)}</sup>", "x": 0.01},
+        "template": _template(), "width": width, "height": ROW_PX * rows + HEADER_PX,
+        "margin": {"l": 10, "r": 10, "t": 120, "b": 10}, "plot_bgcolor": "#ffffff",
+        "hoverlabel": {"align": "left", "font": {"size": 11}},
+        "xaxis": {"side": "top", "tickangle": 0, "tickfont": {"size": 10}, "showgrid": False, "type": "category"},
+        "yaxis": {"visible": False, "autorange": "reversed", "showgrid": False},
+    }
+    # Built as plain plotly JSON, not validated: plotly's validation of seven 600-cell grids cost more than the rest
+    # of the heatmaps together; tests/test_outputs_heatmap.py checks that validating it changes nothing.
+    return go.Figure({"data": [trace], "layout": layout}, _validate=False)
+
+
+@functools.cache
+def _template() -> dict[str, Any]:
+    """The "plotly_white" template as plotly.js reads it (validation would have expanded the name so)."""
+    import plotly.io as pio
+
+    template: dict[str, Any] = pio.templates["plotly_white"].to_plotly_json()
+    return template
 
 
 # ----- files ---------------------------------------------------------------------------------------
