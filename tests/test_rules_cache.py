@@ -64,12 +64,40 @@ def test_cold_warm_and_parallel_reads_are_identical(rules_dir: Path, kb18: Attac
     assert all(f.sha256 for f in warm.files if f.parsed)
 
 
-def test_a_warm_read_parses_nothing(rules_dir: Path, kb18: AttackKB, monkeypatch: pytest.MonkeyPatch) -> None:
-    cold = read_rules(rules_dir, kb18)
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many files each read from now on parses."""
     asked: list[int] = []
     parse = reader._parse_files
-    monkeypatch.setattr(reader, "_parse_files", lambda todo, *a: asked.append(len(todo)) or parse(todo, *a))
-    assert accounting(read_rules(rules_dir, kb18)) == accounting(cold) and asked == [0]
+    monkeypatch.setattr(reader, "_parse_files", lambda todo, *a, **k: asked.append(len(todo)) or parse(todo, *a, **k))
+    return asked
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_warm_read_parses_nothing(rules_dir: Path, kb18: AttackKB, monkeypatch: pytest.MonkeyPatch,
+                                    parallel: bool) -> None:
+    """Serial and from parse workers (which send cache lines, decoded here): the next read parses nothing; after a
+    change, only the changed file, and the cache saved then (its lines cut) serves the read after it whole."""
+    if parallel:
+        monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 1)
+        monkeypatch.setattr(reader, "_CHUNK", 5)
+    cold = read_rules(rules_dir, kb18, workers=2)
+    asked = parses(monkeypatch)
+    assert accounting(read_rules(rules_dir, kb18, workers=2)) == accounting(cold) and asked == [0]
+    victim = next(f for f in cold.files if f.path.endswith(".yml") and f.rules == 1)
+    Path(victim.path).write_text(Path(victim.path).read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    os.utime(victim.path, (OLD + 60, OLD + 60))
+    (rules_dir / "README.md").unlink()
+    changed = read_rules(rules_dir, kb18, workers=2)
+    assert asked == [0, 1] and len(changed.files) == len(cold.files) - 1
+    assert accounting(read_rules(rules_dir, kb18, workers=2)) == accounting(changed) and asked == [0, 1, 0]
+    assert accounting(changed) == accounting(read_rules(rules_dir, kb18, use_cache=False))
+
+
+def test_a_file_named_twice_is_cached_once(rules_dir: Path, kb18: AttackKB, monkeypatch: pytest.MonkeyPatch) -> None:
+    one = next(p for p in sorted(rules_dir.rglob("*.yml")))
+    first = read_rules([rules_dir, one], kb18)
+    asked = parses(monkeypatch)
+    assert accounting(read_rules([rules_dir, one], kb18)) == accounting(first) and asked == [0]
 
 
 def test_placed_reads_are_the_same_cold_warm_and_after_a_change(rules_dir: Path, kb18: AttackKB) -> None:

@@ -7,13 +7,14 @@ is an entry keyed by its path and checked against its size and modification time
 new or deleted file is parsed again or dropped, the others are taken as they are.
 
 File layout: JSON lines written with orjson. A header (magic, format, detcov version, key); an index of the files
-with their stat stamps (what a scan compares with the folder before decoding anything); then the files, at most
-:data:`FILES_PER_LINE` per line in index order, each with its accounting, its content SHA-256 and its rules, and
-the tables of what rules share that its rows introduce (technique resolutions and sets, log-source requirements
-and sets, small repeated values: a cached rule is a few numbers and its own texts, and shared objects stay shared
-in memory); last a trailer with the number of lines, their length and SHA-256. Lines are written and read one at a
-time, so 100,000 rules never sit in memory twice. A truncated, corrupt or foreign file fails the header or trailer
-test and is rebuilt; writes are atomic.
+with their stat stamps (what a scan compares with the folder before decoding anything); then the files, a few
+hundred per line, each with its accounting, its content SHA-256 and its rules. Each line is self-contained: it
+carries the tables of what its rules share (technique resolutions and sets, log-source requirements and sets, small
+repeated values), so a cached rule is a few numbers and its own texts, shared objects stay shared in memory, and a
+parse worker writes the line of the files it parsed (no rule is pickled back to the reading process, which decodes
+the line as a warm read would). Last, a trailer with the number of lines, their length and SHA-256. Lines are
+written and read one at a time, so 100,000 rules never sit in memory twice. A truncated, corrupt or foreign file
+fails the header or trailer test and is rebuilt; writes are atomic.
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import itertools
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar, NamedTuple
 
 import orjson
 
@@ -130,9 +130,8 @@ Value = str | tuple[str, ...] | None  # a small value many rules repeat (tactics
 
 @dataclass
 class _Tables:
-    """Interning tables: each distinct resolution, need, requirement, small value and technique or log-source set is
-    written once and read back once (100,000 rules: a few thousand entries). :meth:`dump_new` gives the entries
-    added since its last call (each line carries the ones its rows introduce, after those they refer to)."""
+    """One line's interning tables: each distinct resolution, need, requirement, small value and technique or
+    log-source set of its rows is written once and read back once."""
 
     ids: dict[IdResolution, int] = field(default_factory=dict)
     needs: dict[LogSourceNeed, int] = field(default_factory=dict)
@@ -140,7 +139,6 @@ class _Tables:
     vals: dict[Value, int] = field(default_factory=dict)
     techsets: dict[tuple[IdResolution, ...], int] = field(default_factory=dict)
     reqsets: dict[tuple[LogSourceReq, ...], int] = field(default_factory=dict)
-    dumped: tuple[int, ...] = (0, 0, 0, 0, 0, 0)
 
     def val(self, value: Value) -> int:
         return self.vals.setdefault(value, len(self.vals))
@@ -162,19 +160,16 @@ class _Tables:
             self.reqsets[reqs] = len(self.reqsets)
         return self.reqsets[reqs]
 
-    def dump_new(self) -> dict[str, list[Any]]:
-        i, n, r, v, t, q = self.dumped
-        self.dumped = (len(self.ids), len(self.needs), len(self.reqs), len(self.vals), len(self.techsets),
-                       len(self.reqsets))
+    def dump(self) -> dict[str, list[Any]]:
         return {
             "ids": [[x.raw, x.id, x.current, x.status.value, x.chain, x.suggestions, x.detail, x.release]
-                    for x in list(self.ids)[i:]],
+                    for x in self.ids],
             "needs": [[x.label, sorted(x.components), sorted(x.device_types), x.platforms, sorted(x.products),
-                       x.ml_job, x.custom_table] for x in list(self.needs)[n:]],
-            "reqs": [[x.kind, x.value, [self.needs[k] for k in x.needs]] for x in list(self.reqs)[r:]],
-            "vals": list(self.vals)[v:],
-            "techsets": [[self.ids[x] for x in s] for s in list(self.techsets)[t:]],
-            "reqsets": [[self.reqs[x] for x in s] for s in list(self.reqsets)[q:]],
+                       x.ml_job, x.custom_table] for x in self.needs],
+            "reqs": [[x.kind, x.value, [self.needs[k] for k in x.needs]] for x in self.reqs],
+            "vals": list(self.vals),
+            "techsets": [[self.ids[x] for x in t] for t in self.techsets],
+            "reqsets": [[self.reqs[x] for x in q] for q in self.reqsets],
         }
 
 
@@ -197,28 +192,28 @@ def _uncorrelation(row: list[Any] | None) -> Correlation | None:
 
 def _file_row(path: str, e: Entry, tables: _Tables) -> list[Any]:
     r = e.result
-    return [r.sha256, r.format.value if r.format else None, r.skipped, r.items_skipped, [_issue(i) for i in r.issues],
-            [_rule_row(path, x, tables) for x in e.rules]]
+    return [path, r.sha256, r.format.value if r.format else None, r.skipped, r.items_skipped,
+            [_issue(i) for i in r.issues], [_rule_row(path, x, tables) for x in e.rules]]
 
 
-def _line(items: Sequence[tuple[str, Entry]], tables: _Tables) -> bytes:
-    rows = [_file_row(path, e, tables) for path, e in items]  # first: the tables' new entries are the rows'
-    return orjson.dumps({**tables.dump_new(), "files": rows}) + b"\n"
+class Line(NamedTuple):
+    """One line of a cache file: its bytes, how many files it holds, and those of them to keep when it is saved
+    again. Self-contained (its own tables), so a parse worker writes it, and lines are kept, dropped or cut
+    (:func:`save`) without decoding a rule."""
+
+    data: bytes
+    rows: int
+    paths: tuple[str, ...]
 
 
-def encode(key: str, entries: Mapping[str, Entry]) -> Iterator[bytes]:
-    """The cache file, line by line (see the module docstring): nothing but one line is built at a time."""
+def encode_line(items: Sequence[tuple[str, Entry]]) -> Line:
     tables = _Tables()
-    items = list(entries.items())
-    digest, size, lines = hashlib.sha256(), 0, 0
-    yield orjson.dumps({"magic": MAGIC, "format": FORMAT, "detcov": __version__, "key": key}) + b"\n"
-    index = orjson.dumps({"files": [[path, e.stamp[0], e.stamp[1]] for path, e in items]}) + b"\n"
-    for line in itertools.chain([index], (_line(items[start:start + FILES_PER_LINE], tables)
-                                          for start in range(0, len(items), FILES_PER_LINE))):
-        digest.update(line)
-        size, lines = size + len(line), lines + 1
-        yield line
-    yield orjson.dumps({"lines": lines, "bytes": size, "sha256": digest.hexdigest()})
+    rows = [_file_row(path, e, tables) for path, e in items]  # first: the tables are what the rows use
+    return Line(orjson.dumps({**tables.dump(), "files": rows}) + b"\n", len(rows), tuple(path for path, _ in items))
+
+
+def encode_lines(items: Sequence[tuple[str, Entry]]) -> list[Line]:
+    return [encode_line(items[start:start + FILES_PER_LINE]) for start in range(0, len(items), FILES_PER_LINE)]
 
 
 _build_location = slot_builder(Location)
@@ -226,35 +221,28 @@ _build_result = slot_builder(FileResult)
 _EMPTY: tuple[Any, ...] = ()
 
 
-@dataclass
 class _Decoder:
-    """Rebuilds the rows of one cache file against its shared tables (extended line by line); with a
-    ``placement``, each rule is built where its rule source deploys it (no placed copy made afterwards)."""
+    """Rebuilds the rows of one line against its tables; with a ``placement``, each rule is built where its rule
+    source deploys it (no placed copy made afterwards)."""
 
-    placement: Placement | None = None
-    ids: list[IdResolution] = field(default_factory=list)
-    needs: list[LogSourceNeed] = field(default_factory=list)
-    reqs: list[LogSourceReq] = field(default_factory=list)
-    vals: list[Value] = field(default_factory=list)
-    techsets: list[tuple[tuple[IdResolution, ...], tuple[str, ...]]] = field(default_factory=list)  # (+ current ids)
-    reqsets: list[tuple[LogSourceReq, ...]] = field(default_factory=list)
-    formats: dict[str, RuleFormat] = field(default_factory=lambda: {f.value: f for f in RuleFormat})
-    statuses: dict[str, RuleStatus] = field(default_factory=lambda: {s.value: s for s in RuleStatus})
+    formats: ClassVar[dict[str, RuleFormat]] = {f.value: f for f in RuleFormat}
+    statuses: ClassVar[dict[str, RuleStatus]] = {s.value: s for s in RuleStatus}
 
-    def tables(self, data: dict[str, Any]) -> None:
-        self.ids += [IdResolution(a, b, c, IdStatus(d), tuple(e), tuple(f), g, h)
-                     for a, b, c, d, e, f, g, h in data["ids"]]
-        self.needs += [LogSourceNeed(a, frozenset(b), frozenset(c), tuple(d), frozenset(e), f, g)
-                       for a, b, c, d, e, f, g in data["needs"]]
-        self.reqs += [LogSourceReq(a, b, tuple([self.needs[i] for i in c])) for a, b, c in data["reqs"]]
-        self.vals += [tuple(v) if isinstance(v, list) else v for v in data["vals"]]
-        for ids in data["techsets"]:
-            techniques = tuple([self.ids[i] for i in ids])
+    def __init__(self, data: dict[str, Any], placement: Placement | None) -> None:
+        self.placement = placement
+        ids = [IdResolution(a, b, c, IdStatus(d), tuple(e), tuple(f), g, h) for a, b, c, d, e, f, g, h in data["ids"]]
+        needs = [LogSourceNeed(a, frozenset(b), frozenset(c), tuple(d), frozenset(e), f, g)
+                 for a, b, c, d, e, f, g in data["needs"]]
+        reqs = [LogSourceReq(a, b, tuple([needs[i] for i in c])) for a, b, c in data["reqs"]]
+        self.vals: list[Value] = [tuple(v) if isinstance(v, list) else v for v in data["vals"]]
+        self.techsets: list[tuple[tuple[IdResolution, ...], tuple[str, ...]]] = []  # with their current ids
+        for found in data["techsets"]:
+            techniques = tuple([ids[i] for i in found])
             self.techsets.append((techniques, current_ids(techniques)))
-        self.reqsets += [tuple([self.reqs[i] for i in reqs]) for reqs in data["reqsets"]]
+        self.reqsets = [tuple([reqs[i] for i in found]) for found in data["reqsets"]]
 
-    def entry(self, path: str, stamp: Stamp, row: list[Any]) -> Entry:
-        sha, fmt, skipped, items_skipped, issues, rows = row
+    def entry(self, stamp: Stamp, row: list[Any]) -> Entry:
+        path, sha, fmt, skipped, items_skipped, issues, rows = row
         rules = tuple([self.rule(path, r) for r in rows])
         result = _build_result((path, self.formats[fmt] if fmt else None, len(rules), skipped, items_skipped,
                                 tuple([_unissue(i) for i in issues]) if issues else _EMPTY, sha))
@@ -276,10 +264,21 @@ class _Decoder:
             None if corr is None else _uncorrelation(corr)], technique_ids)
 
 
+def decode_line(line: bytes, stamps: Mapping[str, Stamp], placement: Placement | None = None) -> dict[str, Entry]:
+    """The entries of one line, each with its stamp from ``stamps``; with ``placement``, their rules placed."""
+    return _decoded(orjson.loads(line), stamps, placement, None)
+
+
+def _decoded(data: dict[str, Any], stamps: Mapping[str, Stamp], placement: Placement | None,
+             wanted: Collection[str] | None) -> dict[str, Entry]:
+    decoder = _Decoder(data, placement)
+    return {row[0]: decoder.entry(stamps[row[0]], row) for row in data["files"] if wanted is None or row[0] in wanted}
+
+
 # ----- the file ---------------------------------------------------------------------------------------------
 class Stored:
     """An opened cache file: :attr:`index` (every file it holds and the stamp it was parsed with) at once, the
-    files themselves decoded by :meth:`entries`, one line at a time."""
+    files themselves decoded by :meth:`read`, one line at a time."""
 
     def __init__(self, fh: BinaryIO, key: str) -> None:
         self._fh = fh
@@ -287,38 +286,39 @@ class Stored:
         if header != {"magic": MAGIC, "format": FORMAT, "detcov": __version__, "key": key}:
             raise ValueError("another cache")
         self._digest, self._size, self._lines = hashlib.sha256(), 0, 0
-        listed = orjson.loads(self._line())["files"]
+        index = self._fh.readline()
+        self._count(index)
+        listed = orjson.loads(index)["files"]
         self.index: dict[str, Stamp] = {path: (size, mtime) for path, size, mtime in listed}
         if len(self.index) != len(listed):
             raise ValueError("a file listed twice")
 
-    def _line(self) -> bytes:
-        line = self._fh.readline()
+    def _count(self, line: bytes) -> None:
         if not line.endswith(b"\n"):
             raise ValueError("truncated")
         self._digest.update(line)
         self._size, self._lines = self._size + len(line), self._lines + 1
-        return line
 
-    def entries(self, wanted: Collection[str], placement: Placement | None = None) -> dict[str, Entry]:
+    def read(self, wanted: Collection[str], placement: Placement | None = None, *, keep: bool = False
+             ) -> tuple[dict[str, Entry], list[Line]]:
         """The entries of the files in ``wanted`` (the others are not decoded); with ``placement``, their rules
-        placed. Empty when the file's trailer does not vouch for every line (truncated, corrupt)."""
-        decoder, out = _Decoder(placement), dict[str, Entry]()
-        paths = iter(self.index.items())
+        placed; and, when ``keep``, the lines as read (to be saved again: :func:`save`). Empty when the trailer does
+        not vouch for every line (truncated, corrupt)."""
+        out: dict[str, Entry] = {}
+        kept: list[Line] = []
+        rows = 0
         for line in self._fh:
             if not line.endswith(b"\n"):  # the trailer
                 trailer = orjson.loads(line)
                 ok = trailer == {"lines": self._lines, "bytes": self._size, "sha256": self._digest.hexdigest()}
-                return out if ok and next(paths, None) is None else {}
-            self._digest.update(line)
-            self._size, self._lines = self._size + len(line), self._lines + 1
+                return (out, kept) if ok and rows == len(self.index) else ({}, [])
+            self._count(line)
             data = orjson.loads(line)
-            decoder.tables(data)
-            for row in data["files"]:
-                path, stamp = next(paths)
-                if path in wanted:
-                    out[path] = decoder.entry(path, stamp, row)
-        return {}  # no trailer: truncated
+            out.update(_decoded(data, self.index, placement, wanted))  # a row not in the index: KeyError
+            rows += len(data["files"])
+            if keep and (paths := tuple(row[0] for row in data["files"] if row[0] in wanted)):
+                kept.append(Line(line, len(data["files"]), paths))
+        return {}, []  # no trailer: truncated
 
 
 @contextlib.contextmanager
@@ -332,42 +332,56 @@ def opened(key: str, directory: Path | None = None) -> Iterator[Stored | None]:
     with fh:
         try:
             stored = Stored(fh, key)
-        except (OSError, ValueError, KeyError, TypeError, IndexError):
+        except _BROKEN:
             stored = None
         yield stored
+
+
+_BROKEN = (OSError, ValueError, KeyError, TypeError, IndexError)  # what a damaged cache file raises while read
+
+
+def read(stored: Stored | None, wanted: Collection[str], placement: Placement | None = None, *, keep: bool = False
+         ) -> tuple[dict[str, Entry], list[Line]]:
+    """:meth:`Stored.read`, nothing when there is no cache or it is damaged."""
+    if stored is None:
+        return {}, []
+    try:
+        return stored.read(wanted, placement, keep=keep)
+    except _BROKEN:
+        return {}, []
 
 
 def load(key: str, directory: Path | None = None, placement: Placement | None = None) -> dict[str, Entry]:
     """Every cached entry of this key; empty when absent, stale, truncated or corrupt."""
     with opened(key, directory) as stored:
-        return _entries(stored, stored.index if stored else (), placement)
+        return read(stored, stored.index if stored else (), placement)[0]
 
 
-def _entries(stored: Stored | None, wanted: Collection[str], placement: Placement | None) -> dict[str, Entry]:
-    if stored is None:
-        return {}
-    try:
-        return stored.entries(wanted, placement)
-    except (OSError, ValueError, KeyError, TypeError, IndexError, StopIteration):
-        return {}
-
-
-def fresh_entries(stored: Stored | None, listed: Iterable[tuple[str, Stamp]], placement: Placement | None = None
-                  ) -> tuple[dict[str, Entry], bool]:
-    """The entries whose file still has the stamp it was parsed with, and whether the cache holds exactly the
-    ``listed`` files, all fresh (nothing to parse, nothing to save). Only then are their rules placed
-    (``placement``): a cache to be saved again keeps the rules as their files say."""
-    listed = list(listed)
-    index = stored.index if stored else {}
-    wanted = {path for path, st in listed if index.get(path) == st}
-    exact = len(wanted) == len(listed) == len(index)
-    entries = _entries(stored, wanted, placement if exact else None)
-    return entries, exact and len(entries) == len(wanted)
-
-
-def save(key: str, entries: Mapping[str, Entry], directory: Path | None = None) -> None:
-    """Write the entries (those not modified in the last :data:`RACY_SECONDS`); a read-only cache only costs speed."""
+def save(key: str, lines: Iterable[Line], stamps: Mapping[str, Stamp], directory: Path | None = None) -> None:
+    """Write the cache file of ``lines``: of each, the files of its :attr:`~Line.paths` listed in ``stamps`` (with
+    that stamp) and not modified in the last :data:`RACY_SECONDS`, each file once. A line with files left out is
+    cut (its rows only; its tables are kept). A read-only cache only costs speed."""
     recent = time.time_ns() - int(RACY_SECONDS * 1e9)
-    kept = {p: e for p, e in entries.items() if e.stamp[1] < recent}
+    index: dict[str, Stamp] = {}
+    body: list[bytes] = []
+    for line in lines:
+        kept = {path: st for path in line.paths if path not in index and (st := stamps.get(path)) and st[1] < recent}
+        if len(kept) == line.rows:
+            body.append(line.data)
+        elif kept:
+            data = orjson.loads(line.data)
+            rows = {r[0]: r for r in reversed(data["files"]) if r[0] in kept}  # a path twice: its first row
+            body.append(orjson.dumps({**data, "files": [rows[path] for path in kept]}) + b"\n")
+        index.update(kept)
     with contextlib.suppress(OSError):
-        atomic_write(cache_path(key, directory), encode(key, kept))
+        atomic_write(cache_path(key, directory), _file(key, index, body))
+
+
+def _file(key: str, index: Mapping[str, Stamp], body: Sequence[bytes]) -> Iterator[bytes]:
+    digest, size, count = hashlib.sha256(), 0, 0
+    yield orjson.dumps({"magic": MAGIC, "format": FORMAT, "detcov": __version__, "key": key}) + b"\n"
+    for line in (orjson.dumps({"files": [[path, st[0], st[1]] for path, st in index.items()]}) + b"\n", *body):
+        digest.update(line)
+        size, count = size + len(line), count + 1
+        yield line
+    yield orjson.dumps({"lines": count, "bytes": size, "sha256": digest.hexdigest()})

@@ -233,6 +233,9 @@ class FileResult:
         return self.skipped is None
 
 
+_RULES_COUNT = operator.attrgetter("rules")
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """All rules read from some paths, plus the accounting of every file."""
@@ -242,7 +245,7 @@ class RuleSet:
     issues: tuple[Issue, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        counted = sum(f.rules for f in self.files)
+        counted = sum(map(_RULES_COUNT, self.files))
         if counted != len(self.rules):  # a reader bug, never a user error
             raise AssertionError(
                 f"rule accounting does not add up: files say {counted}, got {len(self.rules)}"

@@ -128,19 +128,19 @@ def _read_rules(paths: list[str | Path], kb: AttackKB, setup: _Setup, use_cache:
         listed.append((name, _stamp(name)))
     key = rule_cache.cache_key([str(p) for p in paths], kb.info.sha256, setup.options()) \
         if use_cache and kb.info.sha256 and rule_cache.codec_matches() else None
-    stamps = [(name, st) for name, st in listed if st is not None]
+    stamps = {name: st for name, st in listed if st is not None}
     with rule_cache.opened(key) if key else contextlib.nullcontext() as stored:
-        # the cache holds exactly these files, unchanged: their rules are built placed, and nothing is saved
-        cached, placed = rule_cache.fresh_entries(stored, stamps, placement)
-        stored_files = len(stored.index) if stored else 0
+        index = stored.index if stored else {}
+        wanted = {name for name, st in stamps.items() if index.get(name) == st}
+        unchanged = len(wanted) == len(stamps) == len(index)  # the cache holds exactly these files: nothing to save
+        cached, lines = rule_cache.read(stored, wanted, placement, keep=not unchanged)
+    if len(cached) != len(wanted):  # a damaged cache: every file is parsed again
+        cached, lines = {}, []
     todo = [(name, st) for name, st in listed if name not in cached]
-    parsed = dict(zip((name for name, _ in todo), _parse_files(todo, kb, setup, workers), strict=True))
+    parsed, new_lines = _parse_files(todo, kb, setup, workers, placement, lines=key is not None)
     entries = {name: cached.get(name) or parsed[name] for name, _ in listed}
-    if key and (any(st for _, st in todo) or stored_files != len(cached)):  # (never when placed)
-        rule_cache.save(key, {k: e for k, e in entries.items() if e.stamp != _NO_STAMP})
-    if placement is not None:  # the cache keeps each rule as its file says
-        entries = {k: e if placed and k in cached else replace(e, rules=tuple(map(placement.place, e.rules)))
-                   for k, e in entries.items()}
+    if key and not (unchanged and len(cached) == len(stamps)):
+        rule_cache.save(key, [*lines, *new_lines], stamps)  # lines: the cached files still wanted, the parsed ones
     files = [e.result for e in entries.values()]
     rules = [r for e in entries.values() for r in e.rules]
     issues += [Issue(f"cannot read this folder ({exc.strerror or exc}): its rules are not counted",
@@ -162,7 +162,7 @@ def other_release_issues(ruleset: RuleSet, shown: int = 3) -> list[Issue]:
     return out
 
 
-_NO_STAMP: rule_cache.Stamp = (-1, -1)
+_NO_STAMP: rule_cache.Stamp = (-1, -1)  # a file that could not be stat'ed: never cached
 PARALLEL_MIN_FILES = 64
 _CHUNK = 128
 
@@ -205,17 +205,33 @@ def worker_count(files: int, workers: int | None = None) -> int:
     return max(1, min(workers, files // _CHUNK + 1))
 
 
-def _parse_files(todo: Sequence[tuple[str, rule_cache.Stamp | None]], kb: AttackKB, setup: _Setup,
-                 workers: int | None) -> list[rule_cache.Entry]:
+Todo = Sequence[tuple[str, rule_cache.Stamp | None]]
+
+
+def _parse_files(todo: Todo, kb: AttackKB, setup: _Setup, workers: int | None, placement: Placement | None, *,
+                 lines: bool) -> tuple[dict[str, rule_cache.Entry], list[rule_cache.Line]]:
+    """The files parsed (their rules placed, with ``placement``) and, with ``lines``, their cache lines (rules as
+    their files say). Parse workers send each chunk as its cache line, which this process decodes: no rule is
+    pickled, and the cache is saved without encoding one here."""
+    if not todo:  # (no reading context either: its log-source mappings take 0.1 s to load)
+        return {}, []
     jobs = worker_count(len(todo), workers)
     if jobs <= 1:
         ctx = ReadContext(kb, queries=setup.queries)
-        return [_entry(p, st, ctx, setup) for p, st in todo]
+        done = [(p, _entry(p, st, ctx, setup)) for p, st in todo]
+        encoded = rule_cache.encode_lines(done) if lines else []
+        place = placement.place if placement else None
+        return {p: replace(e, rules=tuple(map(place, e.rules))) if place else e for p, e in done}, encoded
     chunks = [todo[i:i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
+    out: dict[str, rule_cache.Entry] = {}
+    encoded = []
     # fork: the workers inherit the knowledge base instead of unpickling 30 MB of it
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker,
                              initargs=(kb, setup)) as pool:
-        return [e for done in pool.map(_parse_chunk, chunks) for e in done]
+        for chunk, line in zip(chunks, pool.map(_parse_chunk, chunks), strict=True):  # decoded as they come
+            out.update(rule_cache.decode_line(line.data, {p: st or _NO_STAMP for p, st in chunk}, placement))
+            encoded.append(line)
+    return out, encoded if lines else []
 
 
 _WORKER: tuple[ReadContext, _Setup] | None = None
@@ -226,10 +242,10 @@ def _init_worker(kb: AttackKB, setup: _Setup) -> None:
     _WORKER = (ReadContext(kb, queries=setup.queries), setup)
 
 
-def _parse_chunk(chunk: Sequence[tuple[str, rule_cache.Stamp | None]]) -> list[rule_cache.Entry]:
+def _parse_chunk(chunk: Todo) -> rule_cache.Line:
     assert _WORKER is not None
     ctx, setup = _WORKER
-    return [_entry(p, st, ctx, setup) for p, st in chunk]
+    return rule_cache.encode_line([(p, _entry(p, st, ctx, setup)) for p, st in chunk])
 
 
 def read_file(
