@@ -221,25 +221,72 @@ _build_result = slot_builder(FileResult)
 _EMPTY: tuple[Any, ...] = ()
 
 
+class Shared:
+    """What the lines decoded in one read share: equal table entries of different lines are one object (a rule's
+    resolutions, log sources and small values are then shared across the whole read, as parsing makes them)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[Any, ...], IdResolution] = {}
+        self.needs: dict[tuple[Any, ...], LogSourceNeed] = {}
+        self.reqs: dict[tuple[Any, ...], LogSourceReq] = {}
+        self.vals: dict[Value, Value] = {}
+        self.techsets: dict[tuple[int, ...], tuple[tuple[IdResolution, ...], tuple[str, ...]]] = {}
+        self.reqsets: dict[tuple[int, ...], tuple[LogSourceReq, ...]] = {}
+
+    def id_(self, row: list[Any]) -> IdResolution:
+        raw, tid, current, status, chain, suggestions, detail, release = row
+        key = (raw, tid, current, status, tuple(chain), tuple(suggestions), detail, release)
+        found = self.ids.get(key)
+        if found is None:
+            found = self.ids[key] = IdResolution(raw, tid, current, IdStatus(status), key[4], key[5], detail, release)
+        return found
+
+    def need(self, row: list[Any]) -> LogSourceNeed:
+        key = (row[0], *map(tuple, row[1:5]), row[5], row[6])
+        found = self.needs.get(key)
+        if found is None:
+            found = self.needs[key] = LogSourceNeed(row[0], frozenset(row[1]), frozenset(row[2]), key[3],
+                                                    frozenset(row[4]), row[5], row[6])
+        return found
+
+    def req(self, kind: str, value: str, needs: tuple[LogSourceNeed, ...]) -> LogSourceReq:
+        key = (kind, value, *map(id, needs))  # needs are shared: by identity
+        found = self.reqs.get(key)
+        if found is None:
+            found = self.reqs[key] = LogSourceReq(kind, value, needs)
+        return found
+
+    def val(self, value: Any) -> Value:
+        found: Value = tuple(value) if isinstance(value, list) else value
+        return self.vals.setdefault(found, found)
+
+    def techset(self, ids: list[IdResolution]) -> tuple[tuple[IdResolution, ...], tuple[str, ...]]:
+        key = tuple(map(id, ids))
+        found = self.techsets.get(key)
+        if found is None:
+            techniques = tuple(ids)
+            found = self.techsets[key] = (techniques, current_ids(techniques))
+        return found
+
+    def reqset(self, reqs: list[LogSourceReq]) -> tuple[LogSourceReq, ...]:
+        return self.reqsets.setdefault(tuple(map(id, reqs)), tuple(reqs))
+
+
 class _Decoder:
-    """Rebuilds the rows of one line against its tables; with a ``placement``, each rule is built where its rule
-    source deploys it (no placed copy made afterwards)."""
+    """Rebuilds the rows of one line against its tables (their entries ``shared`` with the read's other lines);
+    with a ``placement``, each rule is built where its rule source deploys it (no placed copy made afterwards)."""
 
     formats: ClassVar[dict[str, RuleFormat]] = {f.value: f for f in RuleFormat}
     statuses: ClassVar[dict[str, RuleStatus]] = {s.value: s for s in RuleStatus}
 
-    def __init__(self, data: dict[str, Any], placement: Placement | None) -> None:
+    def __init__(self, data: dict[str, Any], placement: Placement | None, shared: Shared) -> None:
         self.placement = placement
-        ids = [IdResolution(a, b, c, IdStatus(d), tuple(e), tuple(f), g, h) for a, b, c, d, e, f, g, h in data["ids"]]
-        needs = [LogSourceNeed(a, frozenset(b), frozenset(c), tuple(d), frozenset(e), f, g)
-                 for a, b, c, d, e, f, g in data["needs"]]
-        reqs = [LogSourceReq(a, b, tuple([needs[i] for i in c])) for a, b, c in data["reqs"]]
-        self.vals: list[Value] = [tuple(v) if isinstance(v, list) else v for v in data["vals"]]
-        self.techsets: list[tuple[tuple[IdResolution, ...], tuple[str, ...]]] = []  # with their current ids
-        for found in data["techsets"]:
-            techniques = tuple([ids[i] for i in found])
-            self.techsets.append((techniques, current_ids(techniques)))
-        self.reqsets = [tuple([reqs[i] for i in found]) for found in data["reqsets"]]
+        ids = [shared.id_(row) for row in data["ids"]]
+        needs = [shared.need(row) for row in data["needs"]]
+        reqs = [shared.req(kind, value, tuple([needs[i] for i in found])) for kind, value, found in data["reqs"]]
+        self.vals = [shared.val(v) for v in data["vals"]]
+        self.techsets = [shared.techset([ids[i] for i in found]) for found in data["techsets"]]
+        self.reqsets = [shared.reqset([reqs[i] for i in found]) for found in data["reqsets"]]
 
     def entry(self, stamp: Stamp, row: list[Any]) -> Entry:
         path, sha, fmt, skipped, items_skipped, issues, rows = row
@@ -264,14 +311,15 @@ class _Decoder:
             None if corr is None else _uncorrelation(corr)], technique_ids)
 
 
-def decode_line(line: bytes, stamps: Mapping[str, Stamp], placement: Placement | None = None) -> dict[str, Entry]:
+def decode_line(line: bytes, stamps: Mapping[str, Stamp], placement: Placement | None = None,
+                shared: Shared | None = None) -> dict[str, Entry]:
     """The entries of one line, each with its stamp from ``stamps``; with ``placement``, their rules placed."""
-    return _decoded(orjson.loads(line), stamps, placement, None)
+    return _decoded(orjson.loads(line), stamps, placement, None, shared or Shared())
 
 
 def _decoded(data: dict[str, Any], stamps: Mapping[str, Stamp], placement: Placement | None,
-             wanted: Collection[str] | None) -> dict[str, Entry]:
-    decoder = _Decoder(data, placement)
+             wanted: Collection[str] | None, shared: Shared) -> dict[str, Entry]:
+    decoder = _Decoder(data, placement, shared)
     return {row[0]: decoder.entry(stamps[row[0]], row) for row in data["files"] if wanted is None or row[0] in wanted}
 
 
@@ -299,14 +347,15 @@ class Stored:
         self._digest.update(line)
         self._size, self._lines = self._size + len(line), self._lines + 1
 
-    def read(self, wanted: Collection[str], placement: Placement | None = None, *, keep: bool = False
-             ) -> tuple[dict[str, Entry], list[Line]]:
+    def read(self, wanted: Collection[str], placement: Placement | None = None, *, keep: bool = False,
+             shared: Shared | None = None) -> tuple[dict[str, Entry], list[Line]]:
         """The entries of the files in ``wanted`` (the others are not decoded); with ``placement``, their rules
         placed; and, when ``keep``, the lines as read (to be saved again: :func:`save`). Empty when the trailer does
         not vouch for every line (truncated, corrupt)."""
         out: dict[str, Entry] = {}
         kept: list[Line] = []
         rows = 0
+        shared = shared or Shared()
         for line in self._fh:
             if not line.endswith(b"\n"):  # the trailer
                 trailer = orjson.loads(line)
@@ -314,7 +363,7 @@ class Stored:
                 return (out, kept) if ok and rows == len(self.index) else ({}, [])
             self._count(line)
             data = orjson.loads(line)
-            out.update(_decoded(data, self.index, placement, wanted))  # a row not in the index: KeyError
+            out.update(_decoded(data, self.index, placement, wanted, shared))  # a row not in the index: KeyError
             rows += len(data["files"])
             if keep and (paths := tuple(row[0] for row in data["files"] if row[0] in wanted)):
                 kept.append(Line(line, len(data["files"]), paths))
@@ -340,13 +389,13 @@ def opened(key: str, directory: Path | None = None) -> Iterator[Stored | None]:
 _BROKEN = (OSError, ValueError, KeyError, TypeError, IndexError)  # what a damaged cache file raises while read
 
 
-def read(stored: Stored | None, wanted: Collection[str], placement: Placement | None = None, *, keep: bool = False
-         ) -> tuple[dict[str, Entry], list[Line]]:
+def read(stored: Stored | None, wanted: Collection[str], placement: Placement | None = None, *, keep: bool = False,
+         shared: Shared | None = None) -> tuple[dict[str, Entry], list[Line]]:
     """:meth:`Stored.read`, nothing when there is no cache or it is damaged."""
     if stored is None:
         return {}, []
     try:
-        return stored.read(wanted, placement, keep=keep)
+        return stored.read(wanted, placement, keep=keep, shared=shared)
     except _BROKEN:
         return {}, []
 

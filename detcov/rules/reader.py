@@ -133,11 +133,12 @@ def _read_rules(paths: list[str | Path], kb: AttackKB, setup: _Setup, use_cache:
         index = stored.index if stored else {}
         wanted = {name for name, st in stamps.items() if index.get(name) == st}
         unchanged = len(wanted) == len(stamps) == len(index)  # the cache holds exactly these files: nothing to save
-        cached, lines = rule_cache.read(stored, wanted, placement, keep=not unchanged)
+        shared = rule_cache.Shared()  # one object per distinct resolution, log source … across the whole read
+        cached, lines = rule_cache.read(stored, wanted, placement, keep=not unchanged, shared=shared)
     if len(cached) != len(wanted):  # a damaged cache: every file is parsed again
         cached, lines = {}, []
     todo = [(name, st) for name, st in listed if name not in cached]
-    parsed, new_lines = _parse_files(todo, kb, setup, workers, placement, lines=key is not None)
+    parsed, new_lines = _parse_files(todo, kb, setup, workers, placement, shared, lines=key is not None)
     entries = {name: cached.get(name) or parsed[name] for name, _ in listed}
     if key and not (unchanged and len(cached) == len(stamps)):
         rule_cache.save(key, [*lines, *new_lines], stamps)  # lines: the cached files still wanted, the parsed ones
@@ -164,7 +165,8 @@ def other_release_issues(ruleset: RuleSet, shown: int = 3) -> list[Issue]:
 
 _NO_STAMP: rule_cache.Stamp = (-1, -1)  # a file that could not be stat'ed: never cached
 PARALLEL_MIN_FILES = 64
-_CHUNK = 128
+_CHUNK = 128  # files per parse job at least (and per cache line a worker writes) …
+_MAX_CHUNK = 1024  # … and at most: about 8 jobs per worker, so that they finish together
 
 
 @dataclass(frozen=True)
@@ -205,11 +207,16 @@ def worker_count(files: int, workers: int | None = None) -> int:
     return max(1, min(workers, files // _CHUNK + 1))
 
 
+def _chunk_size(files: int, jobs: int) -> int:
+    return max(_CHUNK, min(_MAX_CHUNK, files // (jobs * 8)))
+
+
 Todo = Sequence[tuple[str, rule_cache.Stamp | None]]
 
 
-def _parse_files(todo: Todo, kb: AttackKB, setup: _Setup, workers: int | None, placement: Placement | None, *,
-                 lines: bool) -> tuple[dict[str, rule_cache.Entry], list[rule_cache.Line]]:
+def _parse_files(todo: Todo, kb: AttackKB, setup: _Setup, workers: int | None, placement: Placement | None,
+                 shared: rule_cache.Shared, *, lines: bool
+                 ) -> tuple[dict[str, rule_cache.Entry], list[rule_cache.Line]]:
     """The files parsed (their rules placed, with ``placement``) and, with ``lines``, their cache lines (rules as
     their files say). Parse workers send each chunk as its cache line, which this process decodes: no rule is
     pickled, and the cache is saved without encoding one here."""
@@ -222,14 +229,15 @@ def _parse_files(todo: Todo, kb: AttackKB, setup: _Setup, workers: int | None, p
         encoded = rule_cache.encode_lines(done) if lines else []
         place = placement.place if placement else None
         return {p: replace(e, rules=tuple(map(place, e.rules))) if place else e for p, e in done}, encoded
-    chunks = [todo[i:i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
+    size = _chunk_size(len(todo), jobs)  # few lines: each carries its own tables
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
     out: dict[str, rule_cache.Entry] = {}
     encoded = []
     # fork: the workers inherit the knowledge base instead of unpickling 30 MB of it
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker,
                              initargs=(kb, setup)) as pool:
         for chunk, line in zip(chunks, pool.map(_parse_chunk, chunks), strict=True):  # decoded as they come
-            out.update(rule_cache.decode_line(line.data, {p: st or _NO_STAMP for p, st in chunk}, placement))
+            out.update(rule_cache.decode_line(line.data, {p: st or _NO_STAMP for p, st in chunk}, placement, shared))
             encoded.append(line)
     return out, encoded if lines else []
 
