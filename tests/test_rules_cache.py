@@ -93,6 +93,21 @@ def test_a_warm_read_parses_nothing(rules_dir: Path, kb18: AttackKB, monkeypatch
     assert accounting(changed) == accounting(read_rules(rules_dir, kb18, use_cache=False))
 
 
+def test_rules_decoded_from_many_lines_share_their_resolutions(rules_dir: Path, kb18: AttackKB,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each cache line carries its own tables; one read still makes one object per distinct resolution, so what
+    is shared after parsing is shared after a warm read too (health and the rules table lean on it)."""
+    monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(reader, "_CHUNK", 3)
+    monkeypatch.setattr(rule_cache, "FILES_PER_LINE", 3)
+    for _ in range(2):  # from the workers' lines, then from the cache file's
+        rules = read_rules(rules_dir, kb18, workers=2).rules
+        by_value: dict[object, object] = {}
+        for res in (t for r in rules for t in r.techniques):
+            assert by_value.setdefault(res, res) is res
+        assert len(by_value) < sum(len(r.techniques) for r in rules)  # some are shared at all
+
+
 def test_a_file_named_twice_is_cached_once(rules_dir: Path, kb18: AttackKB, monkeypatch: pytest.MonkeyPatch) -> None:
     one = next(p for p in sorted(rules_dir.rglob("*.yml")))
     first = read_rules([rules_dir, one], kb18)
