@@ -70,17 +70,19 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
-def frame_csv_parts(frame: pd.DataFrame, *, bom: bool = False) -> Iterator[bytes]:
-    """A DataFrame as neutralised CSV (UTF-8, with a BOM for Excel when ``bom``), :data:`CSV_CHUNK_ROWS` rows
-    at a time, for :func:`detcov.fileio.atomic_write`. A table of text columns only (the rules table: 100,000
-    rows, 80 MB) is joined by Arrow (:func:`_text_csv`), the others by pandas; both quote as ``csv`` does."""
+def frame_csv_parts(frame: pd.DataFrame, *, bom: bool = False, header: bool = True) -> Iterator[bytes]:
+    """A DataFrame as neutralised CSV (UTF-8, with a BOM for Excel when ``bom``; ``header=False``: rows only, a
+    table's later part), :data:`CSV_CHUNK_ROWS` rows at a time, for :func:`detcov.fileio.atomic_write`. A table
+    of text columns only (the rules table: 100,000 rows, 80 MB) is joined by Arrow (:func:`_text_csv`), the others
+    by pandas; both quote as ``csv`` does."""
     if bom:
         yield "\ufeff".encode()
     text = len(frame.columns) > 1 and all(_is_text(frame[c]) for c in frame.columns)
     for start in range(0, max(len(frame), 1), CSV_CHUNK_ROWS):
         part = neutralise_frame(frame.iloc[start:start + CSV_CHUNK_ROWS])
-        yield _text_csv(part, header=start == 0) if text else \
-            part.to_csv(index=False, header=start == 0, lineterminator="\n").encode("utf-8")
+        first = header and start == 0
+        yield _text_csv(part, header=first) if text else \
+            part.to_csv(index=False, header=first, lineterminator="\n").encode("utf-8")
 
 
 def _is_text(series: pd.Series) -> bool:

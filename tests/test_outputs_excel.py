@@ -149,6 +149,19 @@ def test_chunked_csv_is_the_whole_frame_neutralised(chunky: pd.DataFrame, tmp_pa
     assert back["rule_id"].tolist() == chunky["rule_id"].tolist()
 
 
+def test_a_table_in_parts_is_written_as_the_whole_table(chunky: pd.DataFrame, tmp_path: Path) -> None:
+    """The rules table of a big scan is written in parts: the CSV bytes are the whole table's, and the Parquet file
+    reads back as the whole table (its parts are row groups)."""
+    write_tables(tmp_path / "whole", {"rules": chunky})
+    write_tables(tmp_path / "parts", {"rules": (chunky.iloc[i:i + 4] for i in range(0, len(chunky), 4))})
+    assert (tmp_path / "parts" / "rules.csv").read_bytes() == (tmp_path / "whole" / "rules.csv").read_bytes()
+    parts, whole = (pd.read_parquet(tmp_path / d / "rules.parquet") for d in ("parts", "whole"))
+    assert parts.equals(whole) and list(parts.dtypes) == list(whole.dtypes) and len(parts) == len(chunky)
+    with pytest.raises(ValueError, match="one part at least"):
+        write_tables(tmp_path / "none", {"rules": iter(())})
+    assert not list((tmp_path / "none").iterdir())  # nothing left behind
+
+
 def test_chunked_workbook_holds_every_row_in_order(chunky: pd.DataFrame, tmp_path: Path) -> None:
     ws = openpyxl.load_workbook(write_workbook(tmp_path / "c.xlsx", {"rules": chunky}))["rules"]
     rows = [tuple(c.value for c in row) for row in ws.iter_rows(min_row=2)]

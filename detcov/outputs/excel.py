@@ -15,7 +15,7 @@ import contextlib
 import re
 import shutil
 import unicodedata
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,7 +26,7 @@ from xlsxwriter.exceptions import FileCreateError
 
 from detcov.csvsafe import frame_csv_parts
 from detcov.errors import DetcovError
-from detcov.fileio import atomic_path, atomic_write, make_folder
+from detcov.fileio import atomic_path, make_folder
 from detcov.outputs.colors import is_hex_color
 
 MAX_SHEET_NAME = 31
@@ -288,26 +288,50 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_tables(directory: str | Path, sheets: Mapping[str, pd.DataFrame]) -> list[Path]:
-    """``<stem>.csv`` and ``<stem>.parquet`` per table. Returns the paths written."""
+TableParts = Iterable[pd.DataFrame]
+"""A table given in parts (the same columns, rows in order): written as they come, never whole in memory."""
+
+
+def write_tables(directory: str | Path, sheets: Mapping[str, pd.DataFrame | TableParts]) -> list[Path]:
+    """``<stem>.csv`` and ``<stem>.parquet`` per table (a frame, or :data:`TableParts`: the rules table of a
+    100,000-rule scan is made and written 10,000 rows at a time). Returns the paths written."""
     directory = make_folder(Path(directory))
     written: list[Path] = []
     stems: set[str] = set()
-    for name, frame in sheets.items():
+    for name, table in sheets.items():
         stem = file_stem(name)
         while stem in stems:
             stem += "-2"
         stems.add(stem)
-        flat = flatten(frame)
-        csv = directory / f"{stem}.csv"
-        atomic_write(csv, frame_csv_parts(flat, bom=True))
-        parquet = directory / f"{stem}.parquet"
-        with atomic_path(parquet) as tmp:
-            try:
-                frame.to_parquet(tmp, index=False)
-            except ImportError as exc:
-                raise DetcovError("Parquet output needs pyarrow", hint="pip install pyarrow") from exc
-            except (ValueError, TypeError, NotImplementedError):  # pyarrow cannot type a column: store it as text
-                _as_text(flat).to_parquet(tmp, index=False)
+        csv, parquet = directory / f"{stem}.csv", directory / f"{stem}.parquet"
+        _write_table(csv, parquet, [table] if isinstance(table, pd.DataFrame) else table)
         written += [csv, parquet]
     return written
+
+
+def _write_table(csv: Path, parquet: Path, parts: TableParts) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise DetcovError("Parquet output needs pyarrow", hint="pip install pyarrow") from exc
+    with atomic_path(csv) as csv_tmp, atomic_path(parquet) as parquet_tmp, csv_tmp.open("wb") as out:
+        writer: Any = None
+        try:
+            for n, frame in enumerate(parts):
+                flat = flatten(frame)
+                out.writelines(frame_csv_parts(flat, bom=n == 0, header=n == 0))
+                try:
+                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                except (ValueError, TypeError, NotImplementedError, pa.ArrowException):  # untypable: as text
+                    table = pa.Table.from_pandas(_as_text(flat), preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(parquet_tmp, table.schema)
+                writer.write_table(table if table.schema.equals(writer.schema) else table.cast(writer.schema))
+                del table, flat, frame
+                pa.default_memory_pool().release_unused()  # Arrow's allocator would keep each part's memory
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:  # (inside: nothing is written)
+            raise ValueError(f"{csv.stem}: a table in parts needs one part at least (its columns)")

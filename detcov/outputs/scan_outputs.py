@@ -20,12 +20,20 @@ from detcov.coverage.summary import ROLLUP_RULE, Summary
 from detcov.errors import DetcovError, Issue
 from detcov.fileio import atomic_write, staged_folder
 from detcov.outputs.background import Pending, Worker, output_worker
-from detcov.outputs.excel import add_sheet, begin_workbook, drop_workbook, end_workbook, file_stem, write_tables
+from detcov.outputs.excel import (
+    TableParts,
+    add_sheet,
+    begin_workbook,
+    drop_workbook,
+    end_workbook,
+    file_stem,
+    write_tables,
+)
 from detcov.outputs.heatmap import matrix_figure, write_html, write_png
 from detcov.outputs.navigator import TechniqueCell, View, build_layer, validate_layer, write_layer
 from detcov.outputs.portable import PathNamer, scan_namer
 from detcov.outputs.views import VIEW_TITLES, critical_groups, group_cells, view_cells
-from detcov.outputs.workbook import SHEETS, rules_output, rules_sheet, scan_tables, workbook_sheets
+from detcov.outputs.workbook import SHEETS, rules_output_parts, rules_sheet, scan_tables, workbook_sheets
 from detcov.workers import process_budget
 
 SCORE_COLUMNS = {"visibility": (0.0, 4.0), "detection": (-1.0, 5.0), "prevention": (0.0, 3.0)}
@@ -123,10 +131,11 @@ class ScanOutputs:
                 self._submit(add_sheet, self.workbook, name, sheets[name], coloured.get(name))
         self._submit(end_workbook, self.workbook)
         del sheets, sheet
-        if rules is None:  # the sheet kept the rules that need work: CSV and Parquet get every rule
-            tables["rules"] = rules_output(result)
-        write_tables(self.stage / "tables", tables)
-        del tables, rules  # their memory serves the heatmaps
+        # the sheet kept the rules that need work: CSV and Parquet get every rule, made and written in parts
+        written: dict[str, pd.DataFrame | TableParts] = {**tables, "rules": rules_output_parts(result)} \
+            if rules is None else dict(tables)
+        write_tables(self.stage / "tables", written)
+        del tables, rules, written  # their memory serves the heatmaps
         problems = [i for i in write_layers(result, cells, self.stage) if i.severity.value == "error"]
         if problems:
             raise DetcovError(issues=problems)
