@@ -1,6 +1,7 @@
 """100,000 Sigma rules: `detcov scan` cold and warm, peak RSS, and growth over 1k / 10k / 100k rules.
 
-    .venv/bin/python benchmarks/scale.py [--sizes 1000,10000,100000] [--keep DIR] [--stages]
+    .venv/bin/python benchmarks/scale.py [--sizes 1000,10000,100000] [--keep DIR] [--stages] [--ab]
+                                         [--baseline OTHER-CHECKOUT [--rounds N]]
 
 The corpus is the shared SigmaHQ rules copied with new ids (benchmarks/synthetic_sigma.py) into a temporary
 folder, scanned with the demo bank's inventory and threat profile. Each scan is a fresh process running
@@ -10,7 +11,8 @@ parse workers (steady when other jobs share the machine); RSS is the scan proces
 Targets (2-core machine, 100k rules): cold <= 45 s, warm <= 15 s, peak RSS <= 600 MB, linear growth.
 ``--stages`` adds an in-process breakdown of the warm 100k scan: which step costs what, and the whole output stage
 (scoring + outputs, as ``detcov scan`` runs them) with the workbook written in this process vs in a second one
-meanwhile, side by side.
+meanwhile, side by side. ``--baseline`` compares another checkout (the code before a change) with this one, cold and
+warm, alternated round by round.
 """
 
 from __future__ import annotations
@@ -63,12 +65,14 @@ def scan_config(folder: Path, rules: Path) -> Path:
     return config
 
 
-def run_scan(config: Path, out: Path, cache: Path, serial: bool = False) -> dict[str, Any]:
-    env = {**os.environ, "DETCOV_CACHE_DIR": str(cache), "COLUMNS": "120"}
+def run_scan(config: Path, out: Path, cache: Path, serial: bool = False, code: Path = REPO) -> dict[str, Any]:
+    """One ``detcov scan`` in a fresh process, of the detcov checkout ``code`` (its folder first on the path, and
+    run from the config's folder: ``python -c`` puts the working folder before everything else)."""
+    env = {**os.environ, "DETCOV_CACHE_DIR": str(cache), "COLUMNS": "120", "PYTHONPATH": str(code)}
     if serial:
         env["DETCOV_BENCH_SERIAL_WORKBOOK"] = "1"
     done = subprocess.run([sys.executable, "-c", DRIVER, "scan", str(config), "--out", str(out)], env=env,
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, cwd=config.parent)
     if done.returncode != 0:
         raise SystemExit(f"scan failed ({done.returncode}):\n{done.stderr[-2000:]}")
     stats: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -170,6 +174,10 @@ def main() -> None:
     parser.add_argument("--stages", action="store_true", help="In-process breakdown of the largest warm scan.")
     parser.add_argument("--ab", action="store_true", help="The largest size's cold and warm scans also with the "
                         "workbook written serially (as before the background writer), alternated, side by side.")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT", help="Another detcov checkout (e.g. `git "
+                        "worktree add ../base main~5`): the largest size's cold and warm scans alternated between it "
+                        "and this one, --rounds times, medians side by side.")
+    parser.add_argument("--rounds", type=int, default=3, help="Rounds of --baseline (default 3).")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     root = args.keep or Path(tempfile.mkdtemp(prefix="detcov-scale-"))
@@ -196,6 +204,9 @@ def main() -> None:
         summary(results, sizes)
         if args.ab:
             background_ab(scan_config(root, root / f"sigma-{max(sizes)}"), root, max(sizes))
+        if args.baseline:
+            baseline_ab(scan_config(root, root / f"sigma-{max(sizes)}"), root, max(sizes), args.baseline.resolve(),
+                        args.rounds)
         if args.stages:
             stages(scan_config(root, root / f"sigma-{max(sizes)}"), root / "stages-out", root / f"cache-{max(sizes)}")
     finally:
@@ -220,6 +231,33 @@ def background_ab(config: Path, root: Path, n: int) -> None:
         serial, bg = (min(r["wall"] for r in runs[f"{kind} {m}"]) for m in ("serial", "background"))
         print(f"{kind}: serial workbook {serial:.1f} s, background workbook {bg:.1f} s (best of 2 each): "
               f"background / serial = {bg / serial:.2f}x; {TARGETS[kind]:.0f} s target: {bg / TARGETS[kind]:.2f}x")
+
+
+def baseline_ab(config: Path, root: Path, n: int, baseline: Path, rounds: int) -> None:
+    """Cold and warm scans of another checkout and of this one, alternated (this machine's speed drifts by the hour:
+    only runs side by side compare), each with its own caches; medians of wall time, CPU and peak RSS."""
+    import statistics
+
+    if not (baseline / "detcov" / "__init__.py").is_file():
+        raise SystemExit(f"--baseline {baseline}: not a detcov checkout (no detcov/__init__.py)")
+    codes = {"baseline": baseline, "this": REPO}
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for _ in range(rounds):
+        for name, code in codes.items():
+            cache, out = root / f"cache-{n}-{name}", root / f"out-{n}-{name}"
+            shutil.rmtree(cache, ignore_errors=True)
+            warm_attack_cache(cache)
+            for kind in ("cold", "warm"):
+                runs.setdefault((kind, name), []).append(run_scan(config, out, cache, code=code))
+                line(f"{kind} {name}", runs[(kind, name)][-1], n)
+    print(f"\n{n} rules, {baseline} vs this checkout, medians of {rounds} alternated rounds:")
+    for kind in ("cold", "warm"):
+        def median(name: str, key: str, kind: str = kind) -> float:
+            return float(statistics.median(r[key] for r in runs[(kind, name)]))
+        base, this = median("baseline", "wall"), median("this", "wall")
+        print(f"  {kind}: wall {base:.1f} -> {this:.1f} s ({this / base:.2f}x); scan process CPU "
+              f"{median('baseline', 'cpu'):.1f} -> {median('this', 'cpu'):.1f} s; peak RSS "
+              f"{median('baseline', 'rss_mb'):.0f} -> {median('this', 'rss_mb'):.0f} MB")
 
 
 def summary(results: dict[int, dict[str, dict[str, Any]]], sizes: list[int]) -> None:
