@@ -124,7 +124,7 @@ class RuleHealth:
 
 
 def _label(rule: Rule) -> str:
-    return f"{rule.title or rule.id} [{rule.format.value}]"
+    return f"{rule.title or rule.id} [{rule.format}]"  # a StrEnum formats as its value (no descriptor call)
 
 
 _build_health = slot_builder(RuleHealth)  # a rule sharing the judgement of another that needs the same thing
