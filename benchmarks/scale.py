@@ -79,10 +79,11 @@ def run_scan(config: Path, out: Path, cache: Path, serial: bool = False, code: P
     return stats
 
 
-def warm_attack_cache(cache: Path) -> None:
-    env = {**os.environ, "DETCOV_CACHE_DIR": str(cache)}
+def warm_attack_cache(cache: Path, code: Path = REPO) -> None:
+    """The ATT&CK cache filled by checkout ``code`` (as its scans will read it)."""
+    env = {**os.environ, "DETCOV_CACHE_DIR": str(cache), "PYTHONPATH": str(code)}
     subprocess.run([sys.executable, "-c", "from detcov.cli.main import main; main(['attack', 'info'])"], env=env,
-                   capture_output=True, check=True)
+                   capture_output=True, check=True, cwd=cache.parent)
 
 
 def line(label: str, s: dict[str, Any], rules: int, target: float | None = None) -> None:
@@ -246,7 +247,7 @@ def baseline_ab(config: Path, root: Path, n: int, baseline: Path, rounds: int) -
         for name, code in codes.items():
             cache, out = root / f"cache-{n}-{name}", root / f"out-{n}-{name}"
             shutil.rmtree(cache, ignore_errors=True)
-            warm_attack_cache(cache)
+            warm_attack_cache(cache, code)
             for kind in ("cold", "warm"):
                 runs.setdefault((kind, name), []).append(run_scan(config, out, cache, code=code))
                 line(f"{kind} {name}", runs[(kind, name)][-1], n)
