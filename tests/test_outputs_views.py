@@ -288,3 +288,12 @@ def test_the_rules_table_made_in_order_is_the_sorted_table(result: ScanResult) -
     sorted_ = raw.assign(_r=rank).sort_values(["_r", "rule_id"], kind="stable").drop(columns="_r")
     assert len(made) == len(result.healths) > 50
     pd.testing.assert_frame_equal(made.reset_index(drop=True), sorted_.reset_index(drop=True))
+
+
+def test_the_rules_table_in_parts_is_the_whole_table(result: ScanResult) -> None:
+    """A big scan writes its rules table in parts: together they are the whole table, row for row."""
+    from detcov.outputs.workbook import rules_output, rules_output_parts
+
+    parts = list(rules_output_parts(result, rows=7))
+    assert len(parts) == -(-len(result.healths) // 7) > 5
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), rules_output(result).reset_index(drop=True))

@@ -86,8 +86,8 @@ def rules_output(result: ScanResult, healths: Sequence[RuleHealth] | None = None
     input files named relative to the scan config. Made in that order (no sorted copy of a 100k-row table), and of
     the judged rules alone, so a scan makes it from :func:`~detcov.coverage.engine.read_scan`'s result, before
     scoring."""
-    return scan_namer(result.config, result.base).frame(rules_table(result, _in_order(result.healths if healths is
-                                                                                     None else healths)))
+    ordered = _in_order(result.healths if healths is None else healths)
+    return scan_namer(result.config, result.base).frame(rules_table(result, ordered))
 
 
 RULES_PART_ROWS = 10_000

@@ -82,9 +82,9 @@ def codec_matches() -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One rule file as it was parsed: its stat stamp, its accounting (with its content hash) and its rules."""
+    """One rule file as it was parsed: its accounting (with its content hash) and its rules (the stamp it was parsed
+    with is the cache index's)."""
 
-    stamp: Stamp
     result: FileResult
     rules: tuple[Rule, ...]
 
@@ -288,12 +288,12 @@ class _Decoder:
         self.techsets = [shared.techset([ids[i] for i in found]) for found in data["techsets"]]
         self.reqsets = [shared.reqset([reqs[i] for i in found]) for found in data["reqsets"]]
 
-    def entry(self, stamp: Stamp, row: list[Any]) -> Entry:
+    def entry(self, row: list[Any]) -> Entry:
         path, sha, fmt, skipped, items_skipped, issues, rows = row
         rules = tuple([self.rule(path, r) for r in rows])
         result = _build_result((path, self.formats[fmt] if fmt else None, len(rules), skipped, items_skipped,
                                 tuple([_unissue(i) for i in issues]) if issues else _EMPTY, sha))
-        return Entry(stamp, result, rules)
+        return Entry(result, rules)
 
     def rule(self, path: str, row: list[Any]) -> Rule:
         f, loc, rid, title, status, raw_status, sev, techs, tacs, lss, plats, query, notes, score, app, siems, name, \
@@ -311,16 +311,15 @@ class _Decoder:
             None if corr is None else _uncorrelation(corr)], technique_ids)
 
 
-def decode_line(line: bytes, stamps: Mapping[str, Stamp], placement: Placement | None = None,
-                shared: Shared | None = None) -> dict[str, Entry]:
-    """The entries of one line, each with its stamp from ``stamps``; with ``placement``, their rules placed."""
-    return _decoded(orjson.loads(line), stamps, placement, None, shared or Shared())
+def decode_line(line: bytes, placement: Placement | None = None, shared: Shared | None = None) -> dict[str, Entry]:
+    """The entries of one line; with ``placement``, their rules placed."""
+    return _decoded(orjson.loads(line), placement, None, shared or Shared())
 
 
-def _decoded(data: dict[str, Any], stamps: Mapping[str, Stamp], placement: Placement | None,
-             wanted: Collection[str] | None, shared: Shared) -> dict[str, Entry]:
+def _decoded(data: dict[str, Any], placement: Placement | None, wanted: Collection[str] | None, shared: Shared
+             ) -> dict[str, Entry]:
     decoder = _Decoder(data, placement, shared)
-    return {row[0]: decoder.entry(stamps[row[0]], row) for row in data["files"] if wanted is None or row[0] in wanted}
+    return {row[0]: decoder.entry(row) for row in data["files"] if wanted is None or row[0] in wanted}
 
 
 # ----- the file ---------------------------------------------------------------------------------------------
@@ -363,7 +362,9 @@ class Stored:
                 return (out, kept) if ok and rows == len(self.index) else ({}, [])
             self._count(line)
             data = orjson.loads(line)
-            out.update(_decoded(data, self.index, placement, wanted, shared))  # a row not in the index: KeyError
+            if any(row[0] not in self.index for row in data["files"]):
+                raise ValueError("a file not in the index")
+            out.update(_decoded(data, placement, wanted, shared))
             rows += len(data["files"])
             if keep and (paths := tuple(row[0] for row in data["files"] if row[0] in wanted)):
                 kept.append(Line(line, len(data["files"]), paths))

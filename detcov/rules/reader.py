@@ -163,7 +163,6 @@ def other_release_issues(ruleset: RuleSet, shown: int = 3) -> list[Issue]:
     return out
 
 
-_NO_STAMP: rule_cache.Stamp = (-1, -1)  # a file that could not be stat'ed: never cached
 PARALLEL_MIN_FILES = 64
 _CHUNK = 128  # files per parse job at least (and per cache line a worker writes) …
 _MAX_CHUNK = 1024  # … and at most: about 8 jobs per worker, so that they finish together
@@ -195,7 +194,7 @@ def _entry(name: str, st: rule_cache.Stamp | None, ctx: ReadContext, setup: _Set
                               size=st[0] if st else None)
     if not setup.queries:  # a reader that builds no query text when told (Sigma) leaves nothing to copy here
         rules = [r.without_query() for r in rules]
-    return rule_cache.Entry(st or _NO_STAMP, result, tuple(rules))
+    return rule_cache.Entry(result, tuple(rules))
 
 
 def worker_count(files: int, workers: int | None = None) -> int:
@@ -236,8 +235,8 @@ def _parse_files(todo: Todo, kb: AttackKB, setup: _Setup, workers: int | None, p
     # fork: the workers inherit the knowledge base instead of unpickling 30 MB of it
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker,
                              initargs=(kb, setup)) as pool:
-        for chunk, line in zip(chunks, pool.map(_parse_chunk, chunks), strict=True):  # decoded as they come
-            out.update(rule_cache.decode_line(line.data, {p: st or _NO_STAMP for p, st in chunk}, placement, shared))
+        for line in pool.map(_parse_chunk, chunks):  # decoded as they come
+            out.update(rule_cache.decode_line(line.data, placement, shared))
             encoded.append(line)
     return out, encoded if lines else []
 
