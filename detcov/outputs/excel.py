@@ -1,7 +1,7 @@
 """The coverage tables as one workbook (xlsxwriter) and as CSV + Parquet files.
 
-One sheet per table, written row by row (xlsxwriter's constant-memory mode: no cell-by-cell pass through
-pandas), each with an autofilter, a frozen header row, column widths fitted to the content and a colour scale
+One sheet per table, written row by row (xlsxwriter's constant-memory mode; the rows of text, number and boolean
+columns as XML in bulk, :mod:`detcov.outputs.xlsx_rows`), each with an autofilter, a frozen header row, column widths fitted to the content and a colour scale
 on the score columns (red = low, green = high, between the bounds the caller gives) of the rows where a colour
 means something. Lists and
 tuples in cells become ``"; "``-joined text, timezone-aware datetimes become naive UTC (Excel has no zones).
@@ -28,6 +28,7 @@ from detcov.csvsafe import frame_csv_parts
 from detcov.errors import DetcovError
 from detcov.fileio import atomic_path, make_folder
 from detcov.outputs.colors import is_hex_color
+from detcov.outputs.xlsx_rows import cell_values, write_rows
 
 MAX_SHEET_NAME = 31
 MIN_WIDTH, MAX_WIDTH = 8, 60
@@ -108,17 +109,11 @@ def _score_format(lo: float, hi: float) -> dict[str, Any]:
             "mid_color": SCORE_COLORS[1], "max_color": SCORE_COLORS[2]}
 
 
-def _column_values(series: pd.Series) -> list[Any]:
-    """Plain Python values (None for missing) that xlsxwriter writes natively."""
-    values: list[Any] = series.astype(object).where(series.notna(), None).tolist()
-    return values
-
-
 def _rows(frame: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
     """The rows as tuples of plain values, :data:`ROW_CHUNK` rows converted at a time."""
     for start in range(0, len(frame), ROW_CHUNK):
         part = frame.iloc[start:start + ROW_CHUNK]
-        yield from zip(*(_column_values(part[name]) for name in part.columns), strict=True)
+        yield from zip(*(cell_values(part[name]) for name in part.columns), strict=True)
 
 
 def _write_sheet(book: xlsxwriter.Workbook, ws: Any, frame: pd.DataFrame,
@@ -129,20 +124,25 @@ def _write_sheet(book: xlsxwriter.Workbook, ws: Any, frame: pd.DataFrame,
                               "border": 1})
     wrap = book.add_format({"text_wrap": True, "valign": "top"})
     rows, cols = frame.shape
+    formats = []
     for c, name in enumerate(frame.columns):
         width = column_width(str(name), frame[name])
-        ws.set_column(c, c, width, wrap if width >= MAX_WIDTH else None)  # longer text wraps, never cut off
+        formats.append(wrap if width >= MAX_WIDTH else None)  # longer text wraps, never cut off
+        ws.set_column(c, c, width, formats[-1])
     ws.freeze_panes(1, 0)
-    ws.write_row(0, 0, [str(n) for n in frame.columns], header)
     swatch_at = [c for c, name in enumerate(frame.columns) if name in swatches]
-    fills: dict[str, Any] = {}
-    for r, values in enumerate(_rows(frame), start=1):
-        ws.write_row(r, 0, values)
-        for c in swatch_at:
-            value = values[c]
-            if isinstance(value, str) and is_hex_color(value):
-                fill = fills.setdefault(value, book.add_format({"bg_color": value, "font_color": value}))
-                ws.write_string(r, c, value, fill)
+    if swatch_at or not write_rows(ws, frame, header, formats):  # (cells of their own format: one by one)
+        ws.write_row(0, 0, [str(n) for n in frame.columns], header)
+        fills: dict[str, Any] = {}
+        for r, values in enumerate(_rows(frame), start=1):
+            if ws.write_row(r, 0, values):  # it stops at a cut text (-2): the rest of the row one by one
+                for c, value in enumerate(values):
+                    ws.write(r, c, value)
+            for c in swatch_at:
+                value = values[c]
+                if isinstance(value, str) and is_hex_color(value):
+                    fill = fills.setdefault(value, book.add_format({"bg_color": value, "font_color": value}))
+                    ws.write_string(r, c, value, fill)
     if cols:
         ws.autofilter(0, 0, max(rows, 1), cols - 1)
     last = rows if coloured_rows is None else min(rows, coloured_rows)
