@@ -32,12 +32,9 @@ class Location:
     column: int | None = None
 
     def __str__(self) -> str:
-        parts = [self.path]
-        if self.line is not None:
-            parts.append(str(self.line))
-            if self.column is not None:
-                parts.append(str(self.column))
-        return ":".join(parts)
+        if self.line is None:
+            return self.path
+        return f"{self.path}:{self.line}" if self.column is None else f"{self.path}:{self.line}:{self.column}"
 
     @classmethod
     def of(cls, path: str | Path, line: int | None = None, column: int | None = None) -> Location:

@@ -77,6 +77,46 @@ def test_detcov_scan_writes_the_same_workbook_with_its_rules_sheet_begun_before_
     assert cells(tmp_path / "cli" / "coverage.xlsx") == cells(tmp_path / "inline" / "coverage.xlsx")
 
 
+@pytest.mark.parametrize("background", [False, True])
+def test_a_cut_rules_sheet_still_leaves_every_rule_in_the_tables(demo: ScanResult, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 background: bool) -> None:
+    """A big scan's rules sheet keeps the rules that need work; every rule's row is made before scoring and sent to
+    the worker for ``tables/rules.{csv,parquet}``, in parts: the same files as a small scan writes whole."""
+    import pandas as pd
+
+    from detcov.outputs import workbook
+
+    whole = tmp_path / "whole"
+    write_scan_outputs(demo, whole, background=False)
+    monkeypatch.setattr(workbook, "WORKBOOK_ALL_RULES", len(demo.healths) - 1)
+    monkeypatch.setattr(workbook, "RULES_PART_ROWS", 7)
+    cut = tmp_path / "cut"
+    write_scan_outputs(demo, cut, background=background)
+    sheet = openpyxl.load_workbook(cut / "coverage.xlsx")["rules"]
+    assert 1 < sheet.max_row - 1 < len(demo.healths)  # the sheet is cut …
+    assert (cut / "tables" / "rules.csv").read_bytes() == (whole / "tables" / "rules.csv").read_bytes()  # … not them
+    pd.testing.assert_frame_equal(pd.read_parquet(cut / "tables" / "rules.parquet"),
+                                  pd.read_parquet(whole / "tables" / "rules.parquet"))
+    assert sorted(p.name for p in (cut / "tables").iterdir()) == sorted(p.name for p in (whole / "tables").iterdir())
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_a_rules_table_error_keeps_the_previous_outputs(demo: ScanResult, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch, background: bool) -> None:
+    from detcov.outputs import workbook
+
+    out = tmp_path / "out"
+    write_scan_outputs(demo, out, background=False)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    monkeypatch.setattr(workbook, "WORKBOOK_ALL_RULES", len(demo.healths) - 1)
+    monkeypatch.setattr(scan_outputs, "add_rows", disk_full)
+    with pytest.raises(DetcovError, match="the disk is full"):
+        write_scan_outputs(demo, out, background=background)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not list(tmp_path.rglob(".detcov-staging-*")) and not list(tmp_path.rglob("*.tmp*"))
+
+
 def test_a_workbook_error_in_the_worker_keeps_the_previous_outputs(demo: ScanResult, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"

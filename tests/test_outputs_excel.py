@@ -195,7 +195,7 @@ def test_a_dropped_or_failed_workbook_leaves_nothing(sheets: dict[str, pd.DataFr
     path.write_bytes(b"previous")
     excel.begin_workbook(path, list(sheets))
     excel.add_sheet(path, "Rules", sheets["Rules"])
-    excel.drop_workbook(path)
+    excel.drop_output(path)
     assert path.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == ["c.xlsx"]
     excel.begin_workbook(path, list(sheets))
     with pytest.raises(KeyError):

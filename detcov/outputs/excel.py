@@ -1,12 +1,11 @@
 """The coverage tables as one workbook (xlsxwriter) and as CSV + Parquet files.
 
 One sheet per table, written row by row (xlsxwriter's constant-memory mode; the rows of text, number and boolean
-columns as XML in bulk, :mod:`detcov.outputs.xlsx_rows`), each with an autofilter, a frozen header row, column widths fitted to the content and a colour scale
-on the score columns (red = low, green = high, between the bounds the caller gives) of the rows where a colour
-means something. Lists and
-tuples in cells become ``"; "``-joined text, timezone-aware datetimes become naive UTC (Excel has no zones).
-CSV is UTF-8 with a BOM so Excel shows Traditional Chinese labels correctly; Parquet keeps native types when
-pyarrow can store them.
+columns as XML in bulk, :mod:`detcov.outputs.xlsx_rows`), each with an autofilter, a frozen header row, column
+widths fitted to the content and a colour scale on the score columns (red = low, green = high, between the bounds
+the caller gives) of the rows where a colour means something. Lists and tuples in cells become ``"; "``-joined
+text, timezone-aware datetimes become naive UTC (Excel has no zones). CSV is UTF-8 with a BOM so Excel shows
+Traditional Chinese labels correctly; Parquet keeps native types when pyarrow can store them.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import shutil
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -240,9 +239,18 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
     return book.close()
 
 
-# One process' open workbooks, for a writer in another process (detcov.outputs.background) that is sent a
-# workbook's sheets as jobs, one at a time: begin, sheets as they are ready, end (or drop).
-_OPEN: dict[str, StreamedWorkbook] = {}
+# One process' open outputs (workbooks, tables written in parts), for a writer in another process
+# (detcov.outputs.background) that is sent them as jobs, one at a time: begin, sheets or parts as they are ready,
+# end (or drop). A table is known by its CSV path.
+_OPEN: dict[str, StreamedWorkbook | TableFile] = {}
+_O = TypeVar("_O", "StreamedWorkbook", "TableFile")
+
+
+def _opened(path: Path, kind: type[_O], *, pop: bool = False) -> _O:
+    out = _OPEN.pop(str(path), None) if pop else _OPEN.get(str(path))
+    if not isinstance(out, kind):
+        raise DetcovError(f"{path} is not open (an earlier part of it failed?)")
+    return out
 
 
 def begin_workbook(path: Path, names: Sequence[str], **options: Any) -> None:
@@ -250,28 +258,45 @@ def begin_workbook(path: Path, names: Sequence[str], **options: Any) -> None:
 
 
 def add_sheet(path: Path, name: str, frame: pd.DataFrame, coloured_rows: int | None = None) -> None:
-    book = _OPEN.get(str(path))
-    if book is None:
-        raise DetcovError(f"the workbook {path} is not open (an earlier sheet failed?)")
+    book = _opened(path, StreamedWorkbook)
     try:
         book.write(name, frame, coloured_rows)
-    except BaseException:
+    except BaseException:  # (the workbook removed its files)
         _OPEN.pop(str(path), None)
         raise
 
 
 def end_workbook(path: Path) -> Path:
-    book = _OPEN.pop(str(path), None)
-    if book is None:
-        raise DetcovError(f"the workbook {path} is not open (an earlier sheet failed?)")
-    return book.close()
+    return _opened(path, StreamedWorkbook, pop=True).close()
 
 
-def drop_workbook(path: Path) -> None:
-    """Discard an open workbook (an error elsewhere): no temporary file is left."""
-    book = _OPEN.pop(str(path), None)
-    if book is not None:
-        book.discard()
+def begin_table(directory: Path, name: str) -> Path:
+    """Table ``name``'s CSV and Parquet files in ``directory``, opened for :func:`add_rows`; returns the CSV path,
+    which names the open table (for :func:`drop_output`)."""
+    csv, parquet = table_paths(directory, name)
+    _OPEN[str(csv)] = TableFile(csv, parquet)
+    return csv
+
+
+def add_rows(directory: Path, name: str, frame: pd.DataFrame) -> None:
+    csv, _ = table_paths(directory, name)
+    table = _opened(csv, TableFile)
+    try:
+        table.add(frame)
+    except BaseException:  # (the table removed its files)
+        _OPEN.pop(str(csv), None)
+        raise
+
+
+def end_table(directory: Path, name: str) -> list[Path]:
+    return _opened(table_paths(directory, name)[0], TableFile, pop=True).close()
+
+
+def drop_output(path: Path) -> None:
+    """Discard an open workbook or table (by its CSV path) after an error elsewhere: no temporary file is left."""
+    out = _OPEN.pop(str(path), None)
+    if out is not None:
+        out.discard()
 
 
 def file_stem(name: str) -> str:
@@ -292,6 +317,11 @@ TableParts = Iterable[pd.DataFrame]
 """A table given in parts (the same columns, rows in order): written as they come, never whole in memory."""
 
 
+def table_paths(directory: Path, name: str) -> tuple[Path, Path]:
+    stem = file_stem(name)
+    return directory / f"{stem}.csv", directory / f"{stem}.parquet"
+
+
 def write_tables(directory: str | Path, sheets: Mapping[str, pd.DataFrame | TableParts]) -> list[Path]:
     """``<stem>.csv`` and ``<stem>.parquet`` per table (a frame, or :data:`TableParts`: the rules table of a
     100,000-rule scan is made and written 10,000 rows at a time). Returns the paths written."""
@@ -303,35 +333,80 @@ def write_tables(directory: str | Path, sheets: Mapping[str, pd.DataFrame | Tabl
         while stem in stems:
             stem += "-2"
         stems.add(stem)
-        csv, parquet = directory / f"{stem}.csv", directory / f"{stem}.parquet"
-        _write_table(csv, parquet, [table] if isinstance(table, pd.DataFrame) else table)
-        written += [csv, parquet]
+        out = TableFile(*table_paths(directory, stem))
+        try:
+            for part in [table] if isinstance(table, pd.DataFrame) else table:
+                out.add(part)
+        except BaseException:
+            out.discard()
+            raise
+        written += out.close()
     return written
 
 
-def _write_table(csv: Path, parquet: Path, parts: TableParts) -> None:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as exc:
-        raise DetcovError("Parquet output needs pyarrow", hint="pip install pyarrow") from exc
-    with atomic_path(csv) as csv_tmp, atomic_path(parquet) as parquet_tmp, csv_tmp.open("wb") as out:
-        writer: Any = None
+class TableFile:
+    """A table's CSV and Parquet files, written part by part (the same columns, rows in order: the CSV bytes and
+    the Parquet rows are the whole table's), atomically: :meth:`close` renames both into place; an error, or
+    :meth:`discard`, leaves both paths untouched. Arrow's memory pool is given back after each part."""
+
+    def __init__(self, csv: Path, parquet: Path) -> None:
         try:
-            for n, frame in enumerate(parts):
-                flat = flatten(frame)
-                out.writelines(frame_csv_parts(flat, bom=n == 0, header=n == 0))
-                try:
-                    table = pa.Table.from_pandas(frame, preserve_index=False)
-                except (ValueError, TypeError, NotImplementedError, pa.ArrowException):  # untypable: as text
-                    table = pa.Table.from_pandas(_as_text(flat), preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(parquet_tmp, table.schema)
-                writer.write_table(table if table.schema.equals(writer.schema) else table.cast(writer.schema))
-                del table, flat, frame
-                pa.default_memory_pool().release_unused()  # Arrow's allocator would keep each part's memory
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:  # (inside: nothing is written)
-            raise ValueError(f"{csv.stem}: a table in parts needs one part at least (its columns)")
+            import pyarrow.parquet as pq
+        except ImportError as exc:
+            raise DetcovError("Parquet output needs pyarrow", hint="pip install pyarrow") from exc
+        self.paths = [csv, parquet]
+        self._pq, self._parts = pq, 0
+        self._writer: Any = None
+        self._files = contextlib.ExitStack()
+        try:
+            self._parquet = self._files.enter_context(atomic_path(parquet))
+            self._out = self._files.enter_context(self._files.enter_context(atomic_path(csv)).open("wb"))
+        except BaseException as exc:
+            self._fail(exc)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+
+        try:
+            flat = flatten(frame)
+            self._out.writelines(frame_csv_parts(flat, bom=not self._parts, header=not self._parts))
+            try:
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+            except (ValueError, TypeError, NotImplementedError, pa.ArrowException):  # untypable: as text
+                table = pa.Table.from_pandas(_as_text(flat), preserve_index=False)
+            if self._writer is None:
+                self._writer = self._pq.ParquetWriter(self._parquet, table.schema)
+            writer = self._writer
+            writer.write_table(table if table.schema.equals(writer.schema) else table.cast(writer.schema))
+            self._parts += 1
+            del table, flat, frame
+            pa.default_memory_pool().release_unused()  # Arrow's allocator would keep each part's memory
+        except BaseException as exc:
+            self._fail(exc)
+
+    def close(self) -> list[Path]:
+        if not self._parts:
+            self._fail(ValueError(f"{self.paths[0].stem}: a table in parts needs one part at least (its columns)"))
+        try:
+            self._close_writer()
+        except BaseException as exc:
+            self._fail(exc)
+        self._files.__exit__(None, None, None)  # both renamed into place (raises, as write_error, if they cannot be)
+        return self.paths
+
+    def discard(self) -> None:
+        error = RuntimeError("table discarded")
+        with contextlib.suppress(BaseException):
+            self._fail(error)
+
+    def _close_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+
+    def _fail(self, exc: BaseException) -> NoReturn:
+        """Remove the temporary files and raise: an OSError as the one-line :func:`detcov.fileio.write_error`."""
+        with contextlib.suppress(BaseException):
+            self._close_writer()
+        self._files.__exit__(type(exc), exc, exc.__traceback__)
+        raise exc

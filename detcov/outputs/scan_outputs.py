@@ -21,12 +21,15 @@ from detcov.errors import DetcovError, Issue
 from detcov.fileio import atomic_write, staged_folder
 from detcov.outputs.background import Pending, Worker, output_worker
 from detcov.outputs.excel import (
-    TableParts,
+    add_rows,
     add_sheet,
+    begin_table,
     begin_workbook,
-    drop_workbook,
+    drop_output,
+    end_table,
     end_workbook,
     file_stem,
+    table_paths,
     write_tables,
 )
 from detcov.outputs.heatmap import matrix_figure, write_html, write_png
@@ -97,25 +100,35 @@ def background_workbook(rules: int) -> bool:
 
 class ScanOutputs:
     """One scan's outputs being written into a staging folder (see :func:`scan_outputs`): :meth:`start` with the
-    read result (rules judged, not yet scored) sends the big rules sheet to the workbook's writer, which works on
-    it while this process scores; :meth:`finish` with the scored result writes everything else."""
+    read result (rules judged, not yet scored) sends the rules to the worker (the workbook's big rules sheet and,
+    for a big scan, the CSV and Parquet of every rule), which writes them while this process scores;
+    :meth:`finish` with the scored result writes everything else."""
 
     def __init__(self, stage: Path, worker: Worker) -> None:
         self.stage, self._worker = stage, worker
         self.workbook = stage / "coverage.xlsx"
+        self.opened = [self.workbook]  # what the worker may hold open (dropped on an error in this process)
         self._rules: tuple[pd.DataFrame | None, pd.DataFrame, str] | None = None  # (table, sheet, note)
         self._pending: list[Pending[Any]] = []
 
     def start(self, read: ScanResult) -> None:
         """The workbook begun with its rules sheet (from the judged rules of ``read``: no score needed), which the
-        worker writes while this process scores."""
-        sheet, note = rules_sheet(read)  # the sheet's rules only: the full table is made while the worker writes
+        worker writes while this process scores. When the sheet keeps only the rules that need work, every rule's
+        row goes to the worker too, for ``tables/rules.{csv,parquet}``, made here 10,000 at a time."""
+        sheet, note = rules_sheet(read)  # the sheet's rules only: the full table is made below, in parts
         self._rules = (None if note else sheet), sheet, note  # the sheet is the whole table when not cut
         self._submit(begin_workbook, self.workbook, SHEETS, score_columns=SCORE_COLUMNS)
         self._submit(add_sheet, self.workbook, "rules", sheet)
+        if note:
+            tables = self.stage / "tables"
+            self.opened.append(table_paths(tables, "rules")[0])
+            self._submit(begin_table, tables, "rules")
+            for part in rules_output_parts(read):
+                self._submit(add_rows, tables, "rules", part)
+            self._submit(end_table, tables, "rules")
 
     def finish(self, result: ScanResult, *, png: bool = False, groups: Sequence[str] = ()) -> Summary:
-        """Every other output, from the scored ``result``; waits for the workbook."""
+        """Every other output, from the scored ``result``; waits for the worker."""
         if self._rules is None:
             self.start(result)
         assert self._rules is not None
@@ -131,11 +144,9 @@ class ScanOutputs:
                 self._submit(add_sheet, self.workbook, name, sheets[name], coloured.get(name))
         self._submit(end_workbook, self.workbook)
         del sheets, sheet
-        # the sheet kept the rules that need work: CSV and Parquet get every rule, made and written in parts
-        written: dict[str, pd.DataFrame | TableParts] = {**tables, "rules": rules_output_parts(result)} \
-            if rules is None else dict(tables)
-        write_tables(self.stage / "tables", written)
-        del tables, rules, written  # their memory serves the heatmaps
+        # a cut sheet stood in for the rules table, whose every rule the worker writes (start)
+        write_tables(self.stage / "tables", {k: v for k, v in tables.items() if k != "rules" or rules is not None})
+        del tables, rules  # their memory serves the heatmaps
         problems = [i for i in write_layers(result, cells, self.stage) if i.severity.value == "error"]
         if problems:
             raise DetcovError(issues=problems)
@@ -144,7 +155,7 @@ class ScanOutputs:
             write_group_layers(result, self.stage, groups)
         summary = result.summary
         write_summary(summary, self.stage, scan_namer(result.config, result.base))
-        for pending in self._pending:  # the workbook's first error, as itself
+        for pending in self._pending:  # the worker's first error, as itself
             pending.result()
         return summary
 
@@ -170,8 +181,9 @@ def scan_outputs(out: Path, worker: Worker) -> Iterator[ScanOutputs]:
         try:
             yield outputs
         except BaseException:
-            if not worker.spawned:  # an in-process workbook left open: close its files (a worker just stops)
-                drop_workbook(outputs.workbook)
+            if not worker.spawned:  # an in-process workbook or table left open: close its files (a worker stops)
+                for path in outputs.opened:
+                    drop_output(path)
             raise
 
 

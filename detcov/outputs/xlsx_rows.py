@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from xlsxwriter.utility import xl_col_to_name
 
-ROW_CHUNK = 10_000  # rows turned into Python values (and XML) at a time
+ROW_CHUNK = 1_000  # rows turned into Python values and XML at a time (the rules sheet's: ~3 MB of XML)
 MAX_TEXT = 32_767  # Excel's longest cell text, in UTF-16 units (longer text is cut, as xlsxwriter cuts it)
 
 _ESCAPED = re.compile(r"(_x[0-9a-fA-F]{4}_)")  # a literal escape: its underscore is escaped (Excel's rule)
