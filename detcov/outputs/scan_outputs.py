@@ -36,7 +36,16 @@ from detcov.outputs.heatmap import matrix_figure, write_html, write_png
 from detcov.outputs.navigator import TechniqueCell, View, build_layer, validate_layer, write_layer
 from detcov.outputs.portable import PathNamer, scan_namer
 from detcov.outputs.views import VIEW_TITLES, critical_groups, group_cells, view_cells
-from detcov.outputs.workbook import SHEETS, rules_output_parts, rules_sheet, scan_tables, workbook_sheets
+from detcov.outputs.workbook import (
+    SHEETS,
+    cut_note,
+    cuts_rules_sheet,
+    needs_work,
+    rules_output,
+    rules_output_parts,
+    scan_tables,
+    workbook_sheets,
+)
 from detcov.workers import process_budget
 
 SCORE_COLUMNS = {"visibility": (0.0, 4.0), "detection": (-1.0, 5.0), "prevention": (0.0, 3.0)}
@@ -113,19 +122,26 @@ class ScanOutputs:
 
     def start(self, read: ScanResult) -> None:
         """The workbook begun with its rules sheet (from the judged rules of ``read``: no score needed), which the
-        worker writes while this process scores. When the sheet keeps only the rules that need work, every rule's
-        row goes to the worker too, for ``tables/rules.{csv,parquet}``, made here 10,000 at a time."""
-        sheet, note = rules_sheet(read)  # the sheet's rules only: the full table is made below, in parts
-        self._rules = (None if note else sheet), sheet, note  # the sheet is the whole table when not cut
+        worker writes while this process scores. Above :data:`~detcov.outputs.workbook.WORKBOOK_ALL_RULES` rules,
+        every rule's row is made here 10,000 at a time and sent on for ``tables/rules.{csv,parquet}``; the sheet
+        keeps those that need work."""
         self._submit(begin_workbook, self.workbook, SHEETS, score_columns=SCORE_COLUMNS)
-        self._submit(add_sheet, self.workbook, "rules", sheet)
-        if note:
+        total = len(read.healths)
+        if not cuts_rules_sheet(total):
+            sheet = rules_output(read)
+            self._rules = sheet, sheet, ""  # the sheet is the whole table (written with the others, at the end)
+        else:
             tables = self.stage / "tables"
             self.opened.append(table_paths(tables, "rules")[0])
             self._submit(begin_table, tables, "rules")
+            work = []
             for part in rules_output_parts(read):
                 self._submit(add_rows, tables, "rules", part)
+                work.append(needs_work(part))
             self._submit(end_table, tables, "rules")
+            sheet = pd.concat(work, ignore_index=True)
+            self._rules = None, sheet, cut_note(len(sheet), total)
+        self._submit(add_sheet, self.workbook, "rules", sheet)
 
     def finish(self, result: ScanResult, *, png: bool = False, groups: Sequence[str] = ()) -> Summary:
         """Every other output, from the scored ``result``; waits for the worker."""

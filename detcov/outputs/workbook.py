@@ -129,14 +129,29 @@ def rules_sheet(result: ScanResult, rules: pd.DataFrame | None = None) -> tuple[
     table as written, when made already).
 
     The workbook is for people: above :data:`WORKBOOK_ALL_RULES` rules its rules sheet keeps the rules that need
-    work (not healthy, where they apply), made of those rules alone (a scan sends it to the workbook before the
-    rest of its outputs); every rule stays in ``tables/rules.csv`` and ``rules.parquet``."""
+    work (:func:`needs_work`), made of those rules alone; every rule stays in ``tables/rules.csv`` and
+    ``rules.parquet``."""
     total = len(result.healths)
-    if total <= WORKBOOK_ALL_RULES:
+    if not cuts_rules_sheet(total):
         return (rules_output(result) if rules is None else rules), ""
     work = rules_output(result, healths=[h for h in result.healths if h.outcome not in WORK_DONE])
-    return work, (f"this sheet lists the {len(work):,} of {total:,} rules that need work (not healthy, where they "
-                  "apply); every rule, healthy ones too, is in tables/rules.csv and tables/rules.parquet")
+    return work, cut_note(len(work), total)
+
+
+def cuts_rules_sheet(total: int) -> bool:
+    """Does a scan of ``total`` rules get a cut rules sheet (:func:`rules_sheet`)?"""
+    return total > WORKBOOK_ALL_RULES
+
+
+def needs_work(rules: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a rules table (or a part of it, as written) that a cut rules sheet keeps: not healthy, where they
+    apply; in the same order (a scan's big sheet is made so from the parts of the full table)."""
+    return rules[~rules["health"].isin([o.value for o in WORK_DONE])]
+
+
+def cut_note(shown: int, total: int) -> str:
+    return (f"this sheet lists the {shown:,} of {total:,} rules that need work (not healthy, where they apply); "
+            "every rule, healthy ones too, is in tables/rules.csv and tables/rules.parquet")
 
 
 def workbook_sheets(result: ScanResult, tables: Mapping[str, pd.DataFrame],
