@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image, ImageStat
@@ -102,6 +103,21 @@ def test_the_unvalidated_figure_is_what_plotly_validation_makes(kb18: AttackKB) 
         validated = heatmap.go.Figure(fig.to_dict())
         assert json.loads(validated.to_json()) == json.loads(fig.to_json())
         assert fig.to_dict()["layout"]["template"]["layout"]["plot_bgcolor"] == "white"
+        # the plain JSON a scan's heatmaps.html embeds (no figure object) draws the same figure
+        plain = heatmap.matrix_json(kb18, view_cells(kb18, view), view, title=f"{view.value} <&>")
+        assert json.loads(heatmap.go.Figure(plain).to_json()) == json.loads(validated.to_json())
+        page, same = (heatmap.render_html([("h", f)], title="t") for f in (plain, fig))
+        assert len(_embedded(page)) == 1 and _embedded(page) == _embedded(same) and len(page) == len(same)
+
+
+def _embedded(page: str) -> list[Any]:
+    """Each figure's data and layout as the page hands them to ``Plotly.newPlot("id", data, layout, config)``."""
+    decoder, found = json.JSONDecoder(), []
+    for call in re.finditer(r'Plotly\.newPlot\(\s*"[^"]+",\s*', page):
+        data, end = decoder.raw_decode(page, call.end())
+        layout, _ = decoder.raw_decode(page, re.compile(r",\s*").match(page, end).end())  # type: ignore[union-attr]
+        found.append([data, layout])
+    return found
 
 
 def test_figure_fits_a_1600_px_screen_with_the_legend_on_top(kb18: AttackKB) -> None:

@@ -25,7 +25,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
@@ -173,9 +173,21 @@ def _tactic_label(tactic: Tactic) -> str:
     return "<br>".join(html.escape(line) for line in textwrap.wrap(tactic.name, 13, break_long_words=False))
 
 
+FigureJSON = dict[str, Any]
+"""A figure as plotly.js reads it (``{"data": [...], "layout": {...}}``): what the HTML pages embed, as they are."""
+Drawn: TypeAlias = "go.Figure | FigureJSON"  # a figure to draw: a plotly figure or its JSON
+
+
 def matrix_figure(kb: AttackKB, cells: Mapping[str, TechniqueCell], view: View | str, *, title: str,
                   platforms: Sequence[str] | None = None, scale: ViewScale | None = None) -> go.Figure:
-    """The ATT&CK-matrix heatmap of one view (see the module docstring for the layout rules)."""
+    """The ATT&CK-matrix heatmap of one view (see the module docstring for the layout rules), as a plotly figure."""
+    return go.Figure(matrix_json(kb, cells, view, title=title, platforms=platforms, scale=scale), _validate=False)
+
+
+def matrix_json(kb: AttackKB, cells: Mapping[str, TechniqueCell], view: View | str, *, title: str,
+                platforms: Sequence[str] | None = None, scale: ViewScale | None = None) -> FigureJSON:
+    """:func:`matrix_figure` as plain plotly JSON (a scan's heatmaps.html: no plotly figure object, whose property
+    validators alone take 0.3 s to load)."""
     view = View(view)
     scale = scale or view_scale(view)
     upper = scale.upper(c.score for c in cells.values())
@@ -207,7 +219,7 @@ def matrix_figure(kb: AttackKB, cells: Mapping[str, TechniqueCell], view: View |
     }
     # Built as plain plotly JSON, not validated: plotly's validation of seven 600-cell grids cost more than the rest
     # of the heatmaps together; tests/test_outputs_heatmap.py checks that validating it changes nothing.
-    return go.Figure({"data": [trace], "layout": layout}, _validate=False)
+    return {"data": [trace], "layout": layout}
 
 
 @functools.cache
@@ -231,22 +243,25 @@ h1{{font-size:20px}} h2{{font-size:16px}}</style>
 """
 
 
-def render_html(figures: Sequence[tuple[str, go.Figure]], *, title: str) -> str:
+def render_html(figures: Sequence[tuple[str, Drawn]], *, title: str) -> str:
     """One self-contained page: plotly.js inline once, then each figure under its heading; no network."""
+    import plotly.io as pio
+
     sections = []
     for i, (heading, fig) in enumerate(figures):
-        div = fig.to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, div_id=f"figure-{i}")
+        div = pio.to_html(fig, validate=False, full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG,
+                          div_id=f"figure-{i}")
         sections.append(f'<section><h2>{html.escape(heading)}</h2>\n{div}\n</section>')
     return _PAGE.format(title=html.escape(title), plotlyjs=get_plotlyjs(), sections="\n".join(sections))
 
 
-def write_html(path: str | Path, figures: Sequence[tuple[str, go.Figure]], *, title: str) -> Path:
+def write_html(path: str | Path, figures: Sequence[tuple[str, Drawn]], *, title: str) -> Path:
     path = Path(path)
     atomic_write_text(path, render_html(figures, title=title))
     return path
 
 
-def write_png(figure: go.Figure, path: str | Path, *, scale: float = 1.0) -> Path:
+def write_png(figure: Drawn, path: str | Path, *, scale: float = 1.0) -> Path:
     """A PNG of one figure: rendered as a self-contained HTML page (plotly.js inlined) and screenshotted by the
     system headless Chromium with networking off (:mod:`detcov.outputs.chromium`). kaleido is not used: it launches
     Chromium with its own flags, outside detcov's offline guarantee."""
@@ -254,9 +269,10 @@ def write_png(figure: go.Figure, path: str | Path, *, scale: float = 1.0) -> Pat
     return _png_by_screenshot(figure, Path(path), scale)
 
 
-def _png_by_screenshot(figure: go.Figure, path: Path, scale: float = 1.0) -> Path:
-    width = int(figure.layout.width or 1600) + 40
-    height = int(figure.layout.height or 1000) + 120
+def _png_by_screenshot(figure: Drawn, path: Path, scale: float = 1.0) -> Path:
+    layout = figure.get("layout", {}) if isinstance(figure, dict) else figure.layout
+    width = int(layout["width"] or 1600) + 40 if "width" in layout else 1640
+    height = int(layout["height"] or 1000) + 120 if "height" in layout else 1120
     with tempfile.TemporaryDirectory(prefix="detcov-png-") as tmp:
         page = write_html(Path(tmp) / "figure.html", [("", figure)], title="")
         return chromium.screenshot(page, path, width, height, scale=scale)

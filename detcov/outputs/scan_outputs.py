@@ -32,7 +32,7 @@ from detcov.outputs.excel import (
     table_paths,
     write_tables,
 )
-from detcov.outputs.heatmap import matrix_figure, write_html, write_png
+from detcov.outputs.heatmap import matrix_json, write_html, write_png
 from detcov.outputs.navigator import TechniqueCell, View, build_layer, validate_layer, write_layer
 from detcov.outputs.portable import PathNamer, scan_namer
 from detcov.outputs.views import VIEW_TITLES, critical_groups, group_cells, view_cells
@@ -86,7 +86,7 @@ def write_group_layers(result: ScanResult, out: Path, groups: Sequence[str]) -> 
 
 def write_heatmaps(result: ScanResult, cells: Mapping[View, Mapping[str, TechniqueCell]], out: Path, *,
                    png: bool = False) -> Path:
-    figures = [(VIEW_TITLES[v], matrix_figure(result.kb, c, v, title=VIEW_TITLES[v])) for v, c in cells.items()]
+    figures = [(VIEW_TITLES[v], matrix_json(result.kb, c, v, title=VIEW_TITLES[v])) for v, c in cells.items()]
     path = write_html(out / "heatmaps.html", figures, title=f"{result.config.name} — ATT&CK coverage")
     if png:
         for (view, _), (_, fig) in zip(cells.items(), figures, strict=True):
