@@ -324,7 +324,7 @@ def table_paths(directory: Path, name: str) -> tuple[Path, Path]:
 
 def write_tables(directory: str | Path, sheets: Mapping[str, pd.DataFrame | TableParts]) -> list[Path]:
     """``<stem>.csv`` and ``<stem>.parquet`` per table (a frame, or :data:`TableParts`: the rules table of a
-    100,000-rule scan is made and written 10,000 rows at a time). Returns the paths written."""
+    100,000-rule scan is made and written 5,000 rows at a time). Returns the paths written."""
     directory = make_folder(Path(directory))
     written: list[Path] = []
     stems: set[str] = set()

@@ -123,7 +123,7 @@ class ScanOutputs:
     def start(self, read: ScanResult) -> None:
         """The workbook begun with its rules sheet (from the judged rules of ``read``: no score needed), which the
         worker writes while this process scores. Above :data:`~detcov.outputs.workbook.WORKBOOK_ALL_RULES` rules,
-        every rule's row is made here 10,000 at a time and sent on for ``tables/rules.{csv,parquet}``; the sheet
+        every rule's row is made here 5,000 at a time and sent on for ``tables/rules.{csv,parquet}``; the sheet
         keeps those that need work."""
         self._submit(begin_workbook, self.workbook, SHEETS, score_columns=SCORE_COLUMNS)
         total = len(read.healths)
