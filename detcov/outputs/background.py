@@ -51,7 +51,7 @@ worker's reader thread waits for the busy writer thread's GIL (5 ms) between two
 while it writes the rules sheet took 1.4 s through a 64 KiB pipe."""
 SWITCH_SECONDS = 0.0005
 """The worker's GIL switch interval (Python's default: 5 ms): its reader thread, back from each read of the pipe,
-waits that long for the busy writer thread to let go; the 80 MB of a 100,000-rule table then cost the parent
+waits that long for the busy writer thread to let go; the ~70 MB of a 100,000-rule table then cost the parent
 0.4–0.5 s of waiting to send, against 0.3 s at 0.5 ms."""
 STOP_SECONDS = 5.0  # a worker given SIGTERM gets this long before SIGKILL
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[3]); from detcov.outputs.background import serve; "

@@ -359,8 +359,9 @@ class TableFile:
         self._writer: Any = None
         self._files = contextlib.ExitStack()
         try:
+            csv_tmp = self._files.enter_context(atomic_path(csv))
             self._parquet = self._files.enter_context(atomic_path(parquet))
-            self._out = self._files.enter_context(self._files.enter_context(atomic_path(csv)).open("wb"))
+            self._out = self._files.enter_context(csv_tmp.open("wb"))
         except BaseException as exc:
             self._fail(exc)
 

@@ -161,7 +161,8 @@ class ScanOutputs:
         self._submit(end_workbook, self.workbook)
         del sheets, sheet
         # a cut sheet stood in for the rules table, whose every rule the worker writes (start)
-        write_tables(self.stage / "tables", {k: v for k, v in tables.items() if k != "rules" or rules is not None})
+        write_tables(self.stage / "tables", dict(tables) if rules is not None else
+                     {name: table for name, table in tables.items() if name != "rules"})
         del tables, rules  # their memory serves the heatmaps
         problems = [i for i in write_layers(result, cells, self.stage) if i.severity.value == "error"]
         if problems:
