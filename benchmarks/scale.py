@@ -39,6 +39,8 @@ from synthetic_sigma import sigma_sources, write_corpus  # noqa: E402
 
 DEMO = REPO / "examples" / "demo-bank"
 TARGETS = {"cold": 45.0, "warm": 15.0, "rss": 600.0}
+SAMPLE_SECONDS = 0.5  # memory sampled this often: reading PSS walks page tables, and every 0.1 s cost this
+# process 20 % of a CPU, taken from the scan it measures (a peak lasts seconds: 0.5 s finds it)
 
 # Runs the CLI in this process and reports its own and its children's resource use as the last stdout line.
 DRIVER = """
@@ -72,8 +74,8 @@ def run_scan(config: Path, out: Path, cache: Path, serial: bool = False, code: P
     """One ``detcov scan`` in a fresh process, of the detcov checkout ``code`` (its folder first on the path, and
     run from the config's folder: ``python -c`` puts the working folder before everything else). ``together_mb``:
     the most memory the scan and all its worker processes held at one moment (their proportional set sizes, each
-    shared page counted once, sampled every 0.1 s from /proc; where there is no /proc, the sum of their peak
-    RSS, which is larger)."""
+    shared page counted once, sampled every :data:`SAMPLE_SECONDS` from /proc; where there is no /proc, the sum of
+    their peak RSS, which is larger)."""
     env = {**os.environ, "DETCOV_CACHE_DIR": str(cache), "COLUMNS": "120", "PYTHONPATH": str(code)}
     if serial:
         env["DETCOV_BENCH_SERIAL_WORKBOOK"] = "1"
@@ -122,7 +124,7 @@ def _sample_rss(process: subprocess.Popen[str], peak: list[int]) -> None:
 
     while process.poll() is None:
         peak[0] = max(peak[0], sum(rss(pid) for pid in tree(process.pid)) // 1024)
-        time.sleep(0.1)  # (reading PSS walks page tables: every 20 ms slowed a cold 100k scan by ~10 %)
+        time.sleep(SAMPLE_SECONDS)
 
 
 def warm_attack_cache(cache: Path, code: Path = REPO) -> None:
