@@ -72,7 +72,7 @@ def test_bulk_rows_are_the_bytes_xlsxwriter_writes(tmp_path: Path, monkeypatch: 
 
 
 def test_rows_beyond_one_chunk_keep_their_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(xlsx_rows, "ROW_CHUNK", 7)
+    monkeypatch.setattr(xlsx_rows, "ROWS_PER_WRITE", 7)
     frame = pd.DataFrame({"n": range(30), "label": [f"row {i}" if i % 4 else "" for i in range(30)]})
     fast, slow = _both(tmp_path, {"Rows": frame}, monkeypatch)
     assert fast == slow

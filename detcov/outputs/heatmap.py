@@ -270,9 +270,9 @@ def write_png(figure: Drawn, path: str | Path, *, scale: float = 1.0) -> Path:
 
 
 def _png_by_screenshot(figure: Drawn, path: Path, scale: float = 1.0) -> Path:
-    layout = figure.get("layout", {}) if isinstance(figure, dict) else figure.layout
-    width = int(layout["width"] or 1600) + 40 if "width" in layout else 1640
-    height = int(layout["height"] or 1000) + 120 if "height" in layout else 1120
+    layout = figure.get("layout", {}) if isinstance(figure, dict) else figure.layout.to_plotly_json()
+    width = int(layout.get("width") or 1600) + 40
+    height = int(layout.get("height") or 1000) + 120
     with tempfile.TemporaryDirectory(prefix="detcov-png-") as tmp:
         page = write_html(Path(tmp) / "figure.html", [("", figure)], title="")
         return chromium.screenshot(page, path, width, height, scale=scale)

@@ -130,12 +130,13 @@ def rules_sheet(result: ScanResult, rules: pd.DataFrame | None = None) -> tuple[
     table as written, when made already).
 
     The workbook is for people: above :data:`WORKBOOK_ALL_RULES` rules its rules sheet keeps the rules that need
-    work (:func:`needs_work`), made of those rules alone; every rule stays in ``tables/rules.csv`` and
-    ``rules.parquet``."""
+    work (:func:`needs_work`: cut from ``rules``, or made of those rules alone); every rule stays in
+    ``tables/rules.csv`` and ``rules.parquet``."""
     total = len(result.healths)
     if not cuts_rules_sheet(total):
         return (rules_output(result) if rules is None else rules), ""
-    work = rules_output(result, healths=[h for h in result.healths if h.outcome not in WORK_DONE])
+    work = needs_work(rules).reset_index(drop=True) if rules is not None else \
+        rules_output(result, healths=[h for h in result.healths if h.outcome not in WORK_DONE])
     return work, cut_note(len(work), total)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from xlsxwriter.utility import xl_col_to_name
 
-ROW_CHUNK = 1_000  # rows turned into Python values and XML at a time (the rules sheet's: ~3 MB of XML)
+ROWS_PER_WRITE = 1_000  # rows turned into Python values and XML at a time (the rules sheet's: ~3 MB of XML)
 MAX_TEXT = 32_767  # Excel's longest cell text, in UTF-16 units (longer text is cut, as xlsxwriter cuts it)
 
 _ESCAPED = re.compile(r"(_x[0-9a-fA-F]{4}_)")  # a literal escape: its underscore is escaped (Excel's rule)
@@ -104,10 +104,7 @@ def cell_values(series: pd.Series) -> list[Any]:
 
 def _encoded(values: list[Any], encode: Encoder) -> list[str]:
     """Each value's XML, made once per distinct value (most columns repeat a few values)."""
-    try:
-        table = {v: encode(v) for v in dict.fromkeys(values)}
-    except TypeError:  # (an unhashable value: cannot happen for these kinds, but stay correct)
-        return [encode(v) for v in values]
+    table = {v: encode(v) for v in dict.fromkeys(values)}
     return list(map(table.__getitem__, values))
 
 
@@ -151,8 +148,8 @@ def write_rows(ws: Any, frame: pd.DataFrame, header_format: Any, column_formats:
     letters = [xl_col_to_name(c) for c in range(frame.shape[1])]
     ws.fh.write("".join(xml for _, xml in _rows_xml(letters, heads, 1)))
     last = 1
-    for start in range(0, len(frame), ROW_CHUNK):
-        part = frame.iloc[start:start + ROW_CHUNK]
+    for start in range(0, len(frame), ROWS_PER_WRITE):
+        part = frame.iloc[start:start + ROWS_PER_WRITE]
         columns = [_encoded(cell_values(part[name]), encode)
                    for name, encode in zip(part.columns, encoders, strict=True)]
         written = list(_rows_xml(letters, columns, start + 2))
